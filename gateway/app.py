@@ -1,0 +1,71 @@
+"""The application factory: settings in, a FastAPI app with every route and provider wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from gateway.auth import TokenStore
+from gateway.graphql_http import graphql_endpoint
+from gateway.health import ProviderHealth
+from gateway.settings import Settings
+from providers.registry import ProviderSet, create_provider
+
+__all__ = ["Gateway", "create_app"]
+
+
+@dataclass
+class Gateway:
+    """What every request handler needs, built once per process."""
+
+    settings: Settings
+    providers: ProviderSet
+    tokens: TokenStore
+    health: ProviderHealth
+    demo_token: str | None = None
+
+
+def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
+    """Build the ASGI app; provider connections open and close with its lifespan."""
+    gateway = Gateway(
+        settings=settings,
+        providers=ProviderSet(create_provider(config) for config in settings.providers),
+        tokens=TokenStore(settings.tokens),
+        health=ProviderHealth(),
+        demo_token=demo_token,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.providers.start()
+        try:
+            yield
+        finally:
+            await gateway.providers.close()
+
+    app = FastAPI(
+        title="FleetQL", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.gateway = gateway
+    app.add_api_route(
+        "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        reachable = await gateway.health.check(gateway.providers)
+        ready = all(reachable.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "providers": reachable},
+            status_code=200 if ready else 503,
+        )
+
+    return app

@@ -1,0 +1,98 @@
+"""The ``fleetql`` command: ``serve``, ``schema`` and ``emulate``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+import uvicorn
+
+from gateway.app import create_app
+from gateway.settings import ConfigError, load_settings
+from providers.registry import PROVIDER_KINDS, capability_matrix
+
+__all__ = ["main"]
+
+BANNER = """
+FleetQL is running with emulated backends (the embedded demo).
+
+  GraphiQL:  http://{host}:{port}/graphql
+  Tokens:    demo-full-access (queries and mutations), demo-read-only (queries)
+
+Try it:
+
+  curl -s http://{host}:{port}/graphql -H 'Authorization: Bearer demo-full-access' \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"query":"query account {{ account {{ name email }} }}"}}'
+
+  curl -s http://{host}:{port}/graphql -H 'Authorization: Bearer demo-full-access' \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"query":"{{ servers(input: {{filter: {{location_in: [\\"Amsterdam\\"]}}}}) {{ entriesTotalCount entries {{ name provider {{ kind }} powerStatus }} }} }}"}}'
+
+  curl -s http://{host}:{port}/graphql -H 'Authorization: Bearer demo-full-access' \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"query":"mutation {{ performServerPowerAction(input: {{server: {{name: \\"DP-12345\\"}}, action: CYCLE}}) {{ server {{ name powerStatus }} }} }}"}}'
+"""  # noqa: E501
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``fleetql`` console script."""
+    parser = argparse.ArgumentParser(prog="fleetql", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="TOML configuration (default: $FLEETQL_CONFIG, else demo)")
+    serve.add_argument("--host", help="listen address (default from config, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default from config, 8000)")
+    commands.add_parser("schema", help="print the served GraphQL SDL")
+    commands.add_parser("capabilities", help="print the provider capability matrix (Markdown)")
+    emulate = commands.add_parser("emulate", help="run one provider emulator")
+    emulate.add_argument("kind", choices=sorted(PROVIDER_KINDS))
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8100)
+    emulate.add_argument("--size", type=int, default=120, help="servers in the seeded fleet")
+    emulate.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        from schema import schema_sdl
+
+        sys.stdout.write(schema_sdl())
+        return 0
+    if args.command == "capabilities":
+        sys.stdout.write(capability_matrix())
+        return 0
+    if args.command == "emulate":
+        module = importlib.import_module(f"providers.{args.kind}.emulator")
+        app = module.create_app(size=args.size, seed=args.seed)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        return 0
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config_path = args.config or os.environ.get("FLEETQL_CONFIG")
+    if config_path:
+        try:
+            settings = load_settings(config_path)
+        except ConfigError as error:
+            print(f"fleetql: configuration error: {error}", file=sys.stderr)
+            return 2
+        host, port = args.host or settings.host, args.port or settings.port
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return 0
+    from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
+
+    host, port = args.host or "127.0.0.1", args.port or 8000
+    demo = start_demo_backends(host, port)
+    try:
+        print(BANNER.format(host=host, port=port), flush=True)
+        app = create_app(demo.settings, demo_token=DEMO_FULL_ACCESS)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        demo.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

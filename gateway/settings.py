@@ -1,0 +1,204 @@
+"""Configuration: one TOML file, validated at start-up, secrets optionally from the environment.
+
+Every key is documented in the README ("Configuration"). Any mistake stops start-up with a
+``ConfigError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.auth import SCOPES, TokenEntry
+from providers.base import ProviderConfig
+from providers.registry import PROVIDER_KINDS
+
+__all__ = ["ConfigError", "Settings", "load_settings", "settings_from_dict"]
+
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the source and the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway needs to start."""
+
+    providers: list[ProviderConfig]
+    tokens: list[TokenEntry] = field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graphiql: bool = True
+    source: str = "<defaults>"
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a TOML configuration file."""
+    source = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return settings_from_dict(data, source=source)
+
+
+def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
+    """Validate an already-parsed configuration."""
+    reader = _Reader(source)
+    reader.only(data, "", {"server", "providers", "tokens"})
+    server = reader.table(data, "server")
+    reader.only(server, "server.", {"host", "port", "graphiql"})
+    providers = [
+        _provider(reader, table, f"providers[{i}]")
+        for i, table in enumerate(reader.tables(data, "providers", required=True))
+    ]
+    ids = [provider.id for provider in providers]
+    for i, provider_id in enumerate(ids):
+        if provider_id in ids[:i]:
+            raise reader.error(f"providers[{i}].id", f"duplicate id {provider_id!r}")
+    tokens = [
+        _token(reader, table, f"tokens[{i}]")
+        for i, table in enumerate(reader.tables(data, "tokens", required=True))
+    ]
+    return Settings(
+        providers=providers,
+        tokens=tokens,
+        host=reader.string(server, "server.host", default="127.0.0.1"),
+        port=reader.integer(server, "server.port", default=8000),
+        graphiql=reader.boolean(server, "server.graphiql", default=True),
+        source=source,
+    )
+
+
+def _provider(reader: _Reader, table: dict[str, Any], where: str) -> ProviderConfig:
+    kind = reader.string(table, f"{where}.kind")
+    if kind not in PROVIDER_KINDS:
+        raise reader.error(
+            f"{where}.kind", f"unknown kind {kind!r}; one of {sorted(PROVIDER_KINDS)}"
+        )
+    adapter = PROVIDER_KINDS[kind]
+    credential_keys = set(adapter.credential_keys)
+    option_keys = set(adapter.option_keys)
+    allowed = {"id", "kind", "base_url", "prefix", "connect_timeout", "read_timeout"}
+    allowed |= credential_keys | {f"{key}_env" for key in credential_keys} | option_keys
+    reader.only(table, f"{where}.", allowed)
+    provider_id = reader.string(table, f"{where}.id")
+    if not ID_PATTERN.match(provider_id):
+        raise reader.error(f"{where}.id", "must be lowercase letters, digits, '-' or '_'")
+    prefix = reader.string(table, f"{where}.prefix", default=adapter.default_prefix)
+    if not PREFIX_PATTERN.match(prefix):
+        raise reader.error(f"{where}.prefix", "must be 1-10 uppercase letters or digits")
+    base_url = reader.string(table, f"{where}.base_url", default=adapter.default_base_url)
+    if not base_url.startswith(("http://", "https://")):
+        raise reader.error(f"{where}.base_url", "an http(s) URL is required for this kind")
+    credentials = {key: reader.secret(table, f"{where}", key) for key in adapter.credential_keys}
+    options = {key: table[key] for key in option_keys if key in table}
+    return ProviderConfig(
+        id=provider_id,
+        kind=kind,
+        base_url=base_url,
+        prefix=prefix,
+        credentials=credentials,
+        options=options,
+        connect_timeout=reader.number(table, f"{where}.connect_timeout", default=5.0),
+        read_timeout=reader.number(table, f"{where}.read_timeout", default=20.0),
+    )
+
+
+def _token(reader: _Reader, table: dict[str, Any], where: str) -> TokenEntry:
+    reader.only(table, f"{where}.", {"name", "scope", "token", "token_env", "sha256"})
+    name = reader.string(table, f"{where}.name")
+    scope = reader.string(table, f"{where}.scope")
+    if scope not in SCOPES:
+        raise reader.error(f"{where}.scope", f"must be one of {sorted(SCOPES)}")
+    given = [key for key in ("token", "token_env", "sha256") if key in table]
+    if len(given) != 1:
+        raise reader.error(f"{where}", "give exactly one of token, token_env or sha256")
+    if "sha256" in table:
+        digest = reader.string(table, f"{where}.sha256").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise reader.error(f"{where}.sha256", "must be 64 hexadecimal characters")
+        return TokenEntry.from_digest(name, scope, digest)
+    return TokenEntry.from_token(name, scope, reader.secret(table, where, "token"))
+
+
+_REQUIRED: Any = object()
+
+
+class _Reader:
+    """Typed access to TOML values with errors that name the source and the key."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {problem}")
+
+    def only(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.error(f"{where}{key}", "unknown key")
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table")
+        return value
+
+    def tables(self, data: dict[str, Any], key: str, *, required: bool) -> list[dict[str, Any]]:
+        value = data.get(key)
+        if value is None and required:
+            raise self.error(key, f"at least one [[{key}]] table is required")
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise self.error(key, f"must be an array of tables ([[{key}]])")
+        return value
+
+    def _value(self, table: dict[str, Any], key: str, kinds: tuple, what: str, default: Any):
+        name = key.rsplit(".", 1)[-1]
+        if table.get(name) is None:
+            if default is _REQUIRED or default is None:
+                raise self.error(key, "is required")
+            return default
+        value = table[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise self.error(key, f"must be {what}")
+        return value
+
+    def string(self, table: dict[str, Any], key: str, default: Any = _REQUIRED) -> str:
+        return self._value(table, key, (str,), "a string", default)
+
+    def integer(self, table: dict[str, Any], key: str, default: int) -> int:
+        return self._value(table, key, (int,), "an integer", default)
+
+    def number(self, table: dict[str, Any], key: str, default: float) -> float:
+        value = self._value(table, key, (int, float), "a number", default)
+        if value <= 0:
+            raise self.error(key, "must be greater than 0")
+        return float(value)
+
+    def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
+        return self._value(table, key, (bool,), "true or false", default)
+
+    def secret(self, table: dict[str, Any], where: str, key: str) -> str:
+        """A secret given inline (``key``) or by environment variable name (``key_env``)."""
+        if f"{key}_env" in table:
+            variable = self.string(table, f"{where}.{key}_env")
+            value = os.environ.get(variable)
+            if not value:
+                raise self.error(
+                    f"{where}.{key}_env", f"environment variable {variable} is not set"
+                )
+            return value
+        value = self.string(table, f"{where}.{key}")
+        if not value:
+            raise self.error(f"{where}.{key}", "must not be empty")
+        return value

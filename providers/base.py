@@ -1,0 +1,266 @@
+"""The provider contract: what every backend implements, and the shapes it speaks.
+
+A provider turns upstream payloads into plain dicts shaped exactly like the GraphQL types
+(``Server``, ``Invoice``, …) and fills only the fields the ``Selection`` asks for. Every
+operation is optional: a backend lists the ones it implements in ``capabilities``; the
+gateway refuses the rest with ``NOT_SUPPORTED`` before any upstream call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, TypeVar
+
+from providers.selection import Selection
+from schema.errors import NotSupported
+
+__all__ = [
+    "Capability",
+    "Page",
+    "Provider",
+    "ProviderConfig",
+    "ServerFilter",
+    "ServerKey",
+    "TrafficQuery",
+]
+
+T = TypeVar("T")
+
+
+class Capability(StrEnum):
+    """One operation of the contract; the value is the GraphQL field it serves."""
+
+    LIST_SERVERS = "servers"
+    ACCOUNT = "account"
+    POWER_ACTION = "performServerPowerAction"
+    SET_ALIAS = "setServerAlias"
+    SET_BOOT_DEVICE = "setServerBootDevice"
+    SET_PRIMARY_IP = "setServerPrimaryIp"
+    CHANGE_IPMI_PASSWORD = "changeServerIpmiPassword"
+    SET_TAGS = "setServerTags"
+    REVERSE_DNS_READ = "reverseDnsRecord"
+    REVERSE_DNS_WRITE = "setReverseDnsRecord"
+    INVOICES = "invoices"
+    SUBSCRIPTIONS = "subscriptions"
+    SUPPORT_REQUESTS = "supportRequests"
+    SUPPORT_REQUEST_WRITE = "createSupportRequest"
+    TRAFFIC = "traffic"
+    INSTANT_DELIVERY = "instantDeliveryServers"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One ``[[providers]]`` table of the configuration, validated."""
+
+    id: str
+    kind: str
+    base_url: str
+    prefix: str
+    credentials: dict[str, str] = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A window of a provider's list plus the size of the whole filtered list."""
+
+    entries: list[T]
+    total: int
+
+
+@dataclass(frozen=True)
+class ServerFilter:
+    """DataPacket's ``ServersInput`` in plain values (enums as names, tags as pairs).
+
+    Fields are ANDed; the values inside one field are ORed, except ``tag_key`` and
+    ``tag_value`` (the server must carry all of them). ``None`` means "no condition".
+    """
+
+    name_in: tuple[str, ...] | None = None
+    alias_in: tuple[str, ...] | None = None
+    ip_in: tuple[str, ...] | None = None
+    ipmiIp_in: tuple[str, ...] | None = None
+    location_in: tuple[str, ...] | None = None
+    region_in: tuple[str, ...] | None = None
+    powerStatus_in: tuple[str, ...] | None = None
+    serverStatusV2_in: tuple[str, ...] | None = None
+    serverStatus_in: tuple[str, ...] | None = None
+    tag_key: tuple[str, ...] | None = None
+    tag_value: tuple[tuple[str, str], ...] | None = None
+    tags_in: tuple[tuple[str, str], ...] | None = None
+
+    def is_empty(self) -> bool:
+        """True when no condition is set."""
+        return all(value is None for value in vars(self).values())
+
+
+@dataclass(frozen=True)
+class ServerKey:
+    """DataPacket's ``ServerInput`` by a non-name key: alias, ip, ipmiIp or tag."""
+
+    alias: str | None = None
+    ip: str | None = None
+    ipmiIp: str | None = None
+    tag: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TrafficQuery:
+    """DataPacket's ``TrafficInput`` with the period parsed."""
+
+    start: datetime
+    end: datetime
+    filter: ServerFilter
+
+
+class Provider:
+    """Base class of every backend adapter; subclasses override what they support.
+
+    Example:
+        ``class DataPacketProvider(Provider): kind = "datapacket"; capabilities = frozenset(...)``
+    """
+
+    kind: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Configuration keys holding secrets (each may instead be given as ``<key>_env``).
+    credential_keys: ClassVar[tuple[str, ...]] = ()
+    #: Other kind-specific configuration keys.
+    option_keys: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str | None] = None
+    default_prefix: ClassVar[str] = ""
+    #: What the provider cannot do even though it has the capability, for the README matrix.
+    notes: ClassVar[dict[Capability, str]] = {}
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.id = config.id
+
+    def supports(self, capability: Capability) -> bool:
+        """Whether this backend implements ``capability``."""
+        return capability in self.capabilities
+
+    def require(self, capability: Capability) -> None:
+        """Raise ``NOT_SUPPORTED`` naming this provider unless it implements ``capability``."""
+        if capability not in self.capabilities:
+            raise NotSupported(self.id, capability.value)
+
+    def owns(self, server_name: str) -> bool:
+        """Whether a server name belongs to this provider instance (by its prefix)."""
+        return server_name.upper().startswith(f"{self.config.prefix.upper()}-")
+
+    def _unsupported(self, capability: Capability) -> NotSupported:
+        return NotSupported(self.id, capability.value)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open pooled upstream connections."""
+
+    async def close(self) -> None:
+        """Close upstream connections."""
+
+    async def ping(self) -> None:
+        """Make the cheapest authenticated upstream call; raise if it fails."""
+        raise NotImplementedError
+
+    # --- servers --------------------------------------------------------------------
+
+    async def list_servers(
+        self, filter: ServerFilter, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        """A window of the provider's servers matching ``filter``, in its stable order."""
+        raise self._unsupported(Capability.LIST_SERVERS)
+
+    async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
+        """Batch lookup by name; names that do not exist are absent from the result."""
+        raise self._unsupported(Capability.LIST_SERVERS)
+
+    async def find_servers(self, key: ServerKey, selection: Selection) -> list[dict]:
+        """All servers matching a non-name key (alias, ip, ipmiIp or tag)."""
+        raise self._unsupported(Capability.LIST_SERVERS)
+
+    # --- server mutations (each returns the server as it is now) --------------------
+
+    async def perform_power_action(self, name: str, action: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.POWER_ACTION)
+
+    async def set_server_alias(self, name: str, alias: str | None, selection: Selection) -> dict:
+        raise self._unsupported(Capability.SET_ALIAS)
+
+    async def set_server_boot_device(self, name: str, device: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.SET_BOOT_DEVICE)
+
+    async def set_server_primary_ip(self, name: str, ip: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.SET_PRIMARY_IP)
+
+    async def change_ipmi_password(self, name: str, password: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.CHANGE_IPMI_PASSWORD)
+
+    async def set_server_tag(self, name: str, key: str, value: str | None) -> bool:
+        raise self._unsupported(Capability.SET_TAGS)
+
+    async def set_server_tags(self, name: str, tags: list[tuple[str, str]]) -> bool:
+        raise self._unsupported(Capability.SET_TAGS)
+
+    # --- reverse DNS ----------------------------------------------------------------
+
+    async def reverse_dns_record(self, ip: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.REVERSE_DNS_READ)
+
+    async def set_reverse_dns_record(
+        self, ip: str, hostname: str | None, selection: Selection
+    ) -> dict:
+        raise self._unsupported(Capability.REVERSE_DNS_WRITE)
+
+    # --- account and billing --------------------------------------------------------
+
+    async def account(self, selection: Selection) -> dict:
+        raise self._unsupported(Capability.ACCOUNT)
+
+    async def list_invoices(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        raise self._unsupported(Capability.INVOICES)
+
+    async def invoice(self, number: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.INVOICES)
+
+    async def list_subscriptions(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        raise self._unsupported(Capability.SUBSCRIPTIONS)
+
+    async def subscription(self, name: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.SUBSCRIPTIONS)
+
+    # --- support --------------------------------------------------------------------
+
+    async def list_support_requests(self, filter: dict, selection: Selection) -> list[dict]:
+        """Every support request matching ``filter`` (the API answers lists without totals)."""
+        raise self._unsupported(Capability.SUPPORT_REQUESTS)
+
+    async def support_request(self, request_id: int, selection: Selection) -> dict:
+        raise self._unsupported(Capability.SUPPORT_REQUESTS)
+
+    async def create_support_request(self, request: dict) -> bool:
+        raise self._unsupported(Capability.SUPPORT_REQUEST_WRITE)
+
+    async def support_request_reply(self, request_id: int, message: str) -> bool:
+        raise self._unsupported(Capability.SUPPORT_REQUEST_WRITE)
+
+    # --- traffic and stock ----------------------------------------------------------
+
+    async def traffic(self, query: TrafficQuery, selection: Selection) -> dict:
+        raise self._unsupported(Capability.TRAFFIC)
+
+    async def list_instant_delivery_servers(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        raise self._unsupported(Capability.INSTANT_DELIVERY)
+
+    async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
+        raise self._unsupported(Capability.INSTANT_DELIVERY)

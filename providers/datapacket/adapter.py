@@ -1,0 +1,401 @@
+"""DataPacket backend: speaks DataPacket's own GraphQL API, so results need no reshaping.
+
+The adapter forwards the client's selection (minus the gateway-only ``provider`` field) as
+the upstream selection, so it asks only for what the client asked for, and it pushes every
+``ServersInput`` filter down. Upstream error codes that mean the same thing in FleetQL are
+kept; the rest become ``PROVIDER_UNAVAILABLE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from providers.base import (
+    Capability,
+    Page,
+    Provider,
+    ProviderConfig,
+    ServerFilter,
+    ServerKey,
+    TrafficQuery,
+)
+from providers.http import UpstreamClient
+from providers.paging import pages_for_window
+from providers.selection import Selection
+from schema.errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    ProviderUnavailable,
+    ReverseDnsApiNotAvailable,
+    ValidationFailed,
+)
+from schema.scalars import format_datetime
+
+__all__ = ["DataPacketProvider"]
+
+DEFAULT_BASE_URL = "https://api.datapacket.com/v0/graphql"
+MAX_PAGE_SIZE = 50  # seed, "Pagination": the maximum number of results per page is 50
+
+#: Upstream codes passed through as the same FleetQL error (message kept, provider named).
+_PASSED_THROUGH: dict[str, type[GatewayError]] = {
+    "NOT_FOUND": NotFound,
+    "VALIDATION_FAILED": ValidationFailed,
+    "REVERSE_DNS_API_NOT_AVAILABLE": ReverseDnsApiNotAvailable,
+}
+
+
+def render_selection(selection: Selection) -> str:
+    """GraphQL text for a selection; ``provider`` (gateway-only) becomes ``name``."""
+    parts: list[str] = []
+    for field_name in selection:
+        if field_name.startswith("__"):
+            continue
+        if field_name == "provider":
+            field_name = "name"
+            if "name" in selection:
+                continue
+        sub = selection.get(field_name)
+        parts.append(f"{field_name} {{ {render_selection(sub)} }}" if sub else field_name)
+    return " ".join(dict.fromkeys(parts)) or "__typename"
+
+
+def server_filter_variables(server_filter: ServerFilter) -> dict[str, Any]:
+    """``ServersInput`` variables; DataPacket filters on every field natively."""
+    values = {}
+    for name, value in vars(server_filter).items():
+        if value is None:
+            continue
+        if name in ("tag_value", "tags_in"):
+            value = [{"key": key, "value": tag_value} for key, tag_value in value]
+        values[name] = list(value)
+    return values
+
+
+class DataPacketProvider(Provider):
+    """A DataPacket account reached through its GraphQL API with a Bearer token."""
+
+    kind = "datapacket"
+    capabilities = frozenset(Capability)
+    credential_keys = ("token",)
+    default_base_url = DEFAULT_BASE_URL
+    default_prefix = "DP"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self._http = UpstreamClient(
+            config, headers={"Authorization": f"Bearer {config.credentials['token']}"}
+        )
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    def owns(self, server_name: str) -> bool:
+        # DataPacket names are global (DP-12345); every DataPacket account may own one.
+        return server_name.upper().startswith("DP-")
+
+    # --- transport ------------------------------------------------------------------
+
+    async def _execute(
+        self, document: str, variables: dict[str, Any] | None = None, *, write: bool = False
+    ) -> dict[str, Any]:
+        # base_url is the GraphQL endpoint itself, so the request goes to it verbatim.
+        response = await self._http.send(
+            "POST",
+            self.config.base_url,
+            write=write,
+            json={"query": document, "variables": variables or {}},
+        )
+        # DataPacket answers 200 (or 400 for a malformed request) with an ``errors`` body.
+        if response.status_code not in (200, 400):
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered HTTP {response.status_code}.",
+                provider=self.id,
+                outcome="unknown" if write and response.status_code >= 500 else None,
+            )
+        body = self._http.decode_json(response)
+        if not isinstance(body, dict):
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered with a malformed body.", provider=self.id
+            )
+        if body.get("errors"):
+            raise self._translate(body["errors"][0])
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered without data.", provider=self.id
+            )
+        return data
+
+    def _translate(self, error: Any) -> GatewayError:
+        code = ((error or {}).get("extensions") or {}).get("code")
+        message = str((error or {}).get("message") or "")[:300]
+        if code in _PASSED_THROUGH:
+            return _PASSED_THROUGH[code](message, provider=self.id)
+        if code == "NOT_AUTHORIZED":
+            return NotAuthorized(
+                f"Provider {self.id!r} refused the configured credentials for this operation.",
+                provider=self.id,
+            )
+        return ProviderUnavailable(
+            f"Provider {self.id!r} failed to process the request.", provider=self.id
+        )
+
+    async def _paged(
+        self, field: str, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        document = (
+            f"query($input: {_PAGINATED_INPUT[field]}) {{ {field}(input: $input) "
+            f"{{ entriesTotalCount entries {{ {render_selection(selection)} }} }} }}"
+        )
+        pages = pages_for_window(offset, limit, MAX_PAGE_SIZE)
+        results = await asyncio.gather(
+            *(
+                self._execute(
+                    document,
+                    {"input": {"pageIndex": page.index, "pageSize": page.size, "filter": filter}},
+                )
+                for page in pages
+            )
+        )
+        entries: list[dict] = []
+        for page, data in zip(pages, results, strict=True):
+            entries.extend(data[field]["entries"][page.skip : page.skip + page.take])
+        return Page(entries=entries, total=results[-1][field]["entriesTotalCount"])
+
+    async def ping(self) -> None:
+        await self._execute("query { account { email } }")
+
+    # --- servers --------------------------------------------------------------------
+
+    async def list_servers(
+        self, filter: ServerFilter, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        return await self._paged(
+            "servers", server_filter_variables(filter), offset, limit, selection
+        )
+
+    async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
+        selection = selection.merge(Selection.of({"name": {}}))
+        chunks = [names[i : i + MAX_PAGE_SIZE] for i in range(0, len(names), MAX_PAGE_SIZE)]
+        pages = await asyncio.gather(
+            *(
+                self.list_servers(ServerFilter(name_in=tuple(chunk)), 0, len(chunk), selection)
+                for chunk in chunks
+            )
+        )
+        return {server["name"]: server for page in pages for server in page.entries}
+
+    async def find_servers(self, key: ServerKey, selection: Selection) -> list[dict]:
+        server_filter = ServerFilter(
+            alias_in=(key.alias,) if key.alias is not None else None,
+            ip_in=(key.ip,) if key.ip is not None else None,
+            ipmiIp_in=(key.ipmiIp,) if key.ipmiIp is not None else None,
+            tag_value=(key.tag,) if key.tag is not None else None,
+        )
+        page = await self.list_servers(server_filter, 0, MAX_PAGE_SIZE, selection)
+        return page.entries
+
+    # --- server mutations -----------------------------------------------------------
+
+    async def _server_mutation(
+        self, field: str, input_type: str, variables: dict[str, Any], selection: Selection
+    ) -> dict:
+        document = (
+            f"mutation($input: {input_type}!) {{ {field}(input: $input) "
+            f"{{ server {{ {render_selection(selection)} }} }} }}"
+        )
+        data = await self._execute(document, {"input": variables}, write=True)
+        return data[field]["server"]
+
+    async def perform_power_action(self, name: str, action: str, selection: Selection) -> dict:
+        return await self._server_mutation(
+            "performServerPowerAction",
+            "PerformServerPowerActionInput",
+            {"server": {"name": name}, "action": action},
+            selection,
+        )
+
+    async def set_server_alias(self, name: str, alias: str | None, selection: Selection) -> dict:
+        return await self._server_mutation(
+            "setServerAlias",
+            "SetServerAliasInput",
+            {"server": {"name": name}, "alias": alias},
+            selection,
+        )
+
+    async def set_server_boot_device(self, name: str, device: str, selection: Selection) -> dict:
+        return await self._server_mutation(
+            "setServerBootDevice",
+            "SetServerBootDeviceInput",
+            {"server": {"name": name}, "bootDevice": device},
+            selection,
+        )
+
+    async def set_server_primary_ip(self, name: str, ip: str, selection: Selection) -> dict:
+        return await self._server_mutation(
+            "setServerPrimaryIp",
+            "SetServerPrimaryIpInput",
+            {"server": {"name": name}, "ip": ip},
+            selection,
+        )
+
+    async def change_ipmi_password(self, name: str, password: str, selection: Selection) -> dict:
+        return await self._server_mutation(
+            "changeServerIpmiPassword",
+            "ChangeIpmiPasswordInput",
+            {"server": {"name": name}, "password": password},
+            selection,
+        )
+
+    async def _boolean_mutation(self, field: str, input_type: str, variables: dict) -> bool:
+        document = f"mutation($input: {input_type}!) {{ {field}(input: $input) }}"
+        data = await self._execute(document, {"input": variables}, write=True)
+        return bool(data[field])
+
+    async def set_server_tag(self, name: str, key: str, value: str | None) -> bool:
+        return await self._boolean_mutation(
+            "setServerTag",
+            "SetServerTagInput",
+            {"server": {"name": name}, "key": key, "value": value},
+        )
+
+    async def set_server_tags(self, name: str, tags: list[tuple[str, str]]) -> bool:
+        return await self._boolean_mutation(
+            "setServerTags",
+            "SetServerTagsInput",
+            {"server": {"name": name}, "tags": [{"key": k, "value": v} for k, v in tags]},
+        )
+
+    # --- reverse DNS ----------------------------------------------------------------
+
+    async def reverse_dns_record(self, ip: str, selection: Selection) -> dict:
+        document = (
+            "query($input: ReverseDnsRecordInput!) { reverseDnsRecord(input: $input) "
+            f"{{ {render_selection(selection)} }} }}"
+        )
+        data = await self._execute(document, {"input": {"ip": ip}})
+        return data["reverseDnsRecord"]
+
+    async def set_reverse_dns_record(
+        self, ip: str, hostname: str | None, selection: Selection
+    ) -> dict:
+        document = (
+            "mutation($input: SetReverseDnsRecordInput!) { setReverseDnsRecord(input: $input) "
+            f"{{ {render_selection(selection)} }} }}"
+        )
+        data = await self._execute(
+            document, {"input": {"ip": ip, "hostname": hostname}}, write=True
+        )
+        return data["setReverseDnsRecord"]
+
+    # --- account and billing --------------------------------------------------------
+
+    async def account(self, selection: Selection) -> dict:
+        data = await self._execute(f"query {{ account {{ {render_selection(selection)} }} }}")
+        return data["account"]
+
+    async def list_invoices(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        return await self._paged("invoices", filter, offset, limit, selection)
+
+    async def invoice(self, number: str, selection: Selection) -> dict:
+        return await self._single("invoice", "InvoiceInput", {"invoiceNumber": number}, selection)
+
+    async def list_subscriptions(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        return await self._paged("subscriptions", filter, offset, limit, selection)
+
+    async def subscription(self, name: str, selection: Selection) -> dict:
+        return await self._single("subscription", "SubscriptionInput", {"name": name}, selection)
+
+    async def _single(
+        self, field: str, input_type: str, variables: dict, selection: Selection
+    ) -> dict:
+        document = (
+            f"query($input: {input_type}!) {{ {field}(input: $input) "
+            f"{{ {render_selection(selection)} }} }}"
+        )
+        data = await self._execute(document, {"input": variables})
+        return data[field]
+
+    # --- support --------------------------------------------------------------------
+
+    async def list_support_requests(self, filter: dict, selection: Selection) -> list[dict]:
+        # supportRequests answers a bare list with no total: read pages until a short one.
+        document = (
+            "query($input: PaginatedSupportRequestsInput) { supportRequests(input: $input) "
+            f"{{ {render_selection(selection)} }} }}"
+        )
+        requests: list[dict] = []
+        page_index = 0
+        while True:
+            variables = {
+                "input": {"pageIndex": page_index, "pageSize": MAX_PAGE_SIZE, "filter": filter}
+            }
+            page = (await self._execute(document, variables))["supportRequests"]
+            requests.extend(page)
+            if len(page) < MAX_PAGE_SIZE:
+                return requests
+            page_index += 1
+
+    async def support_request(self, request_id: int, selection: Selection) -> dict:
+        return await self._single(
+            "supportRequest", "SupportRequestInput", {"id": request_id}, selection
+        )
+
+    async def create_support_request(self, request: dict) -> bool:
+        return await self._boolean_mutation(
+            "createSupportRequest", "CreateSupportRequestInput", request
+        )
+
+    async def support_request_reply(self, request_id: int, message: str) -> bool:
+        return await self._boolean_mutation(
+            "supportRequestReply",
+            "SupportRequestReplyInput",
+            {"id": request_id, "message": message},
+        )
+
+    # --- traffic and stock ----------------------------------------------------------
+
+    async def traffic(self, query: TrafficQuery, selection: Selection) -> dict:
+        document = (
+            "query($input: TrafficInput!) { traffic(input: $input) "
+            f"{{ {render_selection(selection)} }} }}"
+        )
+        traffic_filter = {
+            name: list(values)
+            for name, values in vars(query.filter).items()
+            if values is not None and name in _TRAFFIC_FILTERS
+        }
+        variables = {
+            "input": {
+                "from": format_datetime(query.start),
+                "to": format_datetime(query.end),
+                "filter": traffic_filter,
+            }
+        }
+        data = await self._execute(document, variables)
+        return data["traffic"]
+
+    async def list_instant_delivery_servers(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        return await self._paged("instantDeliveryServers", filter, offset, limit, selection)
+
+    async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
+        return await self._single(
+            "instantDeliveryServer", "InstantDeliveryServerInput", {"name": name}, selection
+        )
+
+
+_PAGINATED_INPUT = {
+    "servers": "PaginatedServersInput",
+    "invoices": "PaginatedInvoicesInput",
+    "subscriptions": "PaginatedSubscriptionsInput",
+    "instantDeliveryServers": "PaginatedInstantDeliveryServersInput",
+}
+_TRAFFIC_FILTERS = ("alias_in", "ip_in", "ipmiIp_in", "location_in", "name_in", "region_in")

@@ -1,0 +1,239 @@
+"""An in-process stand-in for DataPacket's GraphQL API (https://api.datapacket.com/v0/graphql).
+
+Example:
+    with EmulatorServer(create_app(size=40, seed=1)) as server:
+        httpx.post(
+            f"{server.url}/v0/graphql",
+            headers={"Authorization": "Bearer dp-emulator-full"},
+            json={"query": "{ servers { entries { name } } }"},
+        )
+
+It serves the whole schema in ``datapacket.graphql`` over ``POST`` (JSON body) and ``GET``
+(``?query=&variables=&operationName=``) with the seed's behaviour:
+  * ``Authorization: Bearer <token>``; ``tokens`` maps a token to "read-only" or "full-access".
+    A missing or unknown token gets HTTP 200 with a NOT_AUTHORIZED error and no data; a read-only
+    token's mutation fields fail with NOT_AUTHORIZED and change nothing.
+  * Malformed HTTP (bad JSON, non-JSON content type, no query) -> 400 BAD_REQUEST; parse and
+    validation errors -> 200 GRAPHQL_VALIDATION_FAILED; a mutation over GET -> 405 BAD_REQUEST
+    ("Mutations ... must be sent via POST request").
+  * "You can send multiple queries and mutations in a single request. They will be executed in the
+    order they are specified": without ``operationName`` every operation of the document runs in
+    document order and their ``data`` objects are merged (a later root key wins a clash).
+  * Lists are ordered: servers and instant-delivery servers by name ascending, invoices newest
+    first (by number, descending), subscriptions by creation, support requests by id ascending.
+  * Power actions land after ``power_delay`` seconds (IPMI is asynchronous); responses show the
+    server as it is at that moment.
+
+Every request is logged with ``operation`` = the comma-joined root field names it executes, and
+faults injected through ``app.state.emulator.faults`` answer in DataPacket's error format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute_sync,
+    parse,
+    validate,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from providers.datapacket.emulator_resolvers import Context, datapacket_schema
+from providers.datapacket.emulator_rules import ApiError
+from providers.datapacket.fleet import Fleet, build_fleet
+from providers.emulation import create_emulator_app, logged_request
+
+GRAPHQL_PATH = "/v0/graphql"
+DEFAULT_TOKENS = {"dp-emulator-full": "full-access", "dp-emulator-read": "read-only"}
+
+
+def create_app(
+    *,
+    size: int = 40,
+    seed: int = 1,
+    tokens: dict[str, str] | None = None,
+    power_delay: float = 0.5,
+) -> Starlette:
+    """A DataPacket emulator over a fleet of ``size`` servers generated from ``seed``.
+
+    ``app.state.emulator`` holds the fault settings and request log; ``app.state.fleet`` the data.
+    """
+    fleet = build_fleet(size, seed)
+    tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+    endpoint = _GraphQLEndpoint(fleet, tokens, power_delay, seed)
+    route = Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"])
+    app = create_emulator_app([route], fault_body=_fault_body)
+    app.state.fleet = fleet
+    return app
+
+
+def _fault_body(status: int) -> tuple[bytes, str]:
+    message = "Too many requests" if status == 429 else "Internal server error"
+    body = {"errors": [{"message": message, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+    return json.dumps(body).encode(), "application/json"
+
+
+class _BadRequest(Exception):
+    """The HTTP request is malformed: answered with 400 BAD_REQUEST before any GraphQL work."""
+
+
+def _error(code: str, message: str, status: int = 200) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
+
+
+class _GraphQLEndpoint:
+    """``/v0/graphql`` over one fleet."""
+
+    def __init__(self, fleet: Fleet, tokens: dict[str, str], power_delay: float, seed: int) -> None:
+        self.fleet = fleet
+        self.tokens = tokens
+        self.power_delay = power_delay
+        self.seed = seed
+
+    async def handle(self, request: Request) -> JSONResponse:
+        """Turn one HTTP request into DataPacket's JSON answer."""
+        try:
+            query, variables, operation_name = await _read_request(request)
+        except _BadRequest as exc:
+            return _error("BAD_REQUEST", str(exc), 400)
+        try:
+            document: DocumentNode | None = parse(query)
+        except GraphQLError as exc:
+            document, syntax_error = None, exc
+        operations = _operations(document, operation_name) if document else []
+        entry = logged_request(request.scope)
+        if entry is not None and operations:
+            entry.operation = ",".join(_root_fields(document, operations))
+        if request.method == "GET" and any(
+            op.operation == OperationType.MUTATION for op in operations
+        ):
+            return _error("BAD_REQUEST", "Mutations must be sent via POST request", 405)
+        access = self._access(request)
+        if access is None:
+            return _error("NOT_AUTHORIZED", "Missing or invalid API token")
+        if document is None:
+            return JSONResponse({"errors": [_format(syntax_error)]})
+        errors = validate(datapacket_schema(), document)
+        if not errors and not operations:
+            errors = [GraphQLError(f"Unknown operation named '{operation_name}'.")]
+        if errors:
+            return JSONResponse({"errors": [_format(e) for e in errors]})
+        context = Context(self.fleet, access, self.power_delay, self.seed)
+        results = [self._execute(document, op, variables, context) for op in operations]
+        return JSONResponse(_merge(results))
+
+    def _access(self, request: Request) -> str | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+
+    @staticmethod
+    def _execute(
+        document: DocumentNode, op: OperationDefinitionNode, variables: Any, context: Context
+    ) -> ExecutionResult:
+        name = op.name.value if op.name else None
+        return execute_sync(
+            datapacket_schema(),
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=name,
+        )
+
+
+async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+    """Query, variables and operationName from a GET query string or a JSON POST body."""
+    if request.method == "GET":
+        params = request.query_params
+        raw_vars = params.get("variables")
+        try:
+            variables = json.loads(raw_vars) if raw_vars else None
+        except ValueError:
+            raise _BadRequest("variables must be a JSON object") from None
+        payload = {k: params.get(k) for k in ("query", "operationName")} | {"variables": variables}
+    else:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise _BadRequest("Content-Type must be application/json")
+        try:
+            payload = json.loads(await request.body())
+        except ValueError:
+            raise _BadRequest("Request body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise _BadRequest("Request body must be a JSON object")
+    query, variables, name = (
+        payload.get("query"),
+        payload.get("variables"),
+        payload.get("operationName"),
+    )
+    if not isinstance(query, str) or not query.strip():
+        raise _BadRequest("Must provide query string")
+    if variables is not None and not isinstance(variables, dict):
+        raise _BadRequest("variables must be a JSON object")
+    if name is not None and not isinstance(name, str):
+        raise _BadRequest("operationName must be a string")
+    return query, variables, name
+
+
+def _operations(document: DocumentNode, name: str | None) -> list[OperationDefinitionNode]:
+    """The operations to run: the named one, or all of them in document order."""
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return ops
+    return [op for op in ops if op.name and op.name.value == name]
+
+
+def _root_fields(document: DocumentNode, ops: list[OperationDefinitionNode]) -> list[str]:
+    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")}
+
+    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> list[str]:
+        names = []
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                names.append(sel.name.value)
+            elif isinstance(sel, InlineFragmentNode):
+                names += walk(sel.selection_set, seen)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+                if sel.name.value not in seen:
+                    names += walk(fragments[sel.name.value].selection_set, seen | {sel.name.value})
+        return names
+
+    return [name for op in ops for name in walk(op.selection_set, frozenset())]
+
+
+def _code(error: GraphQLError) -> str:
+    """Resolver errors keep their code; other errors with a path are server bugs; the rest is a
+    problem with the document or its variables."""
+    if isinstance(error.original_error, ApiError):
+        return error.original_error.code
+    return "INTERNAL_SERVER_ERROR" if error.path is not None else "GRAPHQL_VALIDATION_FAILED"
+
+
+def _format(error: GraphQLError) -> dict[str, Any]:
+    formatted = dict(error.formatted)
+    formatted["extensions"] = {"code": _code(error)}
+    return formatted
+
+
+def _merge(results: list[ExecutionResult]) -> dict[str, Any]:
+    """One response for the operations run in order: their data merged, their errors joined."""
+    body: dict[str, Any] = {}
+    errors = [_format(e) for r in results for e in r.errors or []]
+    if errors:
+        body["errors"] = errors
+    datas = [r.data for r in results if r.data is not None]
+    body["data"] = {k: v for data in datas for k, v in data.items()} if datas else None
+    return body

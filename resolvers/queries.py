@@ -1,0 +1,156 @@
+"""Query resolvers other than ``servers``/``server``: account, billing, support, traffic, …"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from providers.base import Capability, Provider, TrafficQuery
+from providers.selection import Selection
+from resolvers.fanout import first_found, only_provider, paginated_across
+from resolvers.inputs import server_filter
+from resolvers.pagination import page_request
+from schema.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from gateway.context import RequestContext
+
+__all__ = [
+    "account",
+    "instant_delivery_server",
+    "instant_delivery_servers",
+    "invoice",
+    "invoices",
+    "provider_statuses",
+    "reverse_dns_record",
+    "subscription",
+    "subscriptions",
+    "support_request",
+    "support_requests",
+    "traffic",
+]
+
+
+async def account(context: RequestContext, selection: Selection) -> dict:
+    """The account of the first configured provider that has one."""
+    provider = context.providers.capable(Capability.ACCOUNT)
+    return await only_provider(provider[:1], Capability.ACCOUNT).account(selection)
+
+
+async def invoices(context: RequestContext, values: dict | None, selection: Selection) -> dict:
+    """Invoices of every provider that bills, merged in provider order."""
+    invoice_filter = (values or {}).get("filter") or {}
+
+    async def fetch(provider: Provider, offset: int, limit: int):
+        return await provider.list_invoices(invoice_filter, offset, limit, selection)
+
+    return await paginated_across(context.providers.capable(Capability.INVOICES), values, fetch)
+
+
+async def invoice(context: RequestContext, number: str, selection: Selection) -> dict:
+    """One invoice by number, from whichever provider issued it."""
+    return await first_found(
+        context.providers.capable(Capability.INVOICES),
+        lambda provider: provider.invoice(number, selection),
+        f"Invoice {number!r}",
+    )
+
+
+async def subscriptions(context: RequestContext, values: dict | None, selection: Selection):
+    """Subscriptions of every provider, merged in provider order."""
+    subscription_filter = (values or {}).get("filter") or {}
+
+    async def fetch(provider: Provider, offset: int, limit: int):
+        return await provider.list_subscriptions(subscription_filter, offset, limit, selection)
+
+    return await paginated_across(
+        context.providers.capable(Capability.SUBSCRIPTIONS), values, fetch
+    )
+
+
+async def subscription(context: RequestContext, name: str, selection: Selection) -> dict:
+    """One subscription by name."""
+    return await first_found(
+        context.providers.capable(Capability.SUBSCRIPTIONS),
+        lambda provider: provider.subscription(name, selection),
+        f"Subscription {name!r}",
+    )
+
+
+async def support_requests(
+    context: RequestContext, values: dict | None, selection: Selection
+) -> list[dict]:
+    """One page of the support requests of every provider (a bare list, as in DataPacket)."""
+    request = page_request(values)
+    request_filter = (values or {}).get("filter") or {}
+    providers = context.providers.capable(Capability.SUPPORT_REQUESTS)
+    lists = await asyncio.gather(
+        *(provider.list_support_requests(request_filter, selection) for provider in providers)
+    )
+    merged = [item for requests in lists for item in requests]
+    return merged[request.offset : request.offset + request.size]
+
+
+async def support_request(context: RequestContext, request_id: int, selection: Selection):
+    """One support request by id."""
+    return await first_found(
+        context.providers.capable(Capability.SUPPORT_REQUESTS),
+        lambda provider: provider.support_request(request_id, selection),
+        f"Support request {request_id}",
+    )
+
+
+async def traffic(context: RequestContext, values: dict[str, Any], selection: Selection):
+    """Aggregated traffic of the selected servers over a period."""
+    start, end = values["from"], values["to"]  # already datetimes: the DateTime scalar parsed them
+    if end <= start:
+        raise ValidationFailed("TrafficInput.to must be after TrafficInput.from.")
+    query = TrafficQuery(start=start, end=end, filter=server_filter(values.get("filter") or {}))
+    provider = only_provider(context.providers.capable(Capability.TRAFFIC), Capability.TRAFFIC)
+    return await provider.traffic(query, selection)
+
+
+async def instant_delivery_servers(
+    context: RequestContext, values: dict | None, selection: Selection
+) -> dict:
+    """In-stock servers of every provider, merged in provider order."""
+    stock_filter = (values or {}).get("filter") or {}
+
+    async def fetch(provider: Provider, offset: int, limit: int):
+        return await provider.list_instant_delivery_servers(stock_filter, offset, limit, selection)
+
+    return await paginated_across(
+        context.providers.capable(Capability.INSTANT_DELIVERY), values, fetch
+    )
+
+
+async def instant_delivery_server(context: RequestContext, name: str, selection: Selection):
+    """One in-stock server by name."""
+    return await first_found(
+        context.providers.capable(Capability.INSTANT_DELIVERY),
+        lambda provider: provider.instant_delivery_server(name, selection),
+        f"Instant delivery server {name!r}",
+    )
+
+
+async def reverse_dns_record(context: RequestContext, ip: str, selection: Selection) -> dict:
+    """The PTR record of an IP, from the provider that owns the IP."""
+    return await first_found(
+        context.providers.capable(Capability.REVERSE_DNS_READ),
+        lambda provider: provider.reverse_dns_record(ip, selection),
+        f"IP {ip!r}",
+    )
+
+
+async def provider_statuses(context: RequestContext) -> list[dict]:
+    """``Query.providers``: every configured instance with its health and capabilities."""
+    reachable = await context.health.check(context.providers)
+    return [
+        {
+            "id": provider.id,
+            "kind": provider.kind.upper(),
+            "reachable": reachable[provider.id],
+            "capabilities": sorted(capability.value for capability in provider.capabilities),
+        }
+        for provider in context.providers.all
+    ]

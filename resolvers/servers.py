@@ -1,0 +1,125 @@
+"""``servers`` and ``server``: fan out to providers, merge, paginate, look up by key."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from providers.base import Capability, Provider, ServerKey
+from providers.selection import Selection
+from resolvers.inputs import server_filter, server_key
+from resolvers.pagination import merge_window, page_request, paginated
+from schema.errors import NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from gateway.context import RequestContext
+
+__all__ = ["list_servers", "resolve_server", "server_owner"]
+
+#: Fields every server dict carries whatever the client selected (identity and routing).
+IDENTITY = Selection.of({"name": {}})
+
+
+def tag_provider(server: dict, provider: Provider) -> dict:
+    """Attach the ``Server.provider`` value to a server dict from ``provider``."""
+    server["provider"] = {"id": provider.id, "kind": provider.kind.upper()}
+    return server
+
+
+async def list_servers(
+    context: RequestContext, values: dict[str, Any] | None, selection: Selection
+) -> dict[str, Any]:
+    """The ``servers`` query: one page of the merged, filtered fleet."""
+    request = page_request(values)
+    filter_values = (values or {}).get("filter") or {}
+    providers = context.providers.capable(
+        Capability.LIST_SERVERS, only=filter_values.get("provider_in")
+    )
+    wanted = server_filter(filter_values)
+    selection = selection.merge(IDENTITY)
+
+    async def fetch(provider: Provider, offset: int, limit: int):
+        page = await provider.list_servers(wanted, offset, limit, selection)
+        for server in page.entries:
+            tag_provider(server, provider)
+        return page
+
+    page = await merge_window(providers, fetch, request.offset, request.size)
+    return paginated(page.entries, page.total, request)
+
+
+async def resolve_server(
+    context: RequestContext, values: dict[str, Any], selection: Selection
+) -> dict:
+    """The server a ``ServerInput`` designates: by name through the loaders, else by search."""
+    name = values.get("name")
+    key = server_key(values)
+    selection = selection.merge(IDENTITY).merge(_key_selection(key))
+    if name is None and key == ServerKey():
+        raise ValidationFailed("ServerInput needs one of name, alias, ip, ipmiIp or tag.")
+    if name is not None:
+        owners = context.providers.owners_of(name)
+        found = await asyncio.gather(
+            *(context.loaders.servers_by_name(p, selection).load(name) for p in owners)
+        )
+        matches = [
+            tag_provider(server, provider)
+            for provider, server in zip(owners, found, strict=True)
+            if server and _matches_key(server, key)
+        ]
+    else:
+        providers = context.providers.capable(Capability.LIST_SERVERS)
+        results = await asyncio.gather(*(p.find_servers(key, selection) for p in providers))
+        matches = [
+            tag_provider(server, provider)
+            for provider, servers in zip(providers, results, strict=True)
+            for server in servers
+        ]
+    if not matches:
+        raise NotFound(f"No server matches {_describe(values)}.")
+    if len(matches) > 1:
+        raise ValidationFailed(
+            f"{len(matches)} servers match {_describe(values)}; use a unique alias, ip or tag."
+        )
+    return matches[0]
+
+
+async def server_owner(context: RequestContext, values: dict[str, Any]) -> tuple[Provider, str]:
+    """The provider and name of the server a mutation targets, with no upstream write."""
+    name = values.get("name")
+    owners = context.providers.owners_of(name) if name is not None else []
+    if len(owners) == 1 and server_key(values) == ServerKey():
+        return owners[0], name
+    server = await resolve_server(context, values, IDENTITY)
+    return context.providers.by_id[server["provider"]["id"]], server["name"]
+
+
+def _key_selection(key: ServerKey) -> Selection:
+    tree: dict[str, Any] = {}
+    if key.alias is not None:
+        tree["alias"] = {}
+    if key.ip is not None:
+        tree["network"] = {"ipAddresses": {"ip": {}}}
+    if key.ipmiIp is not None:
+        tree.setdefault("network", {})["ipmi"] = {"ip": {}}
+    if key.tag is not None:
+        tree["tags"] = {"key": {}, "value": {}}
+    return Selection.of(tree)
+
+
+def _matches_key(server: dict, key: ServerKey) -> bool:
+    """Whether a server found by name also satisfies the other keys of its ServerInput."""
+    network = server.get("network") or {}
+    if key.alias is not None and server.get("alias") != key.alias:
+        return False
+    if key.ip is not None and key.ip not in {a["ip"] for a in network.get("ipAddresses", [])}:
+        return False
+    if key.ipmiIp is not None and (network.get("ipmi") or {}).get("ip") != key.ipmiIp:
+        return False
+    if key.tag is not None:
+        return {"key": key.tag[0], "value": key.tag[1]} in (server.get("tags") or [])
+    return True
+
+
+def _describe(values: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in values.items() if value is not None)

@@ -1,0 +1,50 @@
+"""The GraphQL schema FleetQL serves: DataPacket's public API plus documented additions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from schema.enums import ErrorCode
+from schema.root import Mutation, Query
+from schema.scalars import DATETIME_SCALAR, DateTime
+
+__all__ = ["fleet_schema", "schema_sdl"]
+
+
+def resolve_from_dict(source: Any, name: str) -> Any:
+    """Default field resolver: resolved values are plain dicts keyed by GraphQL field name."""
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, name)
+
+
+class FleetSchema(strawberry.Schema):
+    """The strawberry schema; error reporting is left to the HTTP layer (gateway.graphql_http)."""
+
+    def process_errors(self, errors, execution_context=None) -> None:  # noqa: ANN001
+        """Do not log here: the HTTP layer logs unexpected errors once, with the request id."""
+
+
+#: DataPacket's ``Subscription`` object type is a billing subscription, so the schema has no
+#: GraphQL subscription root (one, if ever added, must be named otherwise).
+fleet_schema = FleetSchema(
+    query=Query,
+    mutation=Mutation,
+    types=[ErrorCode],
+    config=StrawberryConfig(
+        auto_camel_case=False,
+        default_resolver=resolve_from_dict,
+        scalar_map={DateTime: DATETIME_SCALAR},
+    ),
+)
+
+
+def schema_sdl() -> str:
+    """The served SDL, with an explicit ``schema`` block.
+
+    Without it, SDL tools would take the billing ``Subscription`` type for the subscription root.
+    """
+    return "schema {\n  query: Query\n  mutation: Mutation\n}\n\n" + fleet_schema.as_str() + "\n"

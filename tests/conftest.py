@@ -1,0 +1,113 @@
+"""Shared fixtures: real emulators and a real gateway, each serving HTTP on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.settings import settings_from_dict
+from providers.datapacket import emulator as datapacket_emulator
+from providers.emulation.server import EmulatorServer
+
+FULL = "test-full-access"
+READ = "test-read-only"
+TOKENS = [
+    {"name": "full", "scope": "full-access", "token": FULL},
+    {"name": "read", "scope": "read-only", "token": READ},
+]
+
+
+def datapacket_config(upstream: EmulatorServer, **extra: Any) -> dict[str, Any]:
+    """A ``[[providers]]`` table for a DataPacket emulator."""
+    return {
+        "id": "dp",
+        "kind": "datapacket",
+        "base_url": f"{upstream.url}/v0/graphql",
+        "token": "dp-emulator-full",
+        **extra,
+    }
+
+
+class GatewayClient:
+    """Talks GraphQL to a running gateway over HTTP."""
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.url, timeout=30)
+
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = FULL,
+        operation_name: str | None = None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        if operation_name is not None:
+            body["operationName"] = operation_name
+        return self.http.post("/graphql", json=body, headers=headers)
+
+    def query(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict:
+        """POST and return the JSON body, asserting HTTP 200."""
+        response = self.post(query, variables, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def data(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict:
+        """POST and return ``data``, asserting there are no errors."""
+        body = self.query(query, variables, **kwargs)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+def error_codes(body: dict) -> list[str]:
+    """The ``extensions.code`` of every error in a response body."""
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@pytest.fixture(scope="session")
+def datapacket_upstream() -> Iterator[EmulatorServer]:
+    """A DataPacket emulator shared by read-only tests (never mutate through it)."""
+    with EmulatorServer(datapacket_emulator.create_app(size=40, seed=1)) as server:
+        yield server
+
+
+def start_gateway(providers: list[dict[str, Any]], **server: Any) -> EmulatorServer:
+    """Start a gateway over ``providers`` on a loopback port."""
+    settings = settings_from_dict(
+        {"providers": providers, "tokens": TOKENS, "server": server}, source="<test>"
+    )
+    return EmulatorServer(create_app(settings)).start()
+
+
+@pytest.fixture(scope="session")
+def gateway(datapacket_upstream: EmulatorServer) -> Iterator[GatewayClient]:
+    """A gateway over the shared DataPacket emulator (read-only tests)."""
+    server = start_gateway([datapacket_config(datapacket_upstream)])
+    yield GatewayClient(server)
+    server.stop()
+
+
+@pytest.fixture
+def fresh() -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
+    """A factory of private emulator + gateway pairs, for tests that change state."""
+    started: list[EmulatorServer] = []
+
+    def make(**emulator_options: Any) -> tuple[GatewayClient, EmulatorServer]:
+        options = {"size": 40, "seed": 1, **emulator_options}
+        upstream = EmulatorServer(datapacket_emulator.create_app(**options)).start()
+        server = start_gateway([datapacket_config(upstream)])
+        started.extend([server, upstream])
+        return GatewayClient(server), upstream
+
+    yield make
+    for server in started:
+        server.stop()

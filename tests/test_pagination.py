@@ -1,0 +1,112 @@
+"""DataPacket's pagination metadata on every kind of page, and windows merged across providers."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.base import Page, Provider, ProviderConfig
+from resolvers.pagination import PageRequest, merge_window, paginated
+from tests.conftest import error_codes
+
+PAGE_FIELDS = (
+    "entriesTotalCount pageCount currentPageIndex pageSize isFirstPage isLastPage "
+    "nextPageIndex previousPageIndex"
+)
+
+
+def servers_page(client, index: int, size: int, filter: dict | None = None) -> dict:
+    return client.data(
+        "query P($input: PaginatedServersInput) { servers(input: $input) "
+        f"{{ {PAGE_FIELDS} entries {{ name }} }} }}",
+        {"input": {"pageIndex": index, "pageSize": size, "filter": filter or {}}},
+    )["servers"]
+
+
+def test_first_middle_last_and_beyond_last_pages(gateway):
+    total = servers_page(gateway, 0, 50)["entriesTotalCount"]
+    assert total == 40
+    first = servers_page(gateway, 0, 15)
+    assert (first["pageCount"], first["isFirstPage"], first["isLastPage"]) == (3, True, False)
+    assert (first["previousPageIndex"], first["nextPageIndex"]) == (None, 1)
+    assert len(first["entries"]) == 15
+    middle = servers_page(gateway, 1, 15)
+    assert (middle["isFirstPage"], middle["isLastPage"]) == (False, False)
+    assert (middle["previousPageIndex"], middle["nextPageIndex"]) == (0, 2)
+    last = servers_page(gateway, 2, 15)
+    assert (last["isLastPage"], last["nextPageIndex"], len(last["entries"])) == (True, None, 10)
+    beyond = servers_page(gateway, 7, 15)
+    assert beyond["entries"] == [] and beyond["isLastPage"] and beyond["nextPageIndex"] is None
+    assert beyond["currentPageIndex"] == 7 and beyond["entriesTotalCount"] == 40
+    names = [s["name"] for page in (first, middle, last) for s in page["entries"]]
+    assert len(set(names)) == 40 and names == sorted(names)
+
+
+def test_empty_result_page(gateway):
+    empty = servers_page(gateway, 0, 10, {"name_in": ["DP-00000"]})
+    assert empty == {
+        "entriesTotalCount": 0,
+        "pageCount": 0,
+        "currentPageIndex": 0,
+        "pageSize": 10,
+        "isFirstPage": True,
+        "isLastPage": True,
+        "nextPageIndex": None,
+        "previousPageIndex": None,
+        "entries": [],
+    }
+
+
+def test_default_page_is_the_first_fifty(gateway):
+    page = gateway.data(f"{{ servers {{ {PAGE_FIELDS} }} }}")["servers"]
+    assert (page["pageSize"], page["currentPageIndex"]) == (50, 0)
+
+
+@pytest.mark.parametrize(("index", "size"), [(0, 51), (0, 0), (-1, 10)])
+def test_out_of_range_paging_is_a_validation_failure(gateway, index, size):
+    body = gateway.query(
+        "query P($input: PaginatedInvoicesInput) { invoices(input: $input) { entriesTotalCount } }",
+        {"input": {"pageIndex": index, "pageSize": size}},
+    )
+    assert error_codes(body) == ["VALIDATION_FAILED"]
+
+
+def test_paginated_metadata_table():
+    assert paginated([], 101, PageRequest(2, 50)) == {
+        "entries": [],
+        "entriesTotalCount": 101,
+        "pageCount": 3,
+        "currentPageIndex": 2,
+        "pageSize": 50,
+        "isFirstPage": False,
+        "isLastPage": True,
+        "nextPageIndex": None,
+        "previousPageIndex": 1,
+    }
+
+
+class ListProvider(Provider):
+    """An in-memory list standing in for a provider: merge_window only needs windows."""
+
+    kind = "list"
+
+    def __init__(self, name: str, size: int) -> None:
+        super().__init__(ProviderConfig(name, "list", "http://unused", "L", {}))
+        self.items = [f"{name}-{i}" for i in range(size)]
+        self.calls: list[tuple[int, int]] = []
+
+    async def window(self, offset: int, limit: int) -> Page[str]:
+        self.calls.append((offset, limit))
+        return Page(self.items[offset : offset + limit], len(self.items))
+
+
+@pytest.mark.parametrize(
+    ("sizes", "offset", "limit"),
+    [([7, 5, 9], 0, 5), ([7, 5, 9], 5, 5), ([7, 5, 9], 10, 10), ([0, 3, 0], 0, 2), ([4], 10, 5)],
+)
+async def test_merged_window_equals_the_concatenated_lists(sizes, offset, limit):
+    providers = [ListProvider(f"p{i}", size) for i, size in enumerate(sizes)]
+    page = await merge_window(providers, lambda p, o, n: p.window(o, n), offset, limit)
+    everything = [item for provider in providers for item in provider.items]
+    assert page.entries == everything[offset : offset + limit]
+    assert page.total == sum(sizes)
+    assert all(len(provider.calls) <= 2 for provider in providers)
