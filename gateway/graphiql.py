@@ -37,6 +37,7 @@ def graphiql_page(demo_token: str | None) -> str:
     start = html.index("const EXAMPLE_QUERY = `")
     end = html.index("`;", start) + 2
     html = html[:start] + f"const EXAMPLE_QUERY = {json.dumps(EXAMPLE_QUERY)};" + html[end:]
+    html = html.replace("<title>Strawberry GraphiQL</title>", "<title>FleetQL GraphiQL</title>")
     if demo_token:
         headers = json.dumps(json.dumps({"Authorization": f"Bearer {demo_token}"}, indent=2))
         html = html.replace(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from graphql import build_schema
 
+from providers.registry import capability_matrix
 from schema import schema_sdl
 from tests.schema_diff import differences
 
@@ -72,3 +73,9 @@ def test_billing_subscription_type_is_not_a_subscription_root():
     served = build_schema(schema_sdl())
     assert served.subscription_type is None
     assert "billingCycle" in served.type_map["Subscription"].fields
+
+
+def test_readme_capability_matrix_is_generated_from_the_adapters():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- capability-matrix:start -->\n", 1)[1].split("<!--", 1)[0]
+    assert block == capability_matrix(), "run `fleetql capabilities` and paste it into README"
