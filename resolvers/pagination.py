@@ -62,7 +62,7 @@ def paginated(entries: list, total: int, request: PageRequest) -> dict[str, Any]
         "isFirstPage": index == 0,
         "isLastPage": index >= page_count - 1,
         "nextPageIndex": index + 1 if index < page_count - 1 else None,
-        "previousPageIndex": min(index - 1, page_count - 1) if index > 0 and page_count else None,
+        "previousPageIndex": index - 1 if index > 0 else None,
     }
 
 

@@ -37,6 +37,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -110,13 +111,10 @@ class _GraphQLEndpoint:
             query, variables, operation_name = await _read_request(request)
         except _BadRequest as exc:
             return _error("BAD_REQUEST", str(exc), 400)
-        try:
-            document: DocumentNode | None = parse(query)
-        except GraphQLError as exc:
-            document, syntax_error = None, exc
+        document, errors = _parse(query)
         operations = _operations(document, operation_name) if document else []
         entry = logged_request(request.scope)
-        if entry is not None and operations:
+        if entry is not None and document and operations:
             entry.operation = ",".join(_root_fields(document, operations))
         if request.method == "GET" and any(
             op.operation == OperationType.MUTATION for op in operations
@@ -125,11 +123,10 @@ class _GraphQLEndpoint:
         access = self._access(request)
         if access is None:
             return _error("NOT_AUTHORIZED", "Missing or invalid API token")
-        if document is None:
-            return JSONResponse({"errors": [_format(syntax_error)]})
-        errors = validate(datapacket_schema(), document)
-        if not errors and not operations:
-            errors = [GraphQLError(f"Unknown operation named '{operation_name}'.")]
+        if document is not None:
+            errors = validate(datapacket_schema(), document)
+            if not errors and not operations:
+                errors = [GraphQLError(f"Unknown operation named '{operation_name}'.")]
         if errors:
             return JSONResponse({"errors": [_format(e) for e in errors]})
         context = Context(self.fleet, access, self.power_delay, self.seed)
@@ -188,6 +185,13 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, s
     return query, variables, name
 
 
+def _parse(query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+    try:
+        return parse(query), []
+    except GraphQLError as exc:
+        return None, [exc]
+
+
 def _operations(document: DocumentNode, name: str | None) -> list[OperationDefinitionNode]:
     """The operations to run: the named one, or all of them in document order."""
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -197,7 +201,10 @@ def _operations(document: DocumentNode, name: str | None) -> list[OperationDefin
 
 
 def _root_fields(document: DocumentNode, ops: list[OperationDefinitionNode]) -> list[str]:
-    fragments = {d.name.value: d for d in document.definitions if hasattr(d, "type_condition")}
+    """Root field names (not aliases) the operations select, fragments expanded, in order."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
 
     def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> list[str]:
         names = []
