@@ -100,8 +100,15 @@ def _provider(reader: _Reader, table: dict[str, Any], where: str) -> ProviderCon
     base_url = reader.string(table, f"{where}.base_url", default=adapter.default_base_url)
     if not base_url.startswith(("http://", "https://")):
         raise reader.error(f"{where}.base_url", "an http(s) URL is required for this kind")
-    credentials = {key: reader.secret(table, f"{where}", key) for key in adapter.credential_keys}
+    credentials = {
+        key: reader.secret(table, where, key)
+        for key in adapter.credential_keys
+        if key in table or f"{key}_env" in table
+    }
     options = {key: table[key] for key in option_keys if key in table}
+    problem = adapter.config_problem(credentials, options)
+    if problem is not None:
+        raise reader.error(f"{where}.{problem[0]}", problem[1])
     return ProviderConfig(
         id=provider_id,
         kind=kind,

@@ -139,6 +139,19 @@ class Provider:
         self.config = config
         self.id = config.id
 
+    @classmethod
+    def config_problem(
+        cls, credentials: dict[str, str], options: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """``(key, problem)`` when this kind's credentials or options are unusable.
+
+        By default every credential key is required; kinds with alternatives override this.
+        """
+        for key in cls.credential_keys:
+            if key not in credentials:
+                return key, "is required"
+        return None
+
     def supports(self, capability: Capability) -> bool:
         """Whether this backend implements ``capability``."""
         return capability in self.capabilities
