@@ -35,6 +35,9 @@ class Currency(enum.Enum):
     EUR = strawberry.enum_value("EUR", description="Euro.")
     GBP = strawberry.enum_value("GBP", description="Pound sterling.")
     USD = strawberry.enum_value("USD", description="United States dollar.")
+    AUD = strawberry.enum_value(
+        "AUD", description="Australian dollar. FleetQL: Mammoth Cloud bills in AUD."
+    )
 
 
 @strawberry.enum(description="Level of protection available for the DDoS Shield.")

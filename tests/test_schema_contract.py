@@ -19,6 +19,7 @@ DEVIATIONS = [
     "added type: Provider",
     "added type: ProviderKind",
     "added type: ProviderStatus",
+    "added: Currency.AUD",
     "added: DdosShieldLevel.UNKNOWN",
     "added: ErrorCode.NOT_SUPPORTED",
     "added: ErrorCode.PROVIDER_UNAVAILABLE",
