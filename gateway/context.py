@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gateway.auth import TokenEntry
 from gateway.health import ProviderHealth
 from providers.registry import ProviderSet
 from resolvers.loaders import Loaders
+from schema.errors import GatewayError
 
 __all__ = ["RequestContext"]
 
@@ -21,6 +23,14 @@ class RequestContext:
     token: TokenEntry
     request_id: str
     loaders: Loaders = field(default_factory=Loaders)
+    #: Errors of providers that failed while others answered: (error, response path).
+    partial_errors: list[tuple[GatewayError, list[Any]]] = field(default_factory=list)
+
+    def report_partial(self, error: GatewayError, path: list[Any]) -> None:
+        """Keep the data of the other providers and add this provider's error to the response."""
+        self.partial_errors.append((error, path))
+        if error.provider is not None:
+            self.health.record_failure(error.provider)
 
     def provider_ref(self, server_name: str) -> dict[str, str]:
         """``Server.provider`` for a server known only by name (nested in billing data)."""

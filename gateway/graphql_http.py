@@ -73,6 +73,11 @@ async def graphql_endpoint(request: Request) -> Response:
             operation_name=operation.name.value if operation.name else None,
         )
         errors.extend(format_error(error, request_id) for error in result.errors or [])
+        errors.extend(
+            format_error(error, request_id) | {"path": path}
+            for error, path in context.partial_errors
+        )
+        context.partial_errors.clear()
         if result.data is not None:
             data = {**(data or {}), **result.data}
         elif result.errors and not any(error.path for error in result.errors):

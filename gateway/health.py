@@ -33,6 +33,10 @@ class ProviderHealth:
                 self._checked[provider.id] = (now, reachable)
         return {provider.id: self._checked[provider.id][1] for provider in providers.all}
 
+    def record_failure(self, provider_id: str) -> None:
+        """A real call just failed: report the provider unreachable until the next check."""
+        self._checked[provider_id] = (time.monotonic(), False)
+
     async def _ping(self, provider) -> bool:
         try:
             await asyncio.wait_for(provider.ping(), self.timeout)

@@ -1,16 +1,25 @@
-"""Ask several providers the same question concurrently and combine the answers."""
+"""Ask several providers the same question concurrently and combine the answers.
+
+A provider that fails (``PROVIDER_UNAVAILABLE``, or refusing the gateway's credentials) while
+others answer does not fail the field: its share is left out, and its error is added to the
+response with the field's path (see ``Tolerance``). Only when every provider asked fails does
+the field itself fail with the first error.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from providers.base import Capability, Page, Provider
 from resolvers.pagination import merge_window, page_request, paginated
-from schema.errors import NotFound, NotSupported
+from schema.errors import GatewayError, NotAuthorized, NotFound, NotSupported, ProviderUnavailable
 
-__all__ = ["first_found", "paginated_across"]
+if TYPE_CHECKING:
+    from gateway.context import RequestContext
+
+__all__ = ["Tolerance", "first_found", "paginated_across"]
 
 T = TypeVar("T")
 
@@ -34,14 +43,64 @@ async def first_found(
     raise results[0]
 
 
+def is_provider_failure(error: BaseException) -> bool:
+    """Errors that mean "this provider could not answer", as opposed to "the answer is no"."""
+    return isinstance(error, ProviderUnavailable | NotAuthorized) and error.provider is not None
+
+
+class Tolerance:
+    """Collects provider failures of one field, so the other providers' data survives.
+
+    Example:
+        tolerance = Tolerance(context, path, providers)
+        page = await merge_window(providers, tolerance.fetch(fetch, Page([], 0)), 0, 50)
+        tolerance.settle()
+    """
+
+    def __init__(self, context: RequestContext, path: list[Any], providers: Sequence[Provider]):
+        self.context = context
+        self.path = path
+        self.asked = {provider.id for provider in providers}
+        self.failures: dict[str, GatewayError] = {}
+
+    def fetch(self, call: Callable[..., Awaitable[T]], fallback: T) -> Callable[..., Awaitable[T]]:
+        """Wrap ``call(provider, ...)``: a failing provider answers ``fallback`` from then on."""
+
+        async def guarded(provider: Provider, *args: Any) -> T:
+            if provider.id in self.failures:
+                return fallback
+            try:
+                return await call(provider, *args)
+            except GatewayError as error:
+                if not is_provider_failure(error):
+                    raise
+                self.failures[provider.id] = error
+                return fallback
+
+        return guarded
+
+    def settle(self) -> None:
+        """Fail the field if every provider failed; otherwise report each failure beside it."""
+        if self.asked and set(self.failures) >= self.asked:
+            raise next(iter(self.failures.values()))
+        for error in self.failures.values():
+            self.context.report_partial(error, self.path)
+
+
 async def paginated_across(
+    tolerance: Tolerance,
     providers: Sequence[Provider],
     values: dict[str, Any] | None,
     fetch: Callable[[Provider, int, int], Awaitable[Page[dict]]],
 ) -> dict[str, Any]:
-    """A Paginated*Response merging one page across providers."""
+    """A Paginated*Response merging one page across providers, tolerating failed ones.
+
+    ``entriesTotalCount`` counts the providers that answered; the errors name the others.
+    """
     request = page_request(values)
-    page = await merge_window(providers, fetch, request.offset, request.size)
+    guarded = tolerance.fetch(fetch, Page(entries=[], total=0))
+    page = await merge_window(providers, guarded, request.offset, request.size)
+    tolerance.settle()
     return paginated(page.entries, page.total, request)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.base import Capability, Provider, TrafficQuery
 from providers.selection import Selection
-from resolvers.fanout import first_found, only_provider, paginated_across
+from resolvers.fanout import Tolerance, first_found, only_provider, paginated_across
 from resolvers.inputs import server_filter
 from resolvers.pagination import page_request
 from schema.errors import ValidationFailed
@@ -37,14 +37,16 @@ async def account(context: RequestContext, selection: Selection) -> dict:
     return await only_provider(provider[:1], Capability.ACCOUNT).account(selection)
 
 
-async def invoices(context: RequestContext, values: dict | None, selection: Selection) -> dict:
+async def invoices(
+    context: RequestContext, values: dict | None, selection: Selection, path: list
+) -> dict:
     """Invoices of every provider that bills, merged in provider order."""
     invoice_filter = (values or {}).get("filter") or {}
 
     async def fetch(provider: Provider, offset: int, limit: int):
         return await provider.list_invoices(invoice_filter, offset, limit, selection)
 
-    return await paginated_across(context.providers.capable(Capability.INVOICES), values, fetch)
+    return await _merged(context, Capability.INVOICES, values, fetch, path)
 
 
 async def invoice(context: RequestContext, number: str, selection: Selection) -> dict:
@@ -56,16 +58,16 @@ async def invoice(context: RequestContext, number: str, selection: Selection) ->
     )
 
 
-async def subscriptions(context: RequestContext, values: dict | None, selection: Selection):
+async def subscriptions(
+    context: RequestContext, values: dict | None, selection: Selection, path: list
+) -> dict:
     """Subscriptions of every provider, merged in provider order."""
     subscription_filter = (values or {}).get("filter") or {}
 
     async def fetch(provider: Provider, offset: int, limit: int):
         return await provider.list_subscriptions(subscription_filter, offset, limit, selection)
 
-    return await paginated_across(
-        context.providers.capable(Capability.SUBSCRIPTIONS), values, fetch
-    )
+    return await _merged(context, Capability.SUBSCRIPTIONS, values, fetch, path)
 
 
 async def subscription(context: RequestContext, name: str, selection: Selection) -> dict:
@@ -78,15 +80,16 @@ async def subscription(context: RequestContext, name: str, selection: Selection)
 
 
 async def support_requests(
-    context: RequestContext, values: dict | None, selection: Selection
+    context: RequestContext, values: dict | None, selection: Selection, path: list
 ) -> list[dict]:
     """One page of the support requests of every provider (a bare list, as in DataPacket)."""
     request = page_request(values)
     request_filter = (values or {}).get("filter") or {}
     providers = context.providers.capable(Capability.SUPPORT_REQUESTS)
-    lists = await asyncio.gather(
-        *(provider.list_support_requests(request_filter, selection) for provider in providers)
-    )
+    tolerance = Tolerance(context, path, providers)
+    fetch = tolerance.fetch(lambda p: p.list_support_requests(request_filter, selection), [])
+    lists = await asyncio.gather(*(fetch(provider) for provider in providers))
+    tolerance.settle()
     merged = [item for requests in lists for item in requests]
     return merged[request.offset : request.offset + request.size]
 
@@ -111,7 +114,7 @@ async def traffic(context: RequestContext, values: dict[str, Any], selection: Se
 
 
 async def instant_delivery_servers(
-    context: RequestContext, values: dict | None, selection: Selection
+    context: RequestContext, values: dict | None, selection: Selection, path: list
 ) -> dict:
     """In-stock servers of every provider, merged in provider order."""
     stock_filter = (values or {}).get("filter") or {}
@@ -119,9 +122,7 @@ async def instant_delivery_servers(
     async def fetch(provider: Provider, offset: int, limit: int):
         return await provider.list_instant_delivery_servers(stock_filter, offset, limit, selection)
 
-    return await paginated_across(
-        context.providers.capable(Capability.INSTANT_DELIVERY), values, fetch
-    )
+    return await _merged(context, Capability.INSTANT_DELIVERY, values, fetch, path)
 
 
 async def instant_delivery_server(context: RequestContext, name: str, selection: Selection):
@@ -140,6 +141,13 @@ async def reverse_dns_record(context: RequestContext, ip: str, selection: Select
         lambda provider: provider.reverse_dns_record(ip, selection),
         f"IP {ip!r}",
     )
+
+
+async def _merged(
+    context: RequestContext, capability: Capability, values: dict | None, fetch, path: list
+) -> dict:
+    providers = context.providers.capable(capability)
+    return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
 
 
 async def provider_statuses(context: RequestContext) -> list[dict]:

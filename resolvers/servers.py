@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
+from resolvers.fanout import Tolerance, paginated_across
 from resolvers.inputs import server_filter, server_key
-from resolvers.pagination import merge_window, page_request, paginated
 from schema.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
@@ -27,10 +27,9 @@ def tag_provider(server: dict, provider: Provider) -> dict:
 
 
 async def list_servers(
-    context: RequestContext, values: dict[str, Any] | None, selection: Selection
+    context: RequestContext, values: dict[str, Any] | None, selection: Selection, path: list
 ) -> dict[str, Any]:
     """The ``servers`` query: one page of the merged, filtered fleet."""
-    request = page_request(values)
     filter_values = (values or {}).get("filter") or {}
     providers = context.providers.capable(
         Capability.LIST_SERVERS, only=filter_values.get("provider_in")
@@ -44,37 +43,46 @@ async def list_servers(
             tag_provider(server, provider)
         return page
 
-    page = await merge_window(providers, fetch, request.offset, request.size)
-    return paginated(page.entries, page.total, request)
+    return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
 
 
 async def resolve_server(
-    context: RequestContext, values: dict[str, Any], selection: Selection
+    context: RequestContext, values: dict[str, Any], selection: Selection, path: list | None
 ) -> dict:
-    """The server a ``ServerInput`` designates: by name through the loaders, else by search."""
+    """The server a ``ServerInput`` designates: by name through the loaders, else by search.
+
+    ``path`` is where partial provider failures are reported (``None``: not reported).
+    """
     name = values.get("name")
     key = server_key(values)
     selection = selection.merge(IDENTITY).merge(_key_selection(key))
     if name is None and key == ServerKey():
         raise ValidationFailed("ServerInput needs one of name, alias, ip, ipmiIp or tag.")
     if name is not None:
-        owners = context.providers.owners_of(name)
-        found = await asyncio.gather(
-            *(context.loaders.servers_by_name(p, selection).load(name) for p in owners)
+        providers = context.providers.owners_of(name)
+        tolerance = Tolerance(context, path, providers)
+        load = tolerance.fetch(
+            lambda p: context.loaders.servers_by_name(p, selection).load(name), None
         )
-        matches = [
-            tag_provider(server, provider)
-            for provider, server in zip(owners, found, strict=True)
-            if server and _matches_key(server, key)
-        ]
+        results = [[found] if found else [] for found in await _gather(load, providers)]
     else:
         providers = context.providers.capable(Capability.LIST_SERVERS)
-        results = await asyncio.gather(*(p.find_servers(key, selection) for p in providers))
-        matches = [
-            tag_provider(server, provider)
-            for provider, servers in zip(providers, results, strict=True)
-            for server in servers
-        ]
+        tolerance = Tolerance(context, path, providers)
+        results = await _gather(
+            tolerance.fetch(lambda p: p.find_servers(key, selection), []), providers
+        )
+    if tolerance.failures and not any(results):
+        # The server may live on the provider that failed: "not found" would be a guess.
+        raise next(iter(tolerance.failures.values()))
+    if name is None and path is not None:
+        # A search by alias, ip or tag cannot vouch for uniqueness on a provider that failed.
+        tolerance.settle()
+    matches = [
+        tag_provider(server, provider)
+        for provider, servers in zip(providers, results, strict=True)
+        for server in servers
+        if _matches_key(server, key)
+    ]
     if not matches:
         raise NotFound(f"No server matches {_describe(values)}.")
     if len(matches) > 1:
@@ -90,8 +98,12 @@ async def server_owner(context: RequestContext, values: dict[str, Any]) -> tuple
     owners = context.providers.owners_of(name) if name is not None else []
     if len(owners) == 1 and server_key(values) == ServerKey():
         return owners[0], name
-    server = await resolve_server(context, values, IDENTITY)
+    server = await resolve_server(context, values, IDENTITY, path=None)
     return context.providers.by_id[server["provider"]["id"]], server["name"]
+
+
+async def _gather(call, providers: list[Provider]) -> list:
+    return list(await asyncio.gather(*(call(provider) for provider in providers)))
 
 
 def _key_selection(key: ServerKey) -> Selection:

@@ -82,7 +82,7 @@ class Query:
         self, info: Info, input: PaginatedInstantDeliveryServersInput | None = UNSET
     ) -> PaginatedInstantDeliveryServerResponse:
         return await queries.instant_delivery_servers(
-            info.context, plain(input), selection_of(info, "entries")
+            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(
@@ -97,7 +97,9 @@ class Query:
     async def invoices(
         self, info: Info, input: PaginatedInvoicesInput | None = UNSET
     ) -> PaginatedInvoiceResponse:
-        return await queries.invoices(info.context, plain(input), selection_of(info, "entries"))
+        return await queries.invoices(
+            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+        )
 
     @strawberry.field(description="Get a reverse DNS (PTR) record for a given IP")
     async def reverseDnsRecord(
@@ -109,7 +111,9 @@ class Query:
         description="Server query provides information about a single server in your account. You can query name and location of the server, its power status, IPMI IP, its network settings and more. Use ServerInput to specify server's name, alias, IP or IPMI IP."
     )
     async def server(self, info: Info, input: ServerInput) -> Server:
-        return await servers.resolve_server(info.context, plain(input), selection_of(info))
+        return await servers.resolve_server(
+            info.context, plain(input), selection_of(info), info.path.as_list()
+        )
 
     @strawberry.field(
         description="Servers query provides a list of servers in your account.\nYou can filter by name, location, power status, IPMI IP, IP, alias, etc.\nYou can also sort results by various attributes."
@@ -117,7 +121,9 @@ class Query:
     async def servers(
         self, info: Info, input: PaginatedServersInput | None = UNSET
     ) -> PaginatedServerResponse:
-        return await servers.list_servers(info.context, plain(input), selection_of(info, "entries"))
+        return await servers.list_servers(
+            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+        )
 
     @strawberry.field(
         description="Subscription query provides basic information about your subscription, including subtotal, currency, type, createdAt, subscription items, and billing cycle."
@@ -132,7 +138,7 @@ class Query:
         self, info: Info, input: PaginatedSubscriptionsInput | None = UNSET
     ) -> PaginatedSubscriptionResponse:
         return await queries.subscriptions(
-            info.context, plain(input), selection_of(info, "entries")
+            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(description="Get information about a single support request.")
@@ -143,7 +149,9 @@ class Query:
     async def supportRequests(
         self, info: Info, input: PaginatedSupportRequestsInput | None = UNSET
     ) -> list[SupportRequest]:
-        return await queries.support_requests(info.context, plain(input), selection_of(info))
+        return await queries.support_requests(
+            info.context, plain(input), selection_of(info), info.path.as_list()
+        )
 
     @strawberry.field(
         description="Get traffic statistics for a given time period. The statistics are aggregated for all servers in the given time period if no server is specified. If one or more server is specified, the statistics are aggregated for the given servers."

@@ -68,12 +68,14 @@ def create_app(
     seed: int = 1,
     tokens: dict[str, str] | None = None,
     power_delay: float = 0.5,
+    examples: bool = True,
 ) -> Starlette:
     """A DataPacket emulator over a fleet of ``size`` servers generated from ``seed``.
 
+    ``examples=False`` leaves out the seed's fixed entities (for a second account).
     ``app.state.emulator`` holds the fault settings and request log; ``app.state.fleet`` the data.
     """
-    fleet = build_fleet(size, seed)
+    fleet = build_fleet(size, seed, examples=examples)
     tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
     endpoint = _GraphQLEndpoint(fleet, tokens, power_delay, seed)
     route = Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"])

@@ -116,14 +116,25 @@ class Fleet:
         self.server_by_name = {s["name"]: s for s in self.servers}
 
 
-def build_fleet(size: int = 40, seed: int = 1) -> Fleet:
-    """Generate ``size`` servers (at least the two fixed ones) and their billing and tickets."""
+def build_fleet(size: int = 40, seed: int = 1, *, examples: bool = True) -> Fleet:
+    """Generate ``size`` servers and their billing and tickets.
+
+    With ``examples`` (the default) the fleet holds the seed's DP-12345 and DP-12346; without,
+    server numbers have six digits, so a second emulated account never shares a server name.
+    """
     if not 2 <= size <= 80_000:
         raise ValueError("size must be between 2 and 80000")
     rng = random.Random(seed)
-    numbers = [n for n in rng.sample(range(10_000, 99_000), size + 2) if n not in (12345, 12346)]
-    names = ["DP-12345", "DP-12346", *(f"DP-{n}" for n in numbers[: size - 2])]
-    servers = [_example_server()] + [_server(rng, i, name) for i, name in enumerate(names[1:], 1)]
+    if examples:
+        numbers = [
+            n for n in rng.sample(range(10_000, 99_000), size + 2) if n not in (12345, 12346)
+        ]
+        names = ["DP-12345", "DP-12346", *(f"DP-{n}" for n in numbers[: size - 2])]
+        servers = [_example_server()]
+        servers += [_server(rng, i, name) for i, name in enumerate(names[1:], 1)]
+    else:
+        names = [f"DP-{n}" for n in rng.sample(range(100_000, 999_999), size)]
+        servers = [_server(rng, i, name) for i, name in enumerate(names)]
     if size >= 4:  # ServerInput: "Make sure all server aliases are unique" - so duplicates exist.
         servers[-1]["alias"] = servers[-2]["alias"] = "Backup"
     subscriptions = _subscriptions(rng, servers)
