@@ -204,3 +204,11 @@ def test_unexpected_errors_are_reported_without_details():
     formatted = format_error(error, "req-1")
     assert formatted["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-1"}
     assert "secret-key" not in str(formatted)
+
+
+def test_reverse_dns_maintenance_keeps_its_code_and_names_the_provider(fresh):
+    client, upstream = fresh()
+    upstream.app.state.fleet.reverse_dns_maintenance = True
+    body = client.query('{ reverseDnsRecord(input: {ip: "123.213.231.132"}) { hostname } }')
+    assert error_codes(body) == ["REVERSE_DNS_API_NOT_AVAILABLE"]
+    assert body["errors"][0]["extensions"]["provider"] == "dp"

@@ -89,6 +89,7 @@ def invoices(ctx: Context, input: dict | None = None) -> Entity:
 
 
 def reverse_dns_record(ctx: Context, input: dict) -> Entity:
+    rules.check_reverse_dns_available(ctx.fleet)
     ip = rules.owned_ipv4(ctx.fleet, input["ip"])
     return {"ip": ip, "hostname": ctx.fleet.reverse_dns.get(input["ip"])}
 
@@ -171,6 +172,7 @@ def perform_server_power_action(ctx: Context, input: dict) -> Entity:
 
 
 def set_reverse_dns_record(ctx: Context, input: dict) -> Entity:
+    rules.check_reverse_dns_available(ctx.fleet)
     ip, hostname = rules.owned_ipv4(ctx.fleet, input["ip"]), input.get("hostname")
     if hostname is None:
         ctx.fleet.reverse_dns.pop(input["ip"], None)

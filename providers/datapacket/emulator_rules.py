@@ -195,6 +195,16 @@ def owned_ipv4(fleet: Fleet, ip: str) -> Entity:
     raise ApiError("NOT_FOUND", f"IP address {ip} does not belong to any of your servers")
 
 
+def check_reverse_dns_available(fleet: Fleet) -> None:
+    """Answer REVERSE_DNS_API_NOT_AVAILABLE while the fleet's maintenance switch is on."""
+    if fleet.reverse_dns_maintenance:
+        raise ApiError(
+            "REVERSE_DNS_API_NOT_AVAILABLE",
+            "The reverse DNS management API is currently under maintenance. "
+            "Please try again in 5 minutes.",
+        )
+
+
 def check_ptr_hostname(hostname: str) -> None:
     """SetReverseDnsRecordInput.hostname: "Must end with a dot"."""
     if not hostname.endswith(".") or len(hostname) < 2 or any(c.isspace() for c in hostname):

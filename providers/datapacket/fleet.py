@@ -110,6 +110,8 @@ class Fleet:
     reverse_dns: dict[str, str]
     traffic: dict[str, TrafficProfile]
     next_post_id: int = 1
+    #: Switch for tests: the reverse-DNS API answers REVERSE_DNS_API_NOT_AVAILABLE while set.
+    reverse_dns_maintenance: bool = False
     server_by_name: dict[str, Entity] = field(init=False)
 
     def __post_init__(self) -> None:
