@@ -24,6 +24,7 @@ __all__ = [
     "ServerFilter",
     "ServerKey",
     "TrafficQuery",
+    "TrafficSeries",
 ]
 
 T = TypeVar("T")
@@ -115,6 +116,19 @@ class TrafficQuery:
     start: datetime
     end: datetime
     filter: ServerFilter
+
+
+@dataclass(frozen=True)
+class TrafficSeries:
+    """Traffic of a provider's selected servers, summed: one rate per step, in bits per second.
+
+    Sample ``i`` is the average rate over ``[start + i * step, start + (i + 1) * step)``.
+    """
+
+    start: datetime
+    step: int
+    inbound: list[float]
+    outbound: list[float]
 
 
 class Provider:
@@ -268,6 +282,11 @@ class Provider:
     # --- traffic and stock ----------------------------------------------------------
 
     async def traffic(self, query: TrafficQuery, selection: Selection) -> dict:
+        """``Traffic`` as the provider aggregates it (used when it is the only provider)."""
+        raise self._unsupported(Capability.TRAFFIC)
+
+    async def traffic_series(self, query: TrafficQuery, step: int) -> TrafficSeries:
+        """The summed rate series, at ``step`` seconds or finer (to combine providers exactly)."""
         raise self._unsupported(Capability.TRAFFIC)
 
     async def list_instant_delivery_servers(

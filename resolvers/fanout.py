@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from providers.base import Capability, Page, Provider
+from providers.base import Page, Provider
 from resolvers.pagination import merge_window, page_request, paginated
-from schema.errors import GatewayError, NotAuthorized, NotFound, NotSupported, ProviderUnavailable
+from schema.errors import GatewayError, NotAuthorized, NotFound, ProviderUnavailable
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -102,16 +102,3 @@ async def paginated_across(
     page = await merge_window(providers, guarded, request.offset, request.size)
     tolerance.settle()
     return paginated(page.entries, page.total, request)
-
-
-def only_provider(providers: Sequence[Provider], capability: Capability) -> Provider:
-    """The single provider able to answer a question that cannot be merged exactly."""
-    if len(providers) == 1:
-        return providers[0]
-    if not providers:
-        raise NotSupported("(none)", capability.value, "no configured provider offers it")
-    raise NotSupported(
-        ", ".join(p.id for p in providers),
-        capability.value,
-        "combining this figure across several providers is not implemented",
-    )

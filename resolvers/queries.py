@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from providers.base import Capability, Provider, TrafficQuery
+from providers.base import Capability, Provider
 from providers.selection import Selection
-from resolvers.fanout import Tolerance, first_found, only_provider, paginated_across
-from resolvers.inputs import server_filter
+from resolvers.fanout import Tolerance, first_found, paginated_across
 from resolvers.pagination import page_request
-from schema.errors import ValidationFailed
+from schema.errors import NotSupported
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -27,14 +26,15 @@ __all__ = [
     "subscriptions",
     "support_request",
     "support_requests",
-    "traffic",
 ]
 
 
 async def account(context: RequestContext, selection: Selection) -> dict:
     """The account of the first configured provider that has one."""
-    provider = context.providers.capable(Capability.ACCOUNT)
-    return await only_provider(provider[:1], Capability.ACCOUNT).account(selection)
+    providers = context.providers.capable(Capability.ACCOUNT)
+    if not providers:
+        raise NotSupported(", ".join(p.id for p in context.providers.all), "account")
+    return await providers[0].account(selection)
 
 
 async def invoices(
@@ -101,16 +101,6 @@ async def support_request(context: RequestContext, request_id: int, selection: S
         lambda provider: provider.support_request(request_id, selection),
         f"Support request {request_id}",
     )
-
-
-async def traffic(context: RequestContext, values: dict[str, Any], selection: Selection):
-    """Aggregated traffic of the selected servers over a period."""
-    start, end = values["from"], values["to"]  # already datetimes: the DateTime scalar parsed them
-    if end <= start:
-        raise ValidationFailed("TrafficInput.to must be after TrafficInput.from.")
-    query = TrafficQuery(start=start, end=end, filter=server_filter(values.get("filter") or {}))
-    provider = only_provider(context.providers.capable(Capability.TRAFFIC), Capability.TRAFFIC)
-    return await provider.traffic(query, selection)
 
 
 async def instant_delivery_servers(

@@ -8,6 +8,7 @@ from strawberry.types import Info
 from resolvers import mutations, queries, servers
 from resolvers.inputs import plain
 from resolvers.selection import selection_of
+from resolvers.traffic import traffic as aggregate_traffic
 from schema.inputs import (
     ChangeIpmiPasswordInput,
     CreateSupportRequestInput,
@@ -157,7 +158,9 @@ class Query:
         description="Get traffic statistics for a given time period. The statistics are aggregated for all servers in the given time period if no server is specified. If one or more server is specified, the statistics are aggregated for the given servers."
     )
     async def traffic(self, info: Info, input: TrafficInput) -> Traffic:
-        return await queries.traffic(info.context, plain(input), selection_of(info))
+        return await aggregate_traffic(
+            info.context, plain(input), selection_of(info), info.path.as_list()
+        )
 
     @strawberry.field(
         description="FleetQL: every configured provider instance, whether it is reachable, and what it can do."

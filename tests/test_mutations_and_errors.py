@@ -174,21 +174,6 @@ def test_a_hung_upstream_times_out_as_provider_unavailable(datapacket_upstream):
     assert "timed out" in body["errors"][0]["message"]
 
 
-def test_traffic_across_two_accounts_is_not_supported_yet(datapacket_upstream):
-    server = start_gateway(
-        [datapacket_config(datapacket_upstream), datapacket_config(datapacket_upstream, id="dp2")]
-    )
-    try:
-        body = GatewayClient(server).query(
-            '{ traffic(input: {from: "2025-01-01T00:00:00Z", to: "2025-01-02T00:00:00Z"}) '
-            "{ aggregated { statisticsIn { sum } } } }"
-        )
-    finally:
-        server.stop()
-    assert error_codes(body) == ["NOT_SUPPORTED"]
-    assert body["errors"][0]["extensions"]["operation"] == "traffic"
-
-
 def test_traffic_period_must_be_ordered(gateway):
     body = gateway.query(
         '{ traffic(input: {from: "2025-01-02T00:00:00Z", to: "2025-01-01T00:00:00Z"}) '

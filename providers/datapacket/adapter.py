@@ -9,6 +9,8 @@ kept; the rest become ``PROVIDER_UNAVAILABLE``.
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import timedelta
 from typing import Any
 
 from providers.base import (
@@ -19,6 +21,7 @@ from providers.base import (
     ServerFilter,
     ServerKey,
     TrafficQuery,
+    TrafficSeries,
 )
 from providers.http import UpstreamClient
 from providers.paging import pages_for_window
@@ -366,20 +369,39 @@ class DataPacketProvider(Provider):
             "query($input: TrafficInput!) { traffic(input: $input) "
             f"{{ {render_selection(selection)} }} }}"
         )
-        traffic_filter = {
-            name: list(values)
-            for name, values in vars(query.filter).items()
-            if values is not None and name in _TRAFFIC_FILTERS
-        }
         variables = {
             "input": {
                 "from": format_datetime(query.start),
                 "to": format_datetime(query.end),
-                "filter": traffic_filter,
+                "filter": _traffic_filter(query),
             }
         }
         data = await self._execute(document, variables)
         return data["traffic"]
+
+    async def traffic_series(self, query: TrafficQuery, step: int) -> TrafficSeries:
+        # DataPacket only aggregates, but one document can ask for every bucket under an
+        # alias: one upstream call yields the bucket averages, i.e. the series at ``step``.
+        count = math.ceil((query.end - query.start).total_seconds() / step)
+        buckets = [query.start + timedelta(seconds=i * step) for i in range(count + 1)]
+        buckets[-1] = min(buckets[-1], query.end)
+        fields = " ".join(
+            f'b{i}: traffic(input: {{from: "{format_datetime(buckets[i])}", '
+            f'to: "{format_datetime(buckets[i + 1])}", filter: $filter}}) '
+            "{ aggregated { statisticsIn { average } statisticsOut { average } } }"
+            for i in range(count)
+        )
+        data = await self._execute(
+            f"query($filter: TrafficServersInput) {{ {fields} }}",
+            {"filter": _traffic_filter(query)},
+        )
+        aggregated = [data[f"b{i}"]["aggregated"] for i in range(count)]
+        return TrafficSeries(
+            start=query.start,
+            step=step,
+            inbound=[(a["statisticsIn"] or {}).get("average") or 0.0 for a in aggregated],
+            outbound=[(a["statisticsOut"] or {}).get("average") or 0.0 for a in aggregated],
+        )
 
     async def list_instant_delivery_servers(
         self, filter: dict, offset: int, limit: int, selection: Selection
@@ -399,3 +421,12 @@ _PAGINATED_INPUT = {
     "instantDeliveryServers": "PaginatedInstantDeliveryServersInput",
 }
 _TRAFFIC_FILTERS = ("alias_in", "ip_in", "ipmiIp_in", "location_in", "name_in", "region_in")
+
+
+def _traffic_filter(query: TrafficQuery) -> dict[str, list[str]]:
+    """``TrafficServersInput``: the server filters DataPacket's traffic query accepts."""
+    return {
+        name: list(values)
+        for name, values in vars(query.filter).items()
+        if values is not None and name in _TRAFFIC_FILTERS
+    }
