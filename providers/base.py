@@ -210,6 +210,13 @@ class Provider:
         """All servers matching a non-name key (alias, ip, ipmiIp or tag)."""
         raise self._unsupported(Capability.LIST_SERVERS)
 
+    async def list_locations(self) -> list[dict]:
+        """The locations of this provider's servers; backends with a catalogue override it."""
+        selection = Selection.of({"location": {"name": {}, "region": {}, "short": {}}})
+        total = (await self.list_servers(ServerFilter(), 0, 0, selection)).total
+        page = await self.list_servers(ServerFilter(), 0, total, selection)
+        return [server["location"] for server in page.entries]
+
     # --- server mutations (each returns the server as it is now) --------------------
 
     async def perform_power_action(self, name: str, action: str, selection: Selection) -> dict:

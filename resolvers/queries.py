@@ -20,6 +20,7 @@ __all__ = [
     "instant_delivery_servers",
     "invoice",
     "invoices",
+    "locations",
     "provider_statuses",
     "reverse_dns_record",
     "subscription",
@@ -138,6 +139,17 @@ async def _merged(
 ) -> dict:
     providers = context.providers.capable(capability)
     return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
+
+
+async def locations(context: RequestContext, path: list) -> list[dict]:
+    """``Query.locations``: every provider's locations, de-duplicated, by region then name."""
+    providers = context.providers.capable(Capability.LIST_SERVERS)
+    tolerance = Tolerance(context, path, providers)
+    fetch = tolerance.fetch(lambda provider: provider.list_locations(), [])
+    lists = await asyncio.gather(*(fetch(provider) for provider in providers))
+    tolerance.settle()
+    unique = {(loc["region"], loc["name"], loc["short"]): loc for found in lists for loc in found}
+    return [unique[key] for key in sorted(unique)]
 
 
 async def provider_statuses(context: RequestContext) -> list[dict]:

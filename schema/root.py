@@ -38,6 +38,7 @@ from schema.types import (
     ChangeServerIpmiPasswordResponse,
     InstantDeliveryServer,
     Invoice,
+    Location,
     PaginatedInstantDeliveryServerResponse,
     PaginatedInvoiceResponse,
     PaginatedServerResponse,
@@ -161,6 +162,12 @@ class Query:
         return await aggregate_traffic(
             info.context, plain(input), selection_of(info), info.path.as_list()
         )
+
+    @strawberry.field(
+        description="FleetQL: every location of every provider, in one vocabulary (name, region, short), de-duplicated."
+    )
+    async def locations(self, info: Info) -> list[Location]:
+        return await queries.locations(info.context, info.path.as_list())
 
     @strawberry.field(
         description="FleetQL: every configured provider instance, whether it is reachable, and what it can do."

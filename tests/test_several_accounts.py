@@ -89,3 +89,12 @@ def test_every_account_down_fails_the_field(two_accounts):
     body = client.query("{ servers { entriesTotalCount } }")
     assert body["data"] is None
     assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+
+
+def test_locations_are_merged_and_de_duplicated(two_accounts):
+    client, _, _ = two_accounts
+    locations = client.data("{ locations { name region short } }")["locations"]
+    keys = [(loc["region"], loc["name"]) for loc in locations]
+    assert keys == sorted(set(keys))
+    assert {"name": "Amsterdam", "region": "Europe", "short": "AMS"} in locations
+    assert {"name": "London", "region": "Europe", "short": "LON"} in locations
