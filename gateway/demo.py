@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gateway.auth import FULL_ACCESS, READ_ONLY, TokenEntry
 from gateway.settings import Settings
 from providers.base import ProviderConfig
+from providers.cache import DEFAULT_TTLS
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
 
@@ -51,6 +52,7 @@ def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 1
                 base_url=f"{datapacket.url}/v0/graphql",
                 prefix="DP",
                 credentials={"token": DATAPACKET_UPSTREAM_TOKEN},
+                cache_ttls=DEFAULT_TTLS,
             )
         ],
         tokens=[

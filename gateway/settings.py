@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.auth import SCOPES, TokenEntry
 from providers.base import ProviderConfig
+from providers.cache import DEFAULT_TTLS
 from providers.registry import PROVIDER_KINDS
 
 __all__ = ["ConfigError", "Settings", "load_settings", "settings_from_dict"]
@@ -54,11 +55,12 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
     """Validate an already-parsed configuration."""
     reader = _Reader(source)
-    reader.only(data, "", {"server", "providers", "tokens"})
+    reader.only(data, "", {"server", "cache", "providers", "tokens"})
     server = reader.table(data, "server")
     reader.only(server, "server.", {"host", "port", "graphiql"})
+    cache_ttls = _cache_ttls(reader, reader.table(data, "cache"))
     providers = [
-        _provider(reader, table, f"providers[{i}]")
+        _provider(reader, table, f"providers[{i}]", cache_ttls)
         for i, table in enumerate(reader.tables(data, "providers", required=True))
     ]
     ids = [provider.id for provider in providers]
@@ -79,7 +81,23 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
     )
 
 
-def _provider(reader: _Reader, table: dict[str, Any], where: str) -> ProviderConfig:
+def _cache_ttls(reader: _Reader, table: dict[str, Any]) -> dict[str, float]:
+    """``[cache]``: ``enabled`` and a TTL in seconds per resource kind (0 turns one off)."""
+    reader.only(table, "cache.", {"enabled", *DEFAULT_TTLS})
+    if not reader.boolean(table, "cache.enabled", default=True):
+        return {}
+    ttls = {}
+    for resource, default in DEFAULT_TTLS.items():
+        value = reader._value(table, f"cache.{resource}", (int, float), "a number", default)
+        if value < 0:
+            raise reader.error(f"cache.{resource}", "must be 0 or more")
+        ttls[resource] = float(value)
+    return ttls
+
+
+def _provider(
+    reader: _Reader, table: dict[str, Any], where: str, cache_ttls: dict[str, float]
+) -> ProviderConfig:
     kind = reader.string(table, f"{where}.kind")
     if kind not in PROVIDER_KINDS:
         raise reader.error(
@@ -118,6 +136,7 @@ def _provider(reader: _Reader, table: dict[str, Any], where: str) -> ProviderCon
         options=options,
         connect_timeout=reader.number(table, f"{where}.connect_timeout", default=5.0),
         read_timeout=reader.number(table, f"{where}.read_timeout", default=20.0),
+        cache_ttls=cache_ttls,
     )
 
 

@@ -63,6 +63,8 @@ class ProviderConfig:
     options: dict[str, Any] = field(default_factory=dict)
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    #: Seconds an upstream read stays cached, per resource kind; empty: no caching.
+    cache_ttls: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from providers.base import ProviderConfig
+from providers.cache import ReadCache, request_key
 from schema.errors import ProviderUnavailable
 
 __all__ = ["UpstreamClient"]
@@ -26,6 +27,7 @@ class UpstreamClient:
 
     def __init__(self, config: ProviderConfig, *, headers: dict[str, str] | None = None) -> None:
         self.provider_id = config.id
+        self.cache = ReadCache(config.cache_ttls)
         self._client = httpx.AsyncClient(
             base_url=config.base_url,
             headers=headers or {},
@@ -38,10 +40,29 @@ class UpstreamClient:
         """Close pooled connections."""
         await self._client.aclose()
 
-    async def send(self, method: str, url: str, *, write: bool, **kwargs: Any) -> httpx.Response:
-        """Send one request; transport failures become ``PROVIDER_UNAVAILABLE``."""
+    async def send(
+        self, method: str, url: str, *, write: bool, resource: str = "servers", **kwargs: Any
+    ) -> httpx.Response:
+        """Send one request; transport failures become ``PROVIDER_UNAVAILABLE``.
+
+        A read (``write=False``) is served from the cache for ``resource``'s TTL and shares an
+        identical read in flight; a successful write clears this instance's cache.
+        """
+        request = self._client.build_request(method, url, **kwargs)
+        if write:
+            response = await self._transmit(request, write=True)
+            if response.status_code < 400:
+                self.cache.clear()
+            return response
+        if self.cache.ttl(resource) <= 0:
+            return await self._transmit(request, write=False)
+        return await self.cache.read(
+            request_key(request), resource, lambda: self._transmit(request, write=False)
+        )
+
+    async def _transmit(self, request: httpx.Request, *, write: bool) -> httpx.Response:
         try:
-            return await self._client.request(method, url, **kwargs)
+            return await self._client.send(request)
         except httpx.ConnectError as exc:
             # Nothing reached the upstream: safe to report as a plain failure, even for writes.
             raise self._unavailable("could not connect", exc) from None

@@ -101,13 +101,19 @@ class DataPacketProvider(Provider):
     # --- transport ------------------------------------------------------------------
 
     async def _execute(
-        self, document: str, variables: dict[str, Any] | None = None, *, write: bool = False
+        self,
+        document: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        write: bool = False,
+        resource: str = "servers",
     ) -> dict[str, Any]:
         # base_url is the GraphQL endpoint itself, so the request goes to it verbatim.
         response = await self._http.send(
             "POST",
             self.config.base_url,
             write=write,
+            resource=resource,
             json={"query": document, "variables": variables or {}},
         )
         # DataPacket answers 200 (or 400 for a malformed request) with an ``errors`` body.
@@ -148,6 +154,7 @@ class DataPacketProvider(Provider):
     async def _paged(
         self, field: str, filter: dict, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
+        resource = _RESOURCE[field]
         document = (
             f"query($input: {_PAGINATED_INPUT[field]}) {{ {field}(input: $input) "
             f"{{ entriesTotalCount entries {{ {render_selection(selection)} }} }} }}"
@@ -158,6 +165,7 @@ class DataPacketProvider(Provider):
                 self._execute(
                     document,
                     {"input": {"pageIndex": page.index, "pageSize": page.size, "filter": filter}},
+                    resource=resource,
                 )
                 for page in pages
             )
@@ -296,7 +304,9 @@ class DataPacketProvider(Provider):
     # --- account and billing --------------------------------------------------------
 
     async def account(self, selection: Selection) -> dict:
-        data = await self._execute(f"query {{ account {{ {render_selection(selection)} }} }}")
+        data = await self._execute(
+            f"query {{ account {{ {render_selection(selection)} }} }}", resource="billing"
+        )
         return data["account"]
 
     async def list_invoices(
@@ -322,7 +332,7 @@ class DataPacketProvider(Provider):
             f"query($input: {input_type}!) {{ {field}(input: $input) "
             f"{{ {render_selection(selection)} }} }}"
         )
-        data = await self._execute(document, {"input": variables})
+        data = await self._execute(document, {"input": variables}, resource=_RESOURCE[field])
         return data[field]
 
     # --- support --------------------------------------------------------------------
@@ -339,7 +349,7 @@ class DataPacketProvider(Provider):
             variables = {
                 "input": {"pageIndex": page_index, "pageSize": MAX_PAGE_SIZE, "filter": filter}
             }
-            page = (await self._execute(document, variables))["supportRequests"]
+            page = (await self._execute(document, variables, resource="support"))["supportRequests"]
             requests.extend(page)
             if len(page) < MAX_PAGE_SIZE:
                 return requests
@@ -376,7 +386,7 @@ class DataPacketProvider(Provider):
                 "filter": _traffic_filter(query),
             }
         }
-        data = await self._execute(document, variables)
+        data = await self._execute(document, variables, resource="traffic")
         return data["traffic"]
 
     async def traffic_series(self, query: TrafficQuery, step: int) -> TrafficSeries:
@@ -394,6 +404,7 @@ class DataPacketProvider(Provider):
         data = await self._execute(
             f"query($filter: TrafficServersInput) {{ {fields} }}",
             {"filter": _traffic_filter(query)},
+            resource="traffic",
         )
         aggregated = [data[f"b{i}"]["aggregated"] for i in range(count)]
         return TrafficSeries(
@@ -419,6 +430,17 @@ _PAGINATED_INPUT = {
     "invoices": "PaginatedInvoicesInput",
     "subscriptions": "PaginatedSubscriptionsInput",
     "instantDeliveryServers": "PaginatedInstantDeliveryServersInput",
+}
+#: Cache resource kind (TTL class) of each upstream read.
+_RESOURCE = {
+    "servers": "servers",
+    "invoices": "billing",
+    "invoice": "billing",
+    "subscriptions": "billing",
+    "subscription": "billing",
+    "supportRequest": "support",
+    "instantDeliveryServers": "catalog",
+    "instantDeliveryServer": "catalog",
 }
 _TRAFFIC_FILTERS = ("alias_in", "ip_in", "ipmiIp_in", "location_in", "name_in", "region_in")
 

@@ -48,6 +48,8 @@ class FaultSettings:
     hang: bool = False
     malformed: bool = False
     seed: int = 0
+    #: When set, sent as the ``Cache-Control`` header of every normal answer.
+    cache_control: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The settings as a JSON-ready dict."""
@@ -76,6 +78,8 @@ def _check(key: str, value: object) -> None:
         ok = ok and (key == "seed" or 100 <= value <= 599)
     elif key == "error_rate":
         ok = is_number and 0 <= value <= 1
+    elif key == "cache_control":
+        ok = value is None or isinstance(value, str)
     elif key == "retry_after":
         ok = value is None or (is_number and value >= 0)
     else:
@@ -123,6 +127,10 @@ class FaultInjectionMiddleware:
             await self._error(send, faults.error_status)
         elif fault == "malformed":
             await self.app(scope, receive, _truncating(send))
+        elif faults.cache_control is not None:
+            await self.app(
+                scope, receive, _with_header(send, b"cache-control", faults.cache_control)
+            )
         else:
             await self.app(scope, receive, send)
 
@@ -170,6 +178,17 @@ async def _hang(receive: Receive) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def _with_header(send: Send, name: bytes, value: str) -> Send:
+    """Wrap ``send`` so the response start carries one more header."""
+
+    async def send_with_header(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (name, value.encode())]}
+        await send(message)
+
+    return send_with_header
 
 
 def _truncating(send: Send) -> Send:

@@ -1,0 +1,107 @@
+"""Across-request caching of upstream reads, with single-flight, per provider instance.
+
+Each ``UpstreamClient`` owns one ``ReadCache``, so entries are partitioned by provider
+instance; the key also holds a digest of the request's credential headers, so a new session
+or token never reads another's entries. Concurrent identical reads share one in-flight call.
+A successful write evicts the whole instance's cache: every entry it might have changed
+(the server, the lists holding it) goes, at the price of some entries that did not change.
+Upstream ``Cache-Control: no-store`` is never stored, and ``max-age`` shortens the TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+
+import httpx
+from cachetools import TLRUCache
+
+__all__ = ["DEFAULT_TTLS", "ReadCache", "request_key"]
+
+#: Seconds an upstream read stays fresh, per resource kind (configurable under [cache]).
+DEFAULT_TTLS: dict[str, float] = {
+    "servers": 5.0,  # power and status move: keep short
+    "billing": 60.0,  # invoices, subscriptions, account
+    "support": 30.0,
+    "traffic": 60.0,
+    "catalog": 600.0,  # plans, sizes, regions, locations, stock
+}
+
+_CREDENTIAL_HEADERS = ("authorization", "x-auth-token", "cookie", "x-xsrf-token")
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+def request_key(request: httpx.Request) -> str:
+    """A digest of what makes two reads the same: method, URL, body and credentials."""
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(str(request.url).encode())
+    digest.update(request.content)
+    for header in _CREDENTIAL_HEADERS:
+        digest.update(b"\0" + request.headers.get(header, "").encode())
+    return digest.hexdigest()
+
+
+def _lifetime(response: httpx.Response, ttl: float) -> float:
+    """The TTL to store ``response`` for, honouring the upstream's Cache-Control."""
+    control = response.headers.get("cache-control", "").lower()
+    if "no-store" in control or "private" in control and "max-age" not in control:
+        return 0.0
+    max_age = _MAX_AGE.search(control)
+    return min(ttl, float(max_age.group(1))) if max_age else ttl
+
+
+class ReadCache:
+    """Entries with a lifetime per resource kind, plus the reads in flight."""
+
+    def __init__(self, ttls: Mapping[str, float], maxsize: int = 4096) -> None:
+        self.ttls = dict(ttls)
+        # Each value is (response, lifetime): cachetools expires it ``lifetime`` after insertion.
+        self._entries: TLRUCache = TLRUCache(
+            maxsize=maxsize, ttu=lambda _key, value, now: now + value[1], timer=time.monotonic
+        )
+        self._in_flight: dict[str, asyncio.Future[httpx.Response]] = {}
+        self._generation = 0
+        self.hits = 0
+        self.misses = 0
+
+    def ttl(self, resource: str) -> float:
+        """The configured lifetime of ``resource`` entries (0: not cached)."""
+        return self.ttls.get(resource, 0.0)
+
+    async def read(
+        self, key: str, resource: str, fetch: Callable[[], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """A fresh cached response, the shared in-flight one, or a new upstream read."""
+        cached = self._entries.get(key)
+        if cached is not None:
+            self.hits += 1
+            return cached[0]
+        flight = self._in_flight.get(key)
+        if flight is None:
+            self.misses += 1
+            flight = self._in_flight[key] = asyncio.ensure_future(fetch())
+            generation = self._generation
+            flight.add_done_callback(lambda done: self._landed(key, resource, generation, done))
+        return await asyncio.shield(flight)
+
+    def clear(self) -> None:
+        """Forget every entry; reads in flight now may predate the write and are not stored."""
+        self._entries.clear()
+        self._in_flight.clear()
+        self._generation += 1
+
+    def _landed(
+        self, key: str, resource: str, generation: int, done: asyncio.Future[httpx.Response]
+    ) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]
+        if generation != self._generation or done.cancelled() or done.exception() is not None:
+            return
+        response = done.result()
+        lifetime = _lifetime(response, self.ttl(resource)) if response.status_code == 200 else 0
+        if lifetime > 0:
+            self._entries[key] = (response, lifetime)
