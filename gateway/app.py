@@ -7,13 +7,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from graphql import GraphQLSchema, build_schema
 from starlette.responses import JSONResponse
 
 from gateway.auth import TokenStore
 from gateway.graphql_http import graphql_endpoint
 from gateway.health import ProviderHealth
+from gateway.ratelimit import TokenRateLimiter
 from gateway.settings import Settings
 from providers.registry import ProviderSet, create_provider
+from schema import schema_sdl
 
 __all__ = ["Gateway", "create_app"]
 
@@ -26,6 +30,8 @@ class Gateway:
     providers: ProviderSet
     tokens: TokenStore
     health: ProviderHealth
+    rate_limiter: TokenRateLimiter
+    graphql_schema: GraphQLSchema
     demo_token: str | None = None
 
 
@@ -36,6 +42,8 @@ def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
         providers=ProviderSet(create_provider(config) for config in settings.providers),
         tokens=TokenStore(settings.tokens),
         health=ProviderHealth(),
+        rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
+        graphql_schema=build_schema(schema_sdl()),
         demo_token=demo_token,
     )
 
@@ -51,6 +59,14 @@ def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
         title="FleetQL", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.gateway = gateway
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
     app.add_api_route(
         "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
     )

@@ -26,14 +26,20 @@ class TokenEntry:
     name: str
     scope: str
     digest: bytes = field(repr=False)
+    #: Provider instance ids this token may see and touch; ``None``: all of them.
+    providers: frozenset[str] | None = None
 
     @classmethod
-    def from_token(cls, name: str, scope: str, token: str) -> TokenEntry:
-        return cls(name, scope, _digest(token))
+    def from_token(
+        cls, name: str, scope: str, token: str, providers: frozenset[str] | None = None
+    ) -> TokenEntry:
+        return cls(name, scope, _digest(token), providers)
 
     @classmethod
-    def from_digest(cls, name: str, scope: str, hex_digest: str) -> TokenEntry:
-        return cls(name, scope, bytes.fromhex(hex_digest))
+    def from_digest(
+        cls, name: str, scope: str, hex_digest: str, providers: frozenset[str] | None = None
+    ) -> TokenEntry:
+        return cls(name, scope, bytes.fromhex(hex_digest), providers)
 
     @property
     def can_mutate(self) -> bool:

@@ -15,12 +15,19 @@ import re
 import uuid
 from typing import Any
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from gateway.context import RequestContext
 from gateway.graphiql import graphiql_page
+from gateway.limits import check_document, uses_introspection
 from schema import fleet_schema
 from schema.errors import (
     BadRequest,
@@ -28,6 +35,7 @@ from schema.errors import (
     GraphQLValidationFailed,
     InternalServerError,
     NotAuthorized,
+    RateLimited,
 )
 
 __all__ = ["graphql_endpoint"]
@@ -43,22 +51,36 @@ async def graphql_endpoint(request: Request) -> Response:
     if request.method == "GET" and "query" not in request.query_params:
         if gateway.settings.graphiql and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(graphiql_page(gateway.demo_token))
+    settings = gateway.settings
     try:
-        query, variables, operation_name = await _read_request(request)
+        query, variables, operation_name = await _read_request(
+            request, settings.limits.max_body_bytes
+        )
     except BadRequest as error:
-        return _errors([format_error(error, request_id)], 400, request_id)
+        status = 413 if error.details.get("limit") else 400
+        return _errors([format_error(error, request_id)], status, request_id)
     try:
         token = gateway.tokens.authenticate(request.headers.get("authorization"))
-        operations = _operations(query, operation_name)
-        if request.method == "GET" and any(_is_mutation(op) for op in operations):
+        document = parse(query, max_tokens=settings.limits.max_tokens)
+        operations = _operations(document, operation_name)
+        mutates = any(op.operation == OperationType.MUTATION for op in operations)
+        if request.method == "GET" and mutates:
             error = BadRequest("Mutations must be sent with POST.")
             return _errors([format_error(error, request_id)], 405, request_id, allow="POST")
-        if not token.can_mutate and any(_is_mutation(op) for op in operations):
+        if mutates and not token.can_mutate:
             raise NotAuthorized("This API token is read-only; mutations need a full-access token.")
+        gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
+        check_document(gateway.graphql_schema, document, operations, variables, settings.limits)
+        if not settings.introspection and uses_introspection(document):
+            raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
+    except RateLimited as error:
+        retry_after = str(error.details["retryAfter"])
+        body = [format_error(error, request_id)]
+        return _errors(body, 429, request_id, retry_after=retry_after)
     except (GatewayError, GraphQLError) as error:
         return _errors([format_error(error, request_id)], 200, request_id)
     context = RequestContext(
-        providers=gateway.providers,
+        providers=gateway.providers.visible_to(token.providers),
         health=gateway.health,
         token=token,
         request_id=request_id,
@@ -95,7 +117,9 @@ def _request_id(request: Request) -> str:
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+async def _read_request(
+    request: Request, max_body_bytes: int
+) -> tuple[str, dict[str, Any] | None, str | None]:
     if request.method == "GET":
         params: dict[str, Any] = dict(request.query_params)
         if "variables" in params:
@@ -109,8 +133,14 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, s
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json":
             raise BadRequest("POST requests must have Content-Type: application/json.")
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > max_body_bytes:
+            raise _too_large(max_body_bytes)
+        body = await request.body()
+        if len(body) > max_body_bytes:
+            raise _too_large(max_body_bytes)
         try:
-            params = json.loads(await request.body())
+            params = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise BadRequest("The request body is not valid JSON.") from None
         if not isinstance(params, dict):
@@ -127,8 +157,16 @@ async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, s
     return query, variables, operation_name
 
 
-def _operations(query: str, operation_name: str | None) -> list[OperationDefinitionNode]:
-    document = parse(query)  # a GraphQLSyntaxError is reported like a validation error
+def _too_large(max_body_bytes: int) -> BadRequest:
+    return BadRequest(
+        f"The request body exceeds the max_body_bytes limit ({max_body_bytes} bytes).",
+        limit="max_body_bytes",
+    )
+
+
+def _operations(
+    document: DocumentNode, operation_name: str | None
+) -> list[OperationDefinitionNode]:
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [op for op in operations if op.name and op.name.value == operation_name]
@@ -137,10 +175,6 @@ def _operations(query: str, operation_name: str | None) -> list[OperationDefinit
     if not operations:
         raise GraphQLValidationFailed("The document contains no operation.")
     return operations
-
-
-def _is_mutation(operation: OperationDefinitionNode) -> bool:
-    return operation.operation == OperationType.MUTATION
 
 
 def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
@@ -178,5 +212,8 @@ def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[st
 
 
 def _errors(errors: list[dict[str, Any]], status: int, request_id: str, **headers: str) -> Response:
-    headers = {"X-Request-ID": request_id, **{k.title(): v for k, v in headers.items()}}
+    headers = {
+        "X-Request-ID": request_id,
+        **{key.replace("_", "-").title(): value for key, value in headers.items()},
+    }
     return JSONResponse({"errors": errors}, status_code=status, headers=headers)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.auth import SCOPES, TokenEntry
+from gateway.limits import QueryLimits
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
 from providers.registry import PROVIDER_KINDS
@@ -37,6 +38,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool = True
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
+    limits: QueryLimits = field(default_factory=QueryLimits)
+    queries_per_minute: int = 600
+    mutations_per_minute: int = 60
     source: str = "<defaults>"
 
 
@@ -55,9 +61,15 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
     """Validate an already-parsed configuration."""
     reader = _Reader(source)
-    reader.only(data, "", {"server", "cache", "providers", "tokens"})
+    reader.only(data, "", {"server", "cache", "limits", "providers", "tokens"})
     server = reader.table(data, "server")
-    reader.only(server, "server.", {"host", "port", "graphiql"})
+    reader.only(server, "server.", {"host", "port", "graphiql", "introspection", "cors_origins"})
+    limits_table = reader.table(data, "limits")
+    reader.only(
+        limits_table,
+        "limits.",
+        {*vars(QueryLimits()), "queries_per_minute", "mutations_per_minute"},
+    )
     cache_ttls = _cache_ttls(reader, reader.table(data, "cache"))
     providers = [
         _provider(reader, table, f"providers[{i}]", cache_ttls)
@@ -68,15 +80,28 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         if provider_id in ids[:i]:
             raise reader.error(f"providers[{i}].id", f"duplicate id {provider_id!r}")
     tokens = [
-        _token(reader, table, f"tokens[{i}]")
+        _token(reader, table, f"tokens[{i}]", set(ids))
         for i, table in enumerate(reader.tables(data, "tokens", required=True))
     ]
+    limits = QueryLimits(
+        **{
+            key: reader.positive_integer(limits_table, f"limits.{key}", default)
+            for key, default in vars(QueryLimits()).items()
+        }
+    )
     return Settings(
         providers=providers,
         tokens=tokens,
         host=reader.string(server, "server.host", default="127.0.0.1"),
         port=reader.integer(server, "server.port", default=8000),
         graphiql=reader.boolean(server, "server.graphiql", default=True),
+        introspection=reader.boolean(server, "server.introspection", default=True),
+        cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
+        limits=limits,
+        queries_per_minute=reader.integer(limits_table, "limits.queries_per_minute", default=600),
+        mutations_per_minute=reader.integer(
+            limits_table, "limits.mutations_per_minute", default=60
+        ),
         source=source,
     )
 
@@ -140,9 +165,17 @@ def _provider(
     )
 
 
-def _token(reader: _Reader, table: dict[str, Any], where: str) -> TokenEntry:
-    reader.only(table, f"{where}.", {"name", "scope", "token", "token_env", "sha256"})
+def _token(
+    reader: _Reader, table: dict[str, Any], where: str, provider_ids: set[str]
+) -> TokenEntry:
+    reader.only(table, f"{where}.", {"name", "scope", "token", "token_env", "sha256", "providers"})
     name = reader.string(table, f"{where}.name")
+    providers = None
+    if "providers" in table:
+        providers = frozenset(reader.strings(table, f"{where}.providers", default=[]))
+        unknown = sorted(providers - provider_ids)
+        if unknown:
+            raise reader.error(f"{where}.providers", f"unknown provider id(s) {unknown}")
     scope = reader.string(table, f"{where}.scope")
     if scope not in SCOPES:
         raise reader.error(f"{where}.scope", f"must be one of {sorted(SCOPES)}")
@@ -153,8 +186,8 @@ def _token(reader: _Reader, table: dict[str, Any], where: str) -> TokenEntry:
         digest = reader.string(table, f"{where}.sha256").lower()
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
             raise reader.error(f"{where}.sha256", "must be 64 hexadecimal characters")
-        return TokenEntry.from_digest(name, scope, digest)
-    return TokenEntry.from_token(name, scope, reader.secret(table, where, "token"))
+        return TokenEntry.from_digest(name, scope, digest, providers)
+    return TokenEntry.from_token(name, scope, reader.secret(table, where, "token"), providers)
 
 
 _REQUIRED: Any = object()
@@ -210,6 +243,18 @@ class _Reader:
         if value <= 0:
             raise self.error(key, "must be greater than 0")
         return float(value)
+
+    def positive_integer(self, table: dict[str, Any], key: str, default: int) -> int:
+        value = self.integer(table, key, default)
+        if value <= 0:
+            raise self.error(key, "must be greater than 0")
+        return value
+
+    def strings(self, table: dict[str, Any], key: str, default: list[str]) -> list[str]:
+        value = self._value(table, key, (list,), "a list of strings", default)
+        if not all(isinstance(item, str) for item in value):
+            raise self.error(key, "must be a list of strings")
+        return value
 
     def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
         return self._value(table, key, (bool,), "true or false", default)

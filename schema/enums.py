@@ -93,6 +93,10 @@ class ErrorCode(enum.Enum):
         "NOT_SUPPORTED",
         description="FleetQL: the provider named in extensions.provider cannot perform this operation.",
     )
+    RATE_LIMITED = strawberry.enum_value(
+        "RATE_LIMITED",
+        description="FleetQL: this API token sent too many requests; retry after extensions.retryAfter seconds.",
+    )
     PROVIDER_UNAVAILABLE = strawberry.enum_value(
         "PROVIDER_UNAVAILABLE",
         description="FleetQL: the provider named in extensions.provider did not answer usefully (down, timed out, error, malformed reply).",

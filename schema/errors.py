@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "NotSupported",
     "ProviderUnavailable",
+    "RateLimited",
     "ReverseDnsApiNotAvailable",
     "ValidationFailed",
 ]
@@ -114,3 +115,9 @@ class ProviderUnavailable(GatewayError):
     """
 
     code = "PROVIDER_UNAVAILABLE"
+
+
+class RateLimited(GatewayError):
+    """The client token spent its request budget; ``extensions.retryAfter`` says when to retry."""
+
+    code = "RATE_LIMITED"

@@ -23,6 +23,7 @@ DEVIATIONS = [
     "added: DdosShieldLevel.UNKNOWN",
     "added: ErrorCode.NOT_SUPPORTED",
     "added: ErrorCode.PROVIDER_UNAVAILABLE",
+    "added: ErrorCode.RATE_LIMITED",
     "added: Query.locations",
     "added: Query.providers",
     "added: Raid.UNKNOWN",
