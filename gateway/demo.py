@@ -3,26 +3,78 @@
 ``fleetql serve`` without a configuration starts every provider emulator in this process
 (each on its own loopback port, serving real HTTP) and configures one provider instance of
 each kind against it, so GraphiQL works on a fresh machine with no accounts anywhere.
+The emulators' fleets share cities (Amsterdam, Frankfurt, London, New York, Singapore, …).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
 
 from gateway.auth import FULL_ACCESS, READ_ONLY, TokenEntry
 from gateway.settings import Settings
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
 from providers.datapacket import emulator as datapacket_emulator
+from providers.dcimanager import emulator as dcimanager_emulator
 from providers.emulation.server import EmulatorServer
+from providers.mammoth import emulator as mammoth_emulator
+from providers.packet import emulator as packet_emulator
 
 __all__ = ["DEMO_FULL_ACCESS", "DEMO_READ_ONLY", "DemoBackends", "start_demo_backends"]
 
 DEMO_FULL_ACCESS = "demo-full-access"
 DEMO_READ_ONLY = "demo-read-only"
-#: The emulator's own upstream token (a credential of the emulated account, not a client token).
-DATAPACKET_UPSTREAM_TOKEN = "dp-emulator-full"
+
+
+@dataclass(frozen=True)
+class DemoBackend:
+    """One emulated provider: how to start its emulator and how to configure the adapter."""
+
+    kind: str
+    prefix: str
+    emulator: Callable[[int], Starlette]
+    path: str  # appended to the emulator's URL to make the provider's base_url
+    credentials: dict[str, str]
+    options: Callable[[Starlette], dict[str, Any]] = field(default=lambda app: {})
+
+
+#: The emulators' own upstream credentials are credentials of emulated accounts, not secrets.
+DEMO_BACKENDS = [
+    DemoBackend(
+        "datapacket",
+        "DP",
+        lambda size: datapacket_emulator.create_app(size=size, seed=1),
+        "/v0/graphql",
+        {"token": "dp-emulator-full"},
+    ),
+    DemoBackend(
+        "packet",
+        "PK",
+        lambda size: packet_emulator.create_app(size=size, seed=1, base_path="/metal/v1"),
+        "/metal/v1",
+        {"token": "packet-emulator-token"},
+        lambda app: {"project_ids": list(app.state.fleet.project_ids)},
+    ),
+    DemoBackend(
+        "mammoth",
+        "MC",
+        lambda size: mammoth_emulator.create_app(size=size, seed=1),
+        "/v2",
+        {"token": "mammoth-emulator-token"},
+    ),
+    DemoBackend(
+        "dcimanager",
+        "DCI",
+        lambda size: dcimanager_emulator.create_app(size=size, seed=1),
+        "",
+        {"email": "admin@example.com", "password": "dci-emulator-password"},
+    ),
+]
 
 
 @dataclass
@@ -39,29 +91,33 @@ class DemoBackends:
 
 
 def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 120) -> DemoBackends:
-    """Start the emulators and return settings for a gateway on ``host:port``."""
+    """Start every emulator and return settings for a gateway on ``host:port``."""
     stack = ExitStack()
-    datapacket = stack.enter_context(
-        EmulatorServer(datapacket_emulator.create_app(size=size, seed=1))
-    )
-    settings = Settings(
-        providers=[
+    emulators: dict[str, EmulatorServer] = {}
+    providers = []
+    for backend in DEMO_BACKENDS:
+        app = backend.emulator(size)
+        server = emulators[backend.kind] = stack.enter_context(EmulatorServer(app))
+        providers.append(
             ProviderConfig(
-                id="datapacket",
-                kind="datapacket",
-                base_url=f"{datapacket.url}/v0/graphql",
-                prefix="DP",
-                credentials={"token": DATAPACKET_UPSTREAM_TOKEN},
+                id=backend.kind,
+                kind=backend.kind,
+                base_url=f"{server.url}{backend.path}",
+                prefix=backend.prefix,
+                credentials=backend.credentials,
+                options=backend.options(app),
                 cache_ttls=DEFAULT_TTLS,
             )
-        ],
+        )
+    settings = Settings(
+        providers=providers,
         tokens=[
             TokenEntry.from_token("demo full access", FULL_ACCESS, DEMO_FULL_ACCESS),
             TokenEntry.from_token("demo read only", READ_ONLY, DEMO_READ_ONLY),
         ],
         host=host,
         port=port,
-        graphiql=True,
+        cors_origins=(f"http://localhost:{port}", f"http://127.0.0.1:{port}"),
         source="<embedded demo>",
     )
-    return DemoBackends(settings=settings, emulators={"datapacket": datapacket}, stack=stack)
+    return DemoBackends(settings=settings, emulators=emulators, stack=stack)

@@ -7,12 +7,18 @@ from collections.abc import Iterable
 
 from providers.base import Capability, Provider, ProviderConfig
 from providers.datapacket.adapter import DataPacketProvider
+from providers.dcimanager.adapter import DciManagerProvider
+from providers.mammoth.adapter import MammothProvider
+from providers.packet.adapter import PacketProvider
 
 __all__ = ["PROVIDER_KINDS", "ProviderSet", "create_provider"]
 
 #: kind name -> adapter class. A new backend is one line here plus its package.
 PROVIDER_KINDS: dict[str, type[Provider]] = {
     DataPacketProvider.kind: DataPacketProvider,
+    PacketProvider.kind: PacketProvider,
+    MammothProvider.kind: MammothProvider,
+    DciManagerProvider.kind: DciManagerProvider,
 }
 
 
@@ -27,6 +33,12 @@ class ProviderSet:
     def __init__(self, providers: Iterable[Provider]) -> None:
         self.all: list[Provider] = list(providers)
         self.by_id: dict[str, Provider] = {provider.id: provider for provider in self.all}
+
+    def visible_to(self, allowed: frozenset[str] | None) -> ProviderSet:
+        """The providers a token scoped to ``allowed`` ids may use (all when ``None``)."""
+        if allowed is None:
+            return self
+        return ProviderSet(provider for provider in self.all if provider.id in allowed)
 
     def capable(self, capability: Capability, only: Iterable[str] | None = None) -> list[Provider]:
         """Providers implementing ``capability``, optionally limited to some ids."""

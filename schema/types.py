@@ -33,7 +33,9 @@ from schema.scalars import DateTime
 
 @strawberry.type
 class Account:
-    createdAt: DateTime
+    createdAt: DateTime | None = strawberry.field(
+        description="FleetQL: null when the provider does not report it."
+    )
     email: str
     hostname: str | None
     name: str | None
@@ -116,7 +118,9 @@ class Invoice:
     payment: Payment | None = strawberry.field(
         description="The payment details associated with the invoice."
     )
-    period: Period = strawberry.field(description="The billing period covered by the invoice.")
+    period: Period | None = strawberry.field(
+        description="The billing period covered by the invoice."
+    )
     subscription: Subscription | None = strawberry.field(
         description="The associated subscription related to the invoice."
     )

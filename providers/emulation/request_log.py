@@ -25,7 +25,15 @@ from providers.emulation.control import CONTROL_PREFIX
 
 REDACTED = "<redacted>"
 SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-auth-token", "x-api-key", "cookie", "set-cookie"}
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-auth-token",
+        "x-api-key",
+        "x-xsrf-token",
+        "cookie",
+        "set-cookie",
+    }
 )
 # Providers that authenticate through the URL or a form (e.g. ISPsystem's ``authinfo=user:pass``).
 SENSITIVE_FIELDS = frozenset(
@@ -173,12 +181,24 @@ def _parse_body(body: bytes, content_type: str) -> Any:
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type:
         try:
-            return json.loads(text)
+            return _redact(json.loads(text))
         except ValueError:
             return text
     if "application/x-www-form-urlencoded" in content_type:
         return _fields(text)
     return text
+
+
+def _redact(value: Any) -> Any:
+    """A JSON body with the values of credential-named keys replaced, at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if key.lower() in SENSITIVE_FIELDS else _redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(item) for item in value]
+    return value
 
 
 __all__ = ["LoggedRequest", "RequestLog", "RequestLogMiddleware", "logged_request"]

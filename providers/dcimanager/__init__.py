@@ -1,0 +1,1 @@
+"""DCImanager (ISPsystem) backend: adapter, emulator and its seeded fleet."""

@@ -1,0 +1,1 @@
+"""Mammoth Cloud (BinaryLane platform) backend: adapter, emulator and payload mapping."""

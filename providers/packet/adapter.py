@@ -1,0 +1,502 @@
+"""Packet / Equinix Metal backend: the devices of configured projects and organizations.
+
+Sources: ``shared/seeds/packet-rest-api.txt`` (the seed) and ``equinix-metal-openapi.yaml``
+(the spec, which decides where the seed is garbled or silent). ``base_url`` is the API root:
+``https://api.packet.net`` (Packet) or ``https://api.equinix.com/metal/v1`` (Equinix Metal);
+paths are the same under both. Auth is the ``X-Auth-Token`` header (seed, L1-3).
+
+Fleet: ``GET /projects/{id}/devices`` for each ``project_ids`` entry and
+``GET /organizations/{id}/devices`` for each ``organization_ids`` entry, ``per_page=1000`` (the
+spec's maximum), following ``meta.next`` until it is absent; a device listed twice (its project
+and its organization) counts once. Order: sources in configuration order, each in upstream order.
+Device lists embed ``facility``, ``metro``, ``plan``, ``operating_system`` and
+``ip_addresses`` (seed L742-920), so no ``include`` is needed for any Server field; the only
+extra call is ``GET /projects/{id}/bgp/sessions`` (one per project, concurrent, bounded by the
+``max_concurrency`` option) when ``network.hasBgp`` is selected. The device lists can filter
+only by tag among DataPacket's filters: one required ``key=value`` tag is pushed down as
+``tag``; every filter is then applied on the mapped servers (``providers.filtering.window``).
+Reads are cached by the shared upstream cache as ``servers`` (devices, BGP sessions) or
+``catalog`` (capacity, plans); the read of a tag read-merge-write is never cached.
+
+Device -> Server (``providers/packet/mapping.py``):
+  * ``name`` = ``<prefix>-<device id>``; ``hostname``; ``alias`` <- ``description`` ("" -> null).
+  * ``location`` from ``metro.code`` or ``facility.code`` through ``METRO_CITIES`` /
+    ``FACILITY_CITIES``; unknown codes are shown as given with region "Unknown".
+  * ``hardware`` from ``plan.specs``: ``cpus[]`` (count, ``type`` as the name); ``memory.total``
+    as ONE RAM entry of that size (Packet reports a total, not modules); ``drives[]`` with a
+    size and a type of NVMe/SSD/HDD/eMMC (others are left out: StorageType has no UNKNOWN).
+  * ``network.ipAddresses`` from ``ip_addresses`` (IPv4/IPv6 from ``address_family``;
+    ``cidr`` = ``address/cidr``; IPv4 broadcast derived from network/cidr). Packet has no
+    primary flag: ``isPrimary`` = the public IPv4 assigned with the device (``management``).
+    ``isBgpPrefix`` = false. ``uplinkCapacity`` = the sum of ``plan.specs.nics`` speeds when
+    they read like ``"10Gbps"``, else null. ``ipmi`` ip/username null, ``ddosShieldLevel``
+    UNKNOWN: Packet exposes neither.
+  * ``hasBgp`` = the device has a BGP session whose status reports ``up`` ("established").
+  * ``system.os.name`` <- ``operating_system.name`` ("" when absent), ``raid`` UNKNOWN.
+  * ``tags``: Packet tags are strings, read as ``key=value`` (no ``=`` -> value "").
+  * ``powerStatus``, ``statusV2``, ``status`` from ``state`` (``mapping.DEVICE_STATES``: every
+    state value of the spec). ``trafficPlan.name``, ``uptime``, ``billing``: null.
+
+Mutations (one upstream write each, never retried): power ON/OFF/RESET/CYCLE ->
+``POST /devices/{id}/actions`` ``{"type": power_on|power_off|reboot|reboot}`` (SOFT:
+NOT_SUPPORTED, the spec's DeviceActionInput has no graceful stop); alias -> ``PUT
+/devices/{id}`` ``description``; tags -> ``PUT /devices/{id}`` ``tags`` (setServerTag reads the
+device first and merges), serialized per device; boot device PXE/DISK -> ``always_pxe``
+true/false (other boot devices NOT_SUPPORTED).
+
+Instant delivery: ``GET /capacity`` names the facility x plan pairs, ``POST /capacity`` checks
+one server of each (the documented ``available`` boolean), ``GET /plans`` gives the hardware.
+An entry is one available (facility, plan) pair, named ``<prefix>-<facility>-<plan slug>``;
+no stock count is reported because the API reports none.
+
+Not supported: account, invoices, subscriptions, support requests, reverse DNS, IPMI
+password, primary IP (none in seed or spec), and traffic: neither the seed nor the spec
+documents the response body of ``/devices/{id}/traffic`` or ``/bandwidth``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from providers.base import Capability, Page, Provider, ProviderConfig, ServerFilter, ServerKey
+from providers.filtering import filter_selection, window
+from providers.http import UpstreamClient
+from providers.locations import city, unknown_location
+from providers.packet.mapping import (
+    city_key,
+    hardware_from_plan,
+    href_id,
+    map_device,
+    tag_string,
+    up_bgp_device_ids,
+    uplink_gbps,
+)
+from providers.selection import Selection
+from schema.errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    NotSupported,
+    ProviderUnavailable,
+    ValidationFailed,
+)
+
+__all__ = ["PacketProvider"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.packet.net"
+#: Spec, components.parameters.PerPage: maximum 1000 (seed: "items per page ... max 1_000").
+PER_PAGE = 1000
+#: Spec, components.parameters.Page: maximum 100000.
+MAX_PAGES = 100_000
+DEFAULT_MAX_CONCURRENCY = 8
+#: A cache kind with no TTL: the read of a read-merge-write must see the current device.
+FRESH = "fresh"
+
+#: DataPacket PowerAction -> DeviceActionInput.type (spec). SOFT has no counterpart.
+POWER_ACTIONS = {"ON": "power_on", "OFF": "power_off", "RESET": "reboot", "CYCLE": "reboot"}
+#: DataPacket BootDevice -> DeviceUpdateInput.always_pxe; other boot devices have none.
+BOOT_DEVICES = {"PXE": True, "DISK": False}
+
+
+def _id_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+class PacketProvider(Provider):
+    """The devices of some Packet / Equinix Metal projects and organizations."""
+
+    kind = "packet"
+    capabilities = frozenset(
+        {
+            Capability.LIST_SERVERS,
+            Capability.POWER_ACTION,
+            Capability.SET_ALIAS,
+            Capability.SET_BOOT_DEVICE,
+            Capability.SET_TAGS,
+            Capability.INSTANT_DELIVERY,
+        }
+    )
+    credential_keys = ("token",)
+    option_keys = ("project_ids", "organization_ids", "max_concurrency")
+    default_base_url = DEFAULT_BASE_URL
+    default_prefix = "PK"
+    notes = {
+        Capability.POWER_ACTION: "SOFT is NOT_SUPPORTED (no graceful shutdown action)",
+        Capability.SET_BOOT_DEVICE: "PXE and DISK only (always_pxe)",
+        Capability.INSTANT_DELIVERY: "available facility x plan pairs, no stock counts",
+    }
+
+    @classmethod
+    def config_problem(
+        cls, credentials: dict[str, str], options: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """The token plus at least one of ``project_ids`` / ``organization_ids`` (string lists)."""
+        problem = super().config_problem(credentials, options)
+        if problem is not None:
+            return problem
+        for key in ("project_ids", "organization_ids"):
+            if key in options and not _id_list(options[key]):
+                return key, "must be a list of non-empty strings"
+        if not options.get("project_ids") and not options.get("organization_ids"):
+            return "project_ids", "name at least one project (or organization_ids)"
+        limit = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 64:
+            return "max_concurrency", "must be an integer from 1 to 64"
+        return None
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        options = config.options
+        self.project_ids: list[str] = list(options.get("project_ids") or [])
+        self.organization_ids: list[str] = list(options.get("organization_ids") or [])
+        self._limit = asyncio.Semaphore(options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
+        self._tag_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._http = UpstreamClient(
+            config,
+            headers={"X-Auth-Token": config.credentials["token"], "Accept": "application/json"},
+        )
+
+    async def close(self) -> None:
+        await self._http.close()
+
+    async def ping(self) -> None:
+        if self.project_ids:
+            await self._call("GET", f"/projects/{self.project_ids[0]}")
+        else:
+            await self._call("GET", f"/organizations/{self.organization_ids[0]}")
+
+    # --- transport ------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        write: bool = False,
+        resource: str = "servers",
+        server: str | None = None,
+        field: str | None = None,
+    ) -> Any:
+        """One upstream request; the JSON body (None when empty) or a translated error.
+
+        ``resource`` is the cache kind of a read (``FRESH``: never cached); ``server`` names
+        the server a 404 means; ``field`` the input field a 422 is about.
+        """
+        response = await self._http.send(
+            method, path, write=write, resource=resource, params=params, json=json
+        )
+        if response.status_code >= 400:
+            raise self._translate(response.status_code, write, server, field)
+        if not response.content:
+            return None
+        return self._http.decode_json(response)
+
+    def _translate(
+        self, status: int, write: bool, server: str | None, field: str | None
+    ) -> GatewayError:
+        # Seed "HTTP status code summary": 401 no valid key, 404 no such resource, 422 the
+        # request was unacceptable, 5xx Packet's side. The spec adds 403. Bodies are
+        # {"errors": [...]} (spec, Error); they are not echoed to clients.
+        provider = self.id
+        if status in (401, 403):
+            return NotAuthorized(
+                f"Provider {provider!r} refused the configured credentials.", provider=provider
+            )
+        if status == 404 and server is not None:
+            return NotFound(f"Server {server!r} was not found.", provider=provider)
+        if status == 422:
+            return ValidationFailed(
+                f"Provider {provider!r} rejected the request as invalid.",
+                provider=provider,
+                field=field,
+            )
+        what = "a configured project or organization" if status == 404 else f"HTTP {status}"
+        return ProviderUnavailable(
+            f"Provider {provider!r} answered {what}.",
+            provider=provider,
+            outcome="unknown" if write and status >= 500 else None,
+        )
+
+    async def _bounded(self, call: Awaitable[T]) -> T:
+        async with self._limit:
+            return await call
+
+    def _device_id(self, name: str) -> str:
+        if not self.owns(name):
+            raise NotFound(f"Server {name!r} was not found.", provider=self.id)
+        return name[len(self.config.prefix) + 1 :]
+
+    # --- servers --------------------------------------------------------------------
+
+    async def _device_pages(self, path: str, params: dict[str, Any]) -> list[dict]:
+        """Every device of one list endpoint, following ``meta.next`` (seed, "meta")."""
+        devices: list[dict] = []
+        for page in range(1, MAX_PAGES + 1):
+            body = await self._call("GET", path, params={**params, "page": page})
+            batch = body.get("devices") if isinstance(body, dict) else None
+            if not isinstance(batch, list):
+                raise ProviderUnavailable(
+                    f"Provider {self.id!r} answered with a malformed device list.",
+                    provider=self.id,
+                )
+            devices.extend(batch)
+            following = (body.get("meta") or {}).get("next") or {}
+            if not batch or not following.get("href"):
+                break
+        return devices
+
+    async def _devices(self, server_filter: ServerFilter) -> list[dict]:
+        """The fleet's devices, each with ``_project`` (the project id it belongs to)."""
+        params: dict[str, Any] = {"per_page": PER_PAGE}
+        tag = _pushed_tag(server_filter)
+        if tag is not None:
+            params["tag"] = tag
+        sources = [("projects", i) for i in self.project_ids]
+        sources += [("organizations", i) for i in self.organization_ids]
+        lists = await asyncio.gather(
+            *(self._bounded(self._device_pages(f"/{k}/{i}/devices", params)) for k, i in sources)
+        )
+        seen: dict[str, dict] = {}
+        for (kind, source_id), devices in zip(sources, lists, strict=True):
+            for device in devices:
+                project = href_id(device.get("project"))
+                device["_project"] = project or (source_id if kind == "projects" else None)
+                seen.setdefault(device["id"], device)
+        return list(seen.values())
+
+    async def _bgp_up(self, project_ids: set[str]) -> set[str]:
+        """Devices with an established BGP session, one call per project."""
+
+        async def sessions(project_id: str) -> list[dict]:
+            body = await self._call("GET", f"/projects/{project_id}/bgp/sessions")
+            return (body or {}).get("bgp_sessions") or []
+
+        found = await asyncio.gather(*(self._bounded(sessions(p)) for p in sorted(project_ids)))
+        return up_bgp_device_ids(s for group in found for s in group)
+
+    async def _servers(self, server_filter: ServerFilter, selection: Selection) -> list[dict]:
+        devices = await self._devices(server_filter)
+        bgp_up = None
+        if selection.has("network.hasBgp"):
+            bgp_up = await self._bgp_up({d["_project"] for d in devices if d["_project"]})
+        return [map_device(device, self.config.prefix, bgp_up) for device in devices]
+
+    async def list_servers(
+        self, filter: ServerFilter, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        servers = await self._servers(filter, selection.merge(filter_selection(filter)))
+        return window(servers, filter, offset, limit)
+
+    async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
+        wanted = {name: self._device_id(name) for name in names if self.owns(name)}
+        if not wanted:
+            return {}
+        servers = await self._servers(ServerFilter(), selection)
+        by_id = {server["name"][len(self.config.prefix) + 1 :]: server for server in servers}
+        return {name: by_id[i] for name, i in wanted.items() if i in by_id}
+
+    async def find_servers(self, key: ServerKey, selection: Selection) -> list[dict]:
+        if key.ipmiIp is not None:
+            return []  # Packet reports no IPMI addresses.
+        server_filter = ServerFilter(
+            alias_in=(key.alias,) if key.alias is not None else None,
+            ip_in=(key.ip,) if key.ip is not None else None,
+            tag_value=(key.tag,) if key.tag is not None else None,
+        )
+        servers = await self._servers(
+            server_filter, selection.merge(filter_selection(server_filter))
+        )
+        return window(servers, server_filter, 0, len(servers)).entries
+
+    async def _server(self, name: str, device: dict | None, selection: Selection) -> dict:
+        """The server as it is now: ``device`` when given (a PUT answer), else read back."""
+        device_id = self._device_id(name)
+        if device is None:
+            device = await self._call("GET", f"/devices/{device_id}", server=name)
+        if not isinstance(device, dict) or "id" not in device:
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered with a malformed device.", provider=self.id
+            )
+        bgp_up = None
+        if selection.has("network.hasBgp"):
+            body = await self._call("GET", f"/devices/{device_id}/bgp/sessions", server=name)
+            bgp_up = up_bgp_device_ids((body or {}).get("bgp_sessions") or [])
+        return map_device(device, self.config.prefix, bgp_up)
+
+    # --- mutations ------------------------------------------------------------------
+
+    async def perform_power_action(self, name: str, action: str, selection: Selection) -> dict:
+        if action not in POWER_ACTIONS:
+            raise NotSupported(
+                self.id,
+                Capability.POWER_ACTION.value,
+                f"Packet has no {action} action (only power_on, power_off and reboot)",
+            )
+        device_id = self._device_id(name)
+        await self._call(
+            "POST",
+            f"/devices/{device_id}/actions",
+            json={"type": POWER_ACTIONS[action]},
+            write=True,
+            server=name,
+            field="action",
+        )
+        try:
+            return await self._server(name, None, selection)
+        except GatewayError:
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} accepted the power action but the server could not be "
+                "read back; do not repeat the action.",
+                provider=self.id,
+            ) from None
+
+    async def _update(self, name: str, body: dict, field: str) -> dict:
+        return await self._call(
+            "PUT",
+            f"/devices/{self._device_id(name)}",
+            json=body,
+            write=True,
+            server=name,
+            field=field,
+        )
+
+    async def set_server_alias(self, name: str, alias: str | None, selection: Selection) -> dict:
+        device = await self._update(name, {"description": alias or ""}, "alias")
+        return await self._server(name, device, selection)
+
+    async def set_server_boot_device(self, name: str, device: str, selection: Selection) -> dict:
+        if device not in BOOT_DEVICES:
+            raise NotSupported(
+                self.id,
+                Capability.SET_BOOT_DEVICE.value,
+                f"Packet can only PXE boot or not (always_pxe), not {device}",
+            )
+        updated = await self._update(name, {"always_pxe": BOOT_DEVICES[device]}, "bootDevice")
+        return await self._server(name, updated, selection)
+
+    def _tag_lock(self, device_id: str) -> asyncio.Lock:
+        lock = self._tag_locks.get(device_id)
+        if lock is None:
+            lock = self._tag_locks[device_id] = asyncio.Lock()
+        return lock
+
+    async def set_server_tag(self, name: str, key: str, value: str | None) -> bool:
+        device_id = self._device_id(name)
+        # Tags are one list written whole (DeviceUpdateInput.tags): read, merge, write, with
+        # the device's lock held so two concurrent tag writes cannot lose one another.
+        async with self._tag_lock(device_id):
+            device = await self._call("GET", f"/devices/{device_id}", resource=FRESH, server=name)
+            tags = _merged_tags((device or {}).get("tags") or [], key, value)
+            await self._update(name, {"tags": tags}, "key")
+        return True
+
+    async def set_server_tags(self, name: str, tags: list[tuple[str, str]]) -> bool:
+        # "Tags not provided will be deleted" (DataPacket setServerTags): a plain replace.
+        async with self._tag_lock(self._device_id(name)):
+            await self._update(name, {"tags": [tag_string(k, v) for k, v in tags]}, "tags")
+        return True
+
+    # --- instant delivery -----------------------------------------------------------
+
+    async def _stock(self) -> list[dict]:
+        capacity, plans = await asyncio.gather(
+            self._call("GET", "/capacity", resource="catalog"),
+            self._call("GET", "/plans", resource="catalog"),
+        )
+        pairs = [
+            (facility, slug)
+            for facility, by_plan in ((capacity or {}).get("capacity") or {}).items()
+            for slug in by_plan or {}
+        ]
+        if not pairs:
+            return []
+        # POST /capacity only checks availability (seed "Check capacity"); it changes nothing.
+        checked = await self._call(
+            "POST",
+            "/capacity",
+            resource="catalog",
+            json={"servers": [{"facility": f, "plan": p, "quantity": "1"} for f, p in pairs]},
+        )
+        available = {
+            (item.get("facility"), item.get("plan"))
+            for item in (checked or {}).get("servers") or []
+            if item.get("available") is True
+        }
+        by_slug = {plan.get("slug"): plan for plan in (plans or {}).get("plans") or []}
+        return [
+            _stock_entry(self.config.prefix, facility, by_slug.get(slug), slug)
+            for facility, slug in pairs
+            if (facility, slug) in available
+        ]
+
+    async def list_instant_delivery_servers(
+        self, filter: dict, offset: int, limit: int, selection: Selection
+    ) -> Page[dict]:
+        matching = [entry for entry in await self._stock() if _stock_matches(entry, filter)]
+        return Page(entries=matching[offset : offset + limit], total=len(matching))
+
+    async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
+        if self.owns(name):
+            for entry in await self._stock():
+                if entry["name"] == name:
+                    return entry
+        raise NotFound(f"Instant delivery server {name!r} was not found.", provider=self.id)
+
+
+def _pushed_tag(server_filter: ServerFilter) -> str | None:
+    """One tag every match must carry, as the upstream ``tag`` filter, when there is one.
+
+    A tag with an empty value may be stored as ``key`` or ``key=``, so it is not pushed.
+    """
+    required = list(server_filter.tag_value or [])
+    if server_filter.tags_in is not None and len(server_filter.tags_in) == 1:
+        required += server_filter.tags_in
+    return next((f"{key}={value}" for key, value in required if value), None)
+
+
+def _merged_tags(tags: list[str], key: str, value: str | None) -> list[str]:
+    """``tags`` with ``key`` set to ``value`` in place (deleted when ``value`` is None)."""
+    merged: list[str] = []
+    placed = value is None
+    for tag in tags:
+        if tag.partition("=")[0] != key:
+            merged.append(tag)
+        elif not placed:
+            merged.append(tag_string(key, value))
+            placed = True
+    if not placed:
+        merged.append(tag_string(key, value))
+    return merged
+
+
+def _stock_entry(prefix: str, facility: str, plan: dict | None, slug: str) -> dict:
+    key = city_key(None, facility)
+    return {
+        "name": f"{prefix}-{facility}-{slug}",
+        "location": city(key) if key else unknown_location(facility),
+        "hardware": hardware_from_plan(plan),
+        "uplinkCapacity": uplink_gbps(plan),
+    }
+
+
+def _stock_matches(entry: dict, filter: dict) -> bool:
+    location = entry["location"]
+    places = {location["name"].casefold(), location["short"].casefold()}
+    checks = [
+        ("name_in", lambda values: entry["name"] in values),
+        ("location_in", lambda values: bool(places & {v.casefold() for v in values})),
+        (
+            "region_in",
+            lambda values: location["region"].casefold() in {v.casefold() for v in values},
+        ),
+    ]
+    return all(check(filter[key]) for key, check in checks if filter.get(key) is not None)
