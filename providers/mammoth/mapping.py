@@ -24,9 +24,10 @@ Choices where Mammoth has no counterpart (documented once here, see also ``adapt
   * ``system``: ``os.name`` = ``image.full_name`` (else ``image.name``); ``raid`` UNKNOWN.
   * ``status`` (spec ``ServerStatus``) by ``STATUS_TABLE``.
   * Invoices are AUD; ``amount`` includes tax (spec ``InvoiceLineItem.amount_includes_tax``), so
-    ``total`` = ``amount``, ``totalVat`` = ``tax``, ``subtotal`` = ``amount - tax``. Mammoth states
-    no billing period: ``period`` is null (FleetQL relaxes ``Invoice.period``). Payment status: PAID when
-    ``paid``, PAST_DUE after ``date_overdue``, else NOT_PAID; the method is not reported.
+    ``total`` = ``amount``, ``totalVat`` = ``tax``, ``subtotal`` = ``amount - tax``. Mammoth
+    states no billing period: ``period`` is null (FleetQL relaxes ``Invoice.period``). Payment
+    status: PAID when ``paid``, PAST_DUE after ``date_overdue``, else NOT_PAID; the method is
+    not reported.
 """
 
 from __future__ import annotations
