@@ -10,6 +10,7 @@ from providers.datapacket.adapter import DataPacketProvider
 from providers.dcimanager.adapter import DciManagerProvider
 from providers.mammoth.adapter import MammothProvider
 from providers.packet.adapter import PacketProvider
+from schema.errors import NotSupported
 
 __all__ = ["PROVIDER_KINDS", "ProviderSet", "create_provider"]
 
@@ -48,6 +49,17 @@ class ProviderSet:
             for provider in self.all
             if provider.supports(capability) and (wanted is None or provider.id in wanted)
         ]
+
+    def offering(self, capability: Capability) -> list[Provider]:
+        """Providers implementing ``capability``; ``NOT_SUPPORTED`` naming them all if none do.
+
+        A merged answer from the providers that can give one is not an error; no provider at
+        all able to answer is.
+        """
+        capable = self.capable(capability)
+        if not capable:
+            raise NotSupported(", ".join(p.id for p in self.all) or "(none)", capability.value)
+        return capable
 
     def owners_of(self, server_name: str) -> list[Provider]:
         """The providers whose naming scheme covers ``server_name`` (usually exactly one)."""

@@ -31,8 +31,6 @@ async def first_found(
 
     ``NOT_FOUND`` from some providers is expected; any other error is raised as it is.
     """
-    if not providers:
-        raise NotFound(f"{what} was not found: no configured provider offers it.")
     results = await asyncio.gather(*(call(p) for p in providers), return_exceptions=True)
     for result in results:
         if not isinstance(result, BaseException):

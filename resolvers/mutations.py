@@ -165,7 +165,7 @@ async def set_reverse_dns_record(
         raise ValidationFailed("The PTR hostname must end with a dot.", field="hostname")
     ip = values["ip"]
     owner = await first_found(
-        context.providers.capable(Capability.REVERSE_DNS_WRITE),
+        context.providers.offering(Capability.REVERSE_DNS_WRITE),
         lambda provider: _holder(
             provider.reverse_dns_record(ip, Selection.of({"hostname": {}})), provider
         ),
@@ -177,7 +177,7 @@ async def set_reverse_dns_record(
 async def create_support_request(context: RequestContext, values: dict[str, Any]) -> bool:
     """``createSupportRequest`` with the provider that owns the named servers."""
     servers = values.get("servers") or []
-    providers = context.providers.capable(Capability.SUPPORT_REQUEST_WRITE)
+    providers = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE)
     owners = {p.id: p for name in servers for p in context.providers.owners_of(name)}
     targets = list(owners.values()) or providers[:1]
     if len(targets) != 1:
@@ -190,7 +190,7 @@ async def create_support_request(context: RequestContext, values: dict[str, Any]
 
 async def support_request_reply(context: RequestContext, values: dict[str, Any]) -> bool:
     """``supportRequestReply`` on the provider holding the request."""
-    providers = context.providers.capable(Capability.SUPPORT_REQUEST_WRITE)
+    providers = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE)
     owner = await first_found(
         providers,
         lambda provider: _holder(

@@ -9,7 +9,6 @@ from providers.base import Capability, Provider
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, first_found, paginated_across
 from resolvers.pagination import page_request
-from schema.errors import NotSupported
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -32,10 +31,7 @@ __all__ = [
 
 async def account(context: RequestContext, selection: Selection) -> dict:
     """The account of the first configured provider that has one."""
-    providers = context.providers.capable(Capability.ACCOUNT)
-    if not providers:
-        raise NotSupported(", ".join(p.id for p in context.providers.all), "account")
-    return await providers[0].account(selection)
+    return await context.providers.offering(Capability.ACCOUNT)[0].account(selection)
 
 
 async def invoices(
@@ -53,7 +49,7 @@ async def invoices(
 async def invoice(context: RequestContext, number: str, selection: Selection) -> dict:
     """One invoice by number, from whichever provider issued it."""
     return await first_found(
-        context.providers.capable(Capability.INVOICES),
+        context.providers.offering(Capability.INVOICES),
         lambda provider: provider.invoice(number, selection),
         f"Invoice {number!r}",
     )
@@ -74,7 +70,7 @@ async def subscriptions(
 async def subscription(context: RequestContext, name: str, selection: Selection) -> dict:
     """One subscription by name."""
     return await first_found(
-        context.providers.capable(Capability.SUBSCRIPTIONS),
+        context.providers.offering(Capability.SUBSCRIPTIONS),
         lambda provider: provider.subscription(name, selection),
         f"Subscription {name!r}",
     )
@@ -86,7 +82,7 @@ async def support_requests(
     """One page of the support requests of every provider (a bare list, as in DataPacket)."""
     request = page_request(values)
     request_filter = (values or {}).get("filter") or {}
-    providers = context.providers.capable(Capability.SUPPORT_REQUESTS)
+    providers = context.providers.offering(Capability.SUPPORT_REQUESTS)
     tolerance = Tolerance(context, path, providers)
     fetch = tolerance.fetch(lambda p: p.list_support_requests(request_filter, selection), [])
     lists = await asyncio.gather(*(fetch(provider) for provider in providers))
@@ -98,7 +94,7 @@ async def support_requests(
 async def support_request(context: RequestContext, request_id: int, selection: Selection):
     """One support request by id."""
     return await first_found(
-        context.providers.capable(Capability.SUPPORT_REQUESTS),
+        context.providers.offering(Capability.SUPPORT_REQUESTS),
         lambda provider: provider.support_request(request_id, selection),
         f"Support request {request_id}",
     )
@@ -119,7 +115,7 @@ async def instant_delivery_servers(
 async def instant_delivery_server(context: RequestContext, name: str, selection: Selection):
     """One in-stock server by name."""
     return await first_found(
-        context.providers.capable(Capability.INSTANT_DELIVERY),
+        context.providers.offering(Capability.INSTANT_DELIVERY),
         lambda provider: provider.instant_delivery_server(name, selection),
         f"Instant delivery server {name!r}",
     )
@@ -128,7 +124,7 @@ async def instant_delivery_server(context: RequestContext, name: str, selection:
 async def reverse_dns_record(context: RequestContext, ip: str, selection: Selection) -> dict:
     """The PTR record of an IP, from the provider that owns the IP."""
     return await first_found(
-        context.providers.capable(Capability.REVERSE_DNS_READ),
+        context.providers.offering(Capability.REVERSE_DNS_READ),
         lambda provider: provider.reverse_dns_record(ip, selection),
         f"IP {ip!r}",
     )
@@ -137,13 +133,13 @@ async def reverse_dns_record(context: RequestContext, ip: str, selection: Select
 async def _merged(
     context: RequestContext, capability: Capability, values: dict | None, fetch, path: list
 ) -> dict:
-    providers = context.providers.capable(capability)
+    providers = context.providers.offering(capability)
     return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
 
 
 async def locations(context: RequestContext, path: list) -> list[dict]:
     """``Query.locations``: every provider's locations, de-duplicated, by region then name."""
-    providers = context.providers.capable(Capability.LIST_SERVERS)
+    providers = context.providers.offering(Capability.LIST_SERVERS)
     tolerance = Tolerance(context, path, providers)
     fetch = tolerance.fetch(lambda provider: provider.list_locations(), [])
     lists = await asyncio.gather(*(fetch(provider) for provider in providers))

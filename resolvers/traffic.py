@@ -17,7 +17,7 @@ from providers.base import Capability, TrafficQuery, TrafficSeries
 from providers.selection import Selection
 from resolvers.fanout import Tolerance
 from resolvers.inputs import server_filter
-from schema.errors import NotSupported, ValidationFailed
+from schema.errors import ValidationFailed
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -37,9 +37,7 @@ async def traffic(
     if end <= start:
         raise ValidationFailed("TrafficInput.to must be after TrafficInput.from.", field="to")
     query = TrafficQuery(start=start, end=end, filter=server_filter(values.get("filter") or {}))
-    providers = context.providers.capable(Capability.TRAFFIC)
-    if not providers:
-        raise NotSupported(", ".join(p.id for p in context.providers.all), Capability.TRAFFIC.value)
+    providers = context.providers.offering(Capability.TRAFFIC)
     if len(providers) == 1:
         return await providers[0].traffic(query, selection)
     step = grid_step((end - start).total_seconds())
