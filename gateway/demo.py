@@ -19,6 +19,7 @@ from gateway.auth import FULL_ACCESS, READ_ONLY, TokenEntry
 from gateway.settings import Settings
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
+from providers.dashserv import emulator as dashserv_emulator
 from providers.datapacket import emulator as datapacket_emulator
 from providers.dcimanager import emulator as dcimanager_emulator
 from providers.emulation.server import EmulatorServer
@@ -66,6 +67,13 @@ DEMO_BACKENDS = [
         lambda size: mammoth_emulator.create_app(size=size, seed=1),
         "/v2",
         {"token": "mammoth-emulator-token"},
+    ),
+    DemoBackend(
+        "dashserv",
+        "DS",
+        lambda size: dashserv_emulator.create_app(size=size, seed=1),
+        "/v1",
+        {"token": "dashserv-emulator-write"},
     ),
     DemoBackend(
         "dcimanager",

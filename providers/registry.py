@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterable
 
 from providers.base import Capability, Provider, ProviderConfig
+from providers.dashserv.adapter import DashservProvider
 from providers.datapacket.adapter import DataPacketProvider
 from providers.dcimanager.adapter import DciManagerProvider
 from providers.mammoth.adapter import MammothProvider
@@ -19,6 +20,7 @@ PROVIDER_KINDS: dict[str, type[Provider]] = {
     DataPacketProvider.kind: DataPacketProvider,
     PacketProvider.kind: PacketProvider,
     MammothProvider.kind: MammothProvider,
+    DashservProvider.kind: DashservProvider,
     DciManagerProvider.kind: DciManagerProvider,
 }
 

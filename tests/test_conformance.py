@@ -153,7 +153,7 @@ def test_filters_select_exactly_the_matching_servers(backend, fleet, filter_name
 
 def test_a_power_action_is_one_upstream_write_or_refused_without_a_call(backend, fleet):
     server = next(s for s in fleet if s["powerStatus"] != "UNKNOWN" and s["statusV2"] == "ACTIVE")
-    name, action = server["name"], "OFF" if server["powerStatus"] == "ON" else "ON"
+    name, action = server["name"], "RESET" if server["powerStatus"] == "ON" else "ON"
     backend.log.clear()
     body = backend.client.query(
         f"mutation {{ performServerPowerAction(input: "

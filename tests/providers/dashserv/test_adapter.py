@@ -1,0 +1,109 @@
+"""The adapter's translation of every documented dashserv answer form, and its options."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from providers.base import ProviderConfig
+from providers.dashserv.adapter import DashservProvider, _RateLimited
+from schema.errors import (
+    NotAuthorized,
+    NotFound,
+    ProviderUnavailable,
+    ValidationFailed,
+)
+from tests.providers.dashserv.seed import example
+
+CONFIG = ProviderConfig(
+    id="ds",
+    kind="dashserv",
+    base_url="https://api.dashserv.io/v1",
+    prefix="DS",
+    credentials={"token": "secret-token"},
+)
+
+
+def answer(status: int, body: object) -> httpx.Response:
+    request = httpx.Request("GET", "https://api.dashserv.io/v1/product/vserver")
+    if isinstance(body, bytes):
+        return httpx.Response(status, content=body, request=request)
+    return httpx.Response(status, json=body, request=request)
+
+
+@pytest.fixture
+def provider() -> DashservProvider:
+    return DashservProvider(CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "field"),
+    [
+        # Seed "Errors": both spellings of not-found.
+        (404, example("'https://api.dashserv.io/v1/product/dedicated-server'", 1), NotFound, None),
+        (404, {"success": False, "data": "resource_not_found"}, NotFound, None),
+        (200, {"success": False, "data": "ressource_not_found"}, NotFound, None),
+        (403, {"success": False, "data": "forbidden"}, NotAuthorized, None),
+        (403, {"success": False, "data": "invalid_token"}, NotAuthorized, None),
+        (403, b"<html>Forbidden</html>", NotAuthorized, None),
+        (422, {"success": False, "data": "empty_field:hostname"}, ValidationFailed, "hostname"),
+        # Seed "Place order": the validation object.
+        (422, example("dedicated-server:h5HGC", 3), ValidationFailed, "bandwidth"),
+        (412, {"success": False, "data": "product_not_available"}, ValidationFailed, None),
+        # Seed "Change resources": errors answered with success: true.
+        (200, {"success": True, "data": "cannot_downgrade_disk"}, ValidationFailed, None),
+        (200, {"success": True, "data": "upgrade_resources_exceeds_limit"}, ValidationFailed, None),
+        # 404 without a not-found code is "Invalid API route": a wrong base_url.
+        (404, {"success": False, "data": "route_not_found"}, ProviderUnavailable, None),
+        (405, {"success": False, "data": "method_not_allowed"}, ProviderUnavailable, None),
+        (500, {"success": False, "data": "internal_server_error"}, ProviderUnavailable, None),
+        (200, b'{"success": tr', ProviderUnavailable, None),
+        (200, {"data": []}, ProviderUnavailable, None),
+        (200, ["not", "an", "envelope"], ProviderUnavailable, None),
+    ],
+)
+def test_error_forms_become_gateway_errors(provider, status, body, error, field):
+    with pytest.raises(error) as raised:
+        provider._unwrap(answer(status, body), write=False)
+    extensions = raised.value.extensions
+    assert extensions["provider"] == "ds"
+    assert extensions.get("field") == field
+    assert "secret-token" not in raised.value.message
+    assert "dashserv.io" not in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (503, {"success": False, "data": "ratelimit_exceeded"}),
+        (503, b"Service Unavailable"),
+        (200, {"success": False, "data": "ratelimit_exceeded"}),
+        (429, {"success": False, "data": "ratelimit_exceeded"}),
+    ],
+)
+def test_rate_limit_forms_mean_back_off(provider, status, body):
+    with pytest.raises(_RateLimited):
+        provider._unwrap(answer(status, body), write=False)
+
+
+def test_a_failed_write_has_an_unknown_outcome(provider):
+    with pytest.raises(ProviderUnavailable) as raised:
+        provider._unwrap(answer(500, {"success": False, "data": "x"}), write=True)
+    assert raised.value.extensions["outcome"] == "unknown"
+
+
+def test_successful_envelopes_answer_their_data(provider):
+    assert provider._unwrap(answer(200, example("o3qzt/actions/start")), write=True) == (
+        "action_executed_successfully"
+    )
+    assert provider._unwrap(answer(200, example("lLPgX/actions/stop")), write=True) == "gAbgA"
+    assert provider._unwrap(
+        answer(200, example("dedicated-server/o3qzt/status'")), write=False
+    ) == {"status": "online"}
+
+
+@pytest.mark.parametrize("name", ["DS-", "DS-models", "DS-a/b", "XX-abcde", "DS-" + "a" * 40])
+async def test_names_that_cannot_be_products_are_not_found_without_a_call(provider, name):
+    with pytest.raises(NotFound):
+        await provider._record(name)
+    await provider.close()
