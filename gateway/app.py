@@ -77,11 +77,14 @@ def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
+        """``up`` (every provider answers), ``degraded`` (some do) or ``down`` (none: 503)."""
         reachable = await gateway.health.check(gateway.providers)
-        ready = all(reachable.values())
+        answering = sum(reachable.values())
+        status = "up" if answering == len(reachable) else "degraded" if answering else "down"
+        circuits = {provider.id: provider.guard.state for provider in gateway.providers.all}
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "providers": reachable},
-            status_code=200 if ready else 503,
+            {"status": status, "providers": reachable, "circuits": circuits},
+            status_code=503 if status == "down" else 200,
         )
 
     return app

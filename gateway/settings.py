@@ -18,6 +18,7 @@ from gateway.limits import QueryLimits
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
 from providers.registry import PROVIDER_KINDS
+from providers.resilience import ResiliencePolicy
 
 __all__ = ["ConfigError", "Settings", "load_settings", "settings_from_dict"]
 
@@ -132,6 +133,7 @@ def _provider(
     credential_keys = set(adapter.credential_keys)
     option_keys = set(adapter.option_keys)
     allowed = {"id", "kind", "base_url", "prefix", "connect_timeout", "read_timeout"}
+    allowed |= set(vars(ResiliencePolicy()))
     allowed |= credential_keys | {f"{key}_env" for key in credential_keys} | option_keys
     reader.only(table, f"{where}.", allowed)
     provider_id = reader.string(table, f"{where}.id")
@@ -162,7 +164,24 @@ def _provider(
         connect_timeout=reader.number(table, f"{where}.connect_timeout", default=5.0),
         read_timeout=reader.number(table, f"{where}.read_timeout", default=20.0),
         cache_ttls=cache_ttls,
+        resilience=_resilience(reader, table, where),
     )
+
+
+def _resilience(reader: _Reader, table: dict[str, Any], where: str) -> ResiliencePolicy:
+    """Retry, breaker and outbound-limit keys of one provider (defaults: ResiliencePolicy)."""
+    values: dict[str, Any] = {}
+    for key, default in vars(ResiliencePolicy()).items():
+        if isinstance(default, int):
+            value = reader.integer(table, f"{where}.{key}", default)
+            if value < (0 if key == "retries" else 1):
+                raise reader.error(f"{where}.{key}", "is out of range")
+        else:
+            value = reader.number(table, f"{where}.{key}", default)
+            if key == "retry_budget" and value > 1:
+                raise reader.error(f"{where}.{key}", "must be at most 1")
+        values[key] = value
+    return ResiliencePolicy(**values)
 
 
 def _token(

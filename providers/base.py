@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
+from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
 from schema.errors import NotSupported
 
@@ -65,6 +66,7 @@ class ProviderConfig:
     read_timeout: float = 20.0
     #: Seconds an upstream read stays cached, per resource kind; empty: no caching.
     cache_ttls: dict[str, float] = field(default_factory=dict)
+    resilience: ResiliencePolicy = field(default_factory=ResiliencePolicy)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,8 @@ class Provider:
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self.id = config.id
+        #: Breaker, retry budget and outbound limits; adapters hand it to their UpstreamClient.
+        self.guard = UpstreamGuard(config.resilience)
 
     @classmethod
     def config_problem(

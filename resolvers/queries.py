@@ -157,6 +157,7 @@ async def provider_statuses(context: RequestContext) -> list[dict]:
             "kind": provider.kind.upper(),
             "reachable": reachable[provider.id],
             "capabilities": sorted(capability.value for capability in provider.capabilities),
+            "circuit": provider.guard.state,
         }
         for provider in context.providers.all
     ]

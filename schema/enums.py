@@ -421,3 +421,14 @@ class ProviderKind(enum.Enum):
     MAMMOTH = "MAMMOTH"
     DASHSERV = "DASHSERV"
     DCIMANAGER = "DCIMANAGER"
+
+
+@strawberry.enum(description="FleetQL: the state of a provider's circuit breaker.")
+class CircuitState(enum.Enum):
+    CLOSED = strawberry.enum_value("CLOSED", description="Calls flow normally.")
+    OPEN = strawberry.enum_value(
+        "OPEN", description="Repeated failures: calls fail fast with PROVIDER_UNAVAILABLE."
+    )
+    HALF_OPEN = strawberry.enum_value(
+        "HALF_OPEN", description="After a pause, one probe call decides whether to close."
+    )

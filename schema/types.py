@@ -9,6 +9,7 @@ import strawberry
 
 from schema.enums import (
     BillingIntervalUnit,
+    CircuitState,
     Currency,
     DdosShieldLevel,
     InvoiceItemType,
@@ -525,4 +526,7 @@ class ProviderStatus:
     )
     capabilities: list[str] = strawberry.field(
         description="The GraphQL operations this provider can serve; others answer NOT_SUPPORTED."
+    )
+    circuit: CircuitState = strawberry.field(
+        description="The circuit breaker in front of this provider's API."
     )

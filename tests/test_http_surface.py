@@ -149,7 +149,9 @@ def test_health_and_readiness(gateway):
     assert gateway.http.get("/healthz").json() == {"status": "ok"}
     ready = gateway.http.get("/readyz")
     assert ready.status_code == 200
+    assert ready.json()["status"] == "up"
     assert ready.json()["providers"] == {"dp": True}
+    assert ready.json()["circuits"] == {"dp": "CLOSED"}
 
 
 def test_readiness_fails_when_a_provider_is_down(fresh):
@@ -157,6 +159,7 @@ def test_readiness_fails_when_a_provider_is_down(fresh):
     upstream.app.state.emulator.faults.error_rate = 1.0
     response = client.http.get("/readyz")
     assert response.status_code == 503
+    assert response.json()["status"] == "down"
     assert response.json()["providers"] == {"dp": False}
     providers = client.data("{ providers { id kind reachable capabilities } }")["providers"]
     assert providers[0]["id"] == "dp" and providers[0]["reachable"] is False

@@ -141,7 +141,9 @@ class DashservProvider(Provider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self._http = UpstreamClient(
-            config, headers={"Authorization": f"Bearer {config.credentials['token']}"}
+            config,
+            headers={"Authorization": f"Bearer {config.credentials['token']}"},
+            guard=self.guard,
         )
         self._limit = asyncio.Semaphore(config.options.get("concurrency", DEFAULT_CONCURRENCY))
 
@@ -177,8 +179,9 @@ class DashservProvider(Provider):
         """``data`` of a GET (cached for ``resource``'s TTL), retrying while rate limited."""
         delays = list(self.read_retry_delays)
         while True:
+            # retry=False: dashserv's rate-limit rule (retry_delays above) applies instead.
             response = await self._http.send(
-                "GET", path, write=False, params=params, resource=resource
+                "GET", path, write=False, params=params, resource=resource, retry=False
             )
             try:
                 return self._unwrap(response, write=False)

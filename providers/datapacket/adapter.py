@@ -88,7 +88,9 @@ class DataPacketProvider(Provider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self._http = UpstreamClient(
-            config, headers={"Authorization": f"Bearer {config.credentials['token']}"}
+            config,
+            headers={"Authorization": f"Bearer {config.credentials['token']}"},
+            guard=self.guard,
         )
 
     async def close(self) -> None:

@@ -80,6 +80,7 @@ class DciManagerProvider(Provider):
             config,
             retries=int(options.get("retries", DEFAULT_RETRIES)),
             backoff=float(options.get("retry_backoff", DEFAULT_RETRY_BACKOFF)),
+            guard=self.guard,
         )
         self._locations = {
             name.casefold(): key for name, key in (options.get("locations") or {}).items()

@@ -18,6 +18,7 @@ import httpx
 
 from providers.base import ProviderConfig
 from providers.http import UpstreamClient
+from providers.resilience import UpstreamGuard
 from schema.errors import NotAuthorized, NotFound, ProviderUnavailable, ValidationFailed
 
 __all__ = ["LOGIN_PATH", "DciClient"]
@@ -40,9 +41,11 @@ _NEVER_CACHED = "session"
 class DciClient:
     """One DCImanager installation: a pooled client plus the current session."""
 
-    def __init__(self, config: ProviderConfig, *, retries: int, backoff: float) -> None:
+    def __init__(
+        self, config: ProviderConfig, *, retries: int, backoff: float, guard: UpstreamGuard
+    ) -> None:
         self.provider_id = config.id
-        self._http = UpstreamClient(config, headers={"isp-box-instance": "true"})
+        self._http = UpstreamClient(config, headers={"isp-box-instance": "true"}, guard=guard)
         self._email = config.credentials.get("email")
         self._password = config.credentials.get("password")
         self._session: str | None = config.credentials.get("session")
@@ -125,7 +128,10 @@ class DciClient:
         headers = {"Cookie": f"ses6={session}", "x-xsrf-token": session} if session else {}
         attempts = 1 if write else 1 + self._retries
         for attempt in range(attempts):
-            response = await self._http.send(method, path, write=write, headers=headers, **kwargs)
+            # retry=False: the guide's rule for 503 (below) replaces the generic read retries.
+            response = await self._http.send(
+                method, path, write=write, headers=headers, retry=False, **kwargs
+            )
             if response.status_code != _SUSPENDED or attempt == attempts - 1:
                 return response
             await asyncio.sleep(self._backoff * 2**attempt)

@@ -158,7 +158,9 @@ class MammothProvider(Provider):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self._http = UpstreamClient(
-            config, headers={"Authorization": f"Bearer {config.credentials['token']}"}
+            config,
+            headers={"Authorization": f"Bearer {config.credentials['token']}"},
+            guard=self.guard,
         )
         self._per_page = int(config.options.get("per_page", MAX_PER_PAGE))
         self._limit = asyncio.Semaphore(int(config.options.get("concurrency", DEFAULT_CONCURRENCY)))

@@ -161,6 +161,7 @@ class PacketProvider(Provider):
         self._http = UpstreamClient(
             config,
             headers={"X-Auth-Token": config.credentials["token"], "Accept": "application/json"},
+            guard=self.guard,
         )
 
     async def close(self) -> None:

@@ -1,0 +1,146 @@
+"""Upstream resilience: read retries (counted in the emulator's log), Retry-After, the circuit
+breaker's transitions, and writes that are never repeated."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from providers.datapacket import emulator
+from providers.emulation.server import EmulatorServer
+from providers.resilience import CLOSED, HALF_OPEN, OPEN, ResiliencePolicy, UpstreamGuard
+from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+
+ACCOUNT = "{ account { name } }"
+
+
+@pytest.fixture
+def upstream() -> Iterator[EmulatorServer]:
+    with EmulatorServer(emulator.create_app(size=6, seed=1)) as server:
+        yield server
+
+
+def gateway_for(upstream: EmulatorServer, **policy: object) -> EmulatorServer:
+    return start_gateway([datapacket_config(upstream, retry_backoff=0.01, **policy)])
+
+
+def calls(upstream: EmulatorServer) -> int:
+    return upstream.app.state.emulator.request_log.count()
+
+
+def test_a_failing_read_is_retried_then_reported(upstream):
+    gateway = gateway_for(upstream, retries=2)
+    try:
+        upstream.app.state.emulator.faults.error_rate = 1.0
+        body = GatewayClient(gateway).query(ACCOUNT)
+    finally:
+        gateway.stop()
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert calls(upstream) == 3  # the first try and two retries
+
+
+def test_a_transient_failure_is_hidden_by_a_retry(upstream):
+    gateway = gateway_for(upstream, retries=6, retry_budget=1.0)
+    try:
+        faults = upstream.app.state.emulator.faults
+        faults.update({"error_rate": 0.5, "seed": 7, "cache_control": "no-store"})
+        client = GatewayClient(gateway)
+        bodies = [client.query(f"{{ a{i}: account {{ name }} }}") for i in range(6)]
+    finally:
+        gateway.stop()
+    assert all("errors" not in body for body in bodies)
+    assert calls(upstream) > 6  # some reads needed a retry, none reached the client
+
+
+def test_429_retry_after_is_honoured(upstream):
+    gateway = gateway_for(upstream, retries=1, max_backoff=1)
+    try:
+        upstream.app.state.emulator.faults.retry_after = 0
+        started = time.monotonic()
+        body = GatewayClient(gateway).query(ACCOUNT)
+        assert time.monotonic() - started < 30
+    finally:
+        gateway.stop()
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    entries = upstream.app.state.emulator.request_log.entries()
+    assert [entry.fault for entry in entries] == ["rate_limited", "rate_limited"]
+
+
+def test_writes_are_never_retried(upstream):
+    gateway = gateway_for(upstream, retries=3)
+    try:
+        upstream.app.state.emulator.faults.error_rate = 1.0
+        body = GatewayClient(gateway).query(
+            'mutation { performServerPowerAction(input: {server: {name: "DP-12345"}, '
+            "action: CYCLE}) { server { name } } }"
+        )
+    finally:
+        gateway.stop()
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["outcome"] == "unknown"
+    assert calls(upstream) == 1
+
+
+def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(upstream):
+    gateway = gateway_for(upstream, retries=0, breaker_failures=3, breaker_cooldown=0.3)
+    client = GatewayClient(gateway)
+    try:
+        upstream.app.state.emulator.faults.error_rate = 1.0
+        for i in range(3):
+            client.query(f"{{ a{i}: account {{ name }} }}")
+        assert calls(upstream) == 3
+        circuit = client.data("{ providers { circuit } }")["providers"][0]["circuit"]
+        assert circuit == "OPEN"
+        fast = client.query("{ b: account { name } }")
+        assert error_codes(fast) == ["PROVIDER_UNAVAILABLE"]
+        assert fast["errors"][0]["extensions"]["circuit"] == "OPEN"
+        assert calls(upstream) == 3  # failed fast: nothing sent
+        assert client.http.get("/readyz").json()["circuits"] == {"dp": "OPEN"}
+        upstream.app.state.emulator.faults.error_rate = 0.0
+        time.sleep(0.35)
+        assert "errors" not in client.query("{ c: account { name } }")
+        assert client.data("{ providers { circuit } }")["providers"][0]["circuit"] == "CLOSED"
+    finally:
+        gateway.stop()
+
+
+def test_half_open_admits_a_single_probe():
+    guard = UpstreamGuard(ResiliencePolicy(breaker_failures=1, breaker_cooldown=0.0))
+    guard.failed()
+    assert guard.state == OPEN
+    assert guard.admit() is True and guard.state == HALF_OPEN
+    assert guard.admit() is False  # a second caller waits for the probe's verdict
+    guard.succeeded()
+    assert guard.state == CLOSED and guard.admit() is True
+
+
+async def test_outbound_concurrency_is_capped():
+    guard = UpstreamGuard(ResiliencePolicy(max_concurrency=2, rate_per_second=1000))
+    in_flight = peak = 0
+
+    async def call() -> None:
+        nonlocal in_flight, peak
+        async with await guard.slot(retry=False):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+
+    await asyncio.gather(*(call() for _ in range(10)))
+    assert peak == 2
+
+
+async def test_retry_budget_limits_retries():
+    guard = UpstreamGuard(ResiliencePolicy(retry_budget=0.2))
+    for _ in range(3):  # a floor of three retries per ten seconds, whatever the traffic
+        assert guard.may_retry()
+        async with await guard.slot(retry=True):
+            pass
+    assert not guard.may_retry()
+    for _ in range(20):  # more first attempts raise the budget to 20 % of the traffic
+        async with await guard.slot(retry=False):
+            pass
+    assert guard.may_retry()
