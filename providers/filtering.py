@@ -13,8 +13,9 @@ from collections.abc import Iterable
 
 from providers.base import Page, ServerFilter
 from providers.selection import Selection
+from schema.errors import NotFound
 
-__all__ = ["filter_selection", "server_matches", "window"]
+__all__ = ["filter_selection", "server_matches", "stock_filter", "stock_named", "window"]
 
 _NEEDS: dict[str, dict] = {
     "name_in": {"name": {}},
@@ -80,3 +81,22 @@ def window(servers: list[dict], f: ServerFilter, offset: int, limit: int) -> Pag
     """Filter a provider's whole (ordered) list and cut the requested window out of it."""
     matching = [server for server in servers if server_matches(server, f)]
     return Page(entries=matching[offset : offset + limit], total=len(matching))
+
+
+def stock_filter(values: dict) -> ServerFilter:
+    """``InstantDeliveryServersInput`` (``name_in``, ``location_in``, ``region_in``) as a filter."""
+    return ServerFilter(
+        **{
+            key: tuple(values[key])
+            for key in ("name_in", "location_in", "region_in")
+            if values.get(key) is not None
+        }
+    )
+
+
+def stock_named(entries: list[dict], name: str, provider_id: str) -> dict:
+    """The in-stock server called ``name``, or ``NOT_FOUND`` naming the provider."""
+    for entry in entries:
+        if entry["name"] == name:
+            return entry
+    raise NotFound(f"Instant delivery server {name!r} was not found.", provider=provider_id)

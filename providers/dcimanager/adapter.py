@@ -41,7 +41,7 @@ from providers.base import (
 )
 from providers.dcimanager.client import DciClient
 from providers.dcimanager.mapping import instant_delivery_server, server_dict
-from providers.filtering import server_matches, window
+from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.locations import CITIES, city, unknown_location
 from providers.selection import Selection
 from schema.errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
@@ -210,20 +210,10 @@ class DciManagerProvider(Provider):
     async def list_instant_delivery_servers(
         self, filter: dict, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
-        stock_filter = ServerFilter(
-            **{
-                key: tuple(filter[key])
-                for key in ("name_in", "location_in", "region_in")
-                if filter.get(key) is not None
-            }
-        )
-        return window(await self._stock(), stock_filter, offset, limit)
+        return window(await self._stock(), stock_filter(filter), offset, limit)
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
-        for entry in await self._stock():
-            if entry["name"] == name:
-                return entry
-        raise NotFound(f"Instant delivery server {name!r} was not found.", provider=self.id)
+        return stock_named(await self._stock(), name, self.id)
 
 
 def _list_of(body: dict, provider_id: str, key: str = "id") -> list[dict]:

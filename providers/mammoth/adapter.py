@@ -60,7 +60,7 @@ from providers.base import (
     TrafficQuery,
     TrafficSeries,
 )
-from providers.filtering import server_matches, window
+from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.mammoth import mapping
 from providers.selection import Selection
@@ -573,20 +573,10 @@ class MammothProvider(Provider):
     async def list_instant_delivery_servers(
         self, filter: dict, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
-        stock_filter = ServerFilter(
-            **{
-                key: tuple(filter[key])
-                for key in ("name_in", "location_in", "region_in")
-                if filter.get(key) is not None
-            }
-        )
-        return window(await self._stock(), stock_filter, offset, limit)
+        return window(await self._stock(), stock_filter(filter), offset, limit)
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
-        for server in await self._stock():
-            if server["name"] == name:
-                return server
-        raise NotFound(f"Instant delivery server {name!r} was not found.", provider=self.id)
+        return stock_named(await self._stock(), name, self.id)
 
 
 def _iso(value: datetime) -> str:

@@ -62,7 +62,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from providers.base import Capability, Page, Provider, ProviderConfig, ServerFilter, ServerKey
-from providers.filtering import filter_selection, window
+from providers.filtering import filter_selection, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.locations import city, unknown_location
 from providers.packet.mapping import (
@@ -442,15 +442,10 @@ class PacketProvider(Provider):
     async def list_instant_delivery_servers(
         self, filter: dict, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
-        matching = [entry for entry in await self._stock() if _stock_matches(entry, filter)]
-        return Page(entries=matching[offset : offset + limit], total=len(matching))
+        return window(await self._stock(), stock_filter(filter), offset, limit)
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
-        if self.owns(name):
-            for entry in await self._stock():
-                if entry["name"] == name:
-                    return entry
-        raise NotFound(f"Instant delivery server {name!r} was not found.", provider=self.id)
+        return stock_named(await self._stock() if self.owns(name) else [], name, self.id)
 
 
 def _pushed_tag(server_filter: ServerFilter) -> str | None:
@@ -487,17 +482,3 @@ def _stock_entry(prefix: str, facility: str, plan: dict | None, slug: str) -> di
         "hardware": hardware_from_plan(plan),
         "uplinkCapacity": uplink_gbps(plan),
     }
-
-
-def _stock_matches(entry: dict, filter: dict) -> bool:
-    location = entry["location"]
-    places = {location["name"].casefold(), location["short"].casefold()}
-    checks = [
-        ("name_in", lambda values: entry["name"] in values),
-        ("location_in", lambda values: bool(places & {v.casefold() for v in values})),
-        (
-            "region_in",
-            lambda values: location["region"].casefold() in {v.casefold() for v in values},
-        ),
-    ]
-    return all(check(filter[key]) for key, check in checks if filter.get(key) is not None)
