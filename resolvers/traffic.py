@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from providers.base import Capability, TrafficQuery, TrafficSeries
 from providers.selection import Selection
+from providers.traffic import traffic_statistics
 from resolvers.fanout import Tolerance
 from resolvers.inputs import server_filter
 from schema.errors import ValidationFailed
@@ -22,7 +23,7 @@ from schema.errors import ValidationFailed
 if TYPE_CHECKING:
     from gateway.context import RequestContext
 
-__all__ = ["MAX_BUCKETS", "combine", "statistics", "traffic"]
+__all__ = ["MAX_BUCKETS", "combine", "traffic"]
 
 #: The finest grid used when combining providers: 5 minutes, or coarser for long periods.
 BASE_STEP = 300
@@ -48,8 +49,8 @@ async def traffic(
     inbound, outbound, bucket = combine(series, query)
     return {
         "aggregated": {
-            "statisticsIn": statistics(inbound, bucket),
-            "statisticsOut": statistics(outbound, bucket),
+            "statisticsIn": traffic_statistics(inbound, bucket),
+            "statisticsOut": traffic_statistics(outbound, bucket),
         }
     }
 
@@ -75,17 +76,3 @@ def combine(series: list[TrafficSeries], query: TrafficQuery) -> tuple[list, lis
             for index, samples in buckets.items():
                 total[index] += sum(samples) / len(samples)
     return inbound, outbound, step
-
-
-def statistics(values: list[float], step: int) -> dict[str, float]:
-    """TrafficStatistics of one summed series with ``step``-second buckets."""
-    if not values:
-        return dict.fromkeys(("sum", "average", "maximum", "last", "p95"), 0.0)
-    ranked = sorted(values)
-    return {
-        "sum": round(sum(values) * step),
-        "average": round(sum(values) / len(values)),
-        "maximum": round(ranked[-1]),
-        "last": round(values[-1]),
-        "p95": round(ranked[math.ceil(0.95 * len(ranked)) - 1]),
-    }

@@ -9,7 +9,8 @@ import pytest
 from providers.base import ServerFilter, TrafficQuery, TrafficSeries
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
-from resolvers.traffic import combine, grid_step, statistics
+from providers.traffic import traffic_statistics as statistics
+from resolvers.traffic import combine, grid_step
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

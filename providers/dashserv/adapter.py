@@ -81,6 +81,7 @@ from providers.filtering import filter_selection, server_matches
 from providers.http import UpstreamClient
 from providers.locations import unknown_location
 from providers.selection import Selection
+from providers.traffic import traffic_statistics
 from schema.errors import (
     NotAuthorized,
     NotFound,
@@ -409,8 +410,8 @@ class DashservProvider(Provider):
         _, step, inbound, outbound = await self._traffic_grid(query)
         return {
             "aggregated": {
-                "statisticsIn": mapping.statistics(inbound, step),
-                "statisticsOut": mapping.statistics(outbound, step),
+                "statisticsIn": traffic_statistics(inbound, step),
+                "statisticsOut": traffic_statistics(outbound, step),
             }
         }
 

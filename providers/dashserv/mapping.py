@@ -8,11 +8,11 @@ and returns plain values; nothing here does I/O. Section names refer to the seed
 from __future__ import annotations
 
 import ipaddress
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
+from providers.traffic import traffic_statistics
 
 __all__ = [
     "DEDICATED",
@@ -27,7 +27,6 @@ __all__ = [
     "server_status",
     "series_timestamps",
     "stock",
-    "statistics",
     "timeframe_for",
     "traffic_grid",
     "uplink_capacity",
@@ -405,22 +404,8 @@ def aggregate_traffic(
     """
     _, step, inbound, outbound = traffic_grid(series, start, end, now)
     return {
-        "statisticsIn": statistics(inbound, step),
-        "statisticsOut": statistics(outbound, step),
-    }
-
-
-def statistics(values: list[float], step: int) -> dict[str, float]:
-    """TrafficStatistics of one summed series with ``step``-second points."""
-    if not values:
-        return dict.fromkeys(("sum", "average", "maximum", "last", "p95"), 0.0)
-    ranked = sorted(values)
-    return {
-        "sum": float(round(sum(values) * step)),
-        "average": float(round(sum(values) / len(values))),
-        "maximum": float(round(ranked[-1])),
-        "last": float(round(values[-1])),
-        "p95": float(round(ranked[max(0, math.ceil(0.95 * len(ranked)) - 1)])),
+        "statisticsIn": traffic_statistics(inbound, step),
+        "statisticsOut": traffic_statistics(outbound, step),
     }
 
 
