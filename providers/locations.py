@@ -19,6 +19,7 @@ CITIES: dict[str, dict[str, str]] = {
         ("CHI", "Chicago", "North America"),
         ("DAL", "Dallas", "North America"),
         ("DUS", "Düsseldorf", "Europe"),
+        ("EYG", "Eygelshoven", "Europe"),
         ("FRA", "Frankfurt", "Europe"),
         ("HEL", "Helsinki", "Europe"),
         ("HKG", "Hong Kong", "Asia"),

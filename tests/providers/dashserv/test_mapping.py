@@ -23,10 +23,15 @@ DEDICATED_STATUS = example("dedicated-server/o3qzt/status'")["data"]
 @pytest.mark.parametrize(
     ("native", "expected"),
     [
-        # The seed's only location: not a FleetQL city; region from the country code.
+        # The seed's only location, dashserv's own data centre town.
         (
             DEDICATED_SERVER["device"]["location"],
-            {"name": "Eygelshoven", "region": "Europe", "short": "EYGELSHO"},
+            {"name": "Eygelshoven", "region": "Europe", "short": "EYG"},
+        ),
+        # Not a FleetQL city: shown as given, region from the country code.
+        (
+            {"display": {"name": "Some DC, Maastricht"}, "country": "NL"},
+            {"name": "Maastricht", "region": "Europe", "short": "MAASTRIC"},
         ),
         (
             {"display": {"name": "maincubes FRA01, Frankfurt am Main"}, "country": "DE"},
