@@ -32,6 +32,14 @@ class RequestContext:
         if error.provider is not None:
             self.health.record_failure(error.provider)
 
+    async def power_action_progress(self, server_name: str) -> dict | None:
+        """``Server.powerAction``: asked of the provider that owns the server."""
+        for provider in self.providers.owners_of(server_name):
+            progress = await provider.power_action_progress(server_name)
+            if progress is not None:
+                return progress
+        return None
+
     def provider_ref(self, server_name: str) -> dict[str, str]:
         """``Server.provider`` for a server known only by name (nested in billing data)."""
         owners = self.providers.owners_of(server_name)

@@ -228,6 +228,13 @@ class Provider:
     async def perform_power_action(self, name: str, action: str, selection: Selection) -> dict:
         raise self._unsupported(Capability.POWER_ACTION)
 
+    async def power_action_progress(self, name: str) -> dict | None:
+        """The latest power action sent to ``name`` and its progress; ``None`` if untracked.
+
+        Only backends whose actions are asynchronous with an id (Mammoth) track them.
+        """
+        return None
+
     async def set_server_alias(self, name: str, alias: str | None, selection: Selection) -> dict:
         raise self._unsupported(Capability.SET_ALIAS)
 

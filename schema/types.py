@@ -389,6 +389,13 @@ class Server:
         server: dict = self  # type: ignore[assignment]
         return server.get("provider") or info.context.provider_ref(server["name"])
 
+    @strawberry.field(
+        description="FleetQL: the latest power action this gateway sent to the server and its progress, where the provider tracks asynchronous actions (Mammoth); null when none is tracked."
+    )
+    async def powerAction(self, info: strawberry.Info) -> PowerActionProgress | None:
+        server: dict = self  # type: ignore[assignment]
+        return await info.context.power_action_progress(server["name"])
+
 
 @strawberry.type
 class ServerTag:
@@ -530,3 +537,12 @@ class ProviderStatus:
     circuit: CircuitState = strawberry.field(
         description="The circuit breaker in front of this provider's API."
     )
+
+
+@strawberry.type(description="FleetQL: an asynchronous power action and how far it has got.")
+class PowerActionProgress:
+    id: str = strawberry.field(description="The provider's action id.")
+    type: str = strawberry.field(description="The provider's action type, e.g. power_cycle.")
+    status: str = strawberry.field(description="The provider's status, e.g. in-progress.")
+    startedAt: DateTime
+    completedAt: DateTime | None

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: (new types, fields, enum members, input fields) or a documented nullability relaxation.
 DEVIATIONS = [
     "added type: CircuitState",
+    "added type: PowerActionProgress",
     "added type: Provider",
     "added type: ProviderKind",
     "added type: ProviderStatus",
@@ -28,6 +29,7 @@ DEVIATIONS = [
     "added: Query.locations",
     "added: Query.providers",
     "added: Raid.UNKNOWN",
+    "added: Server.powerAction",
     "added: Server.provider",
     "added: ServersInput.provider_in",
     "changed: Account.createdAt type DateTime! -> DateTime",

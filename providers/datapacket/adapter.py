@@ -50,10 +50,11 @@ _PASSED_THROUGH: dict[str, type[GatewayError]] = {
 
 
 def render_selection(selection: Selection) -> str:
-    """GraphQL text for a selection; ``provider`` (gateway-only) becomes ``name``."""
+    """GraphQL text for a selection; gateway-only fields are left out (``provider`` needs
+    ``name``)."""
     parts: list[str] = []
     for field_name in selection:
-        if field_name.startswith("__"):
+        if field_name.startswith("__") or field_name == "powerAction":
             continue
         if field_name == "provider":
             field_name = "name"

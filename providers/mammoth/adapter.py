@@ -435,7 +435,7 @@ class MammothProvider(Provider):
             action = body["action"]
             completed = action.get("completed_at")
             return {
-                "id": action["id"],
+                "id": str(action["id"]),
                 "type": action["type"],
                 "status": action["status"],
                 "startedAt": mapping.timestamp(action["started_at"]),

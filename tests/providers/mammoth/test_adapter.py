@@ -204,7 +204,7 @@ async def test_the_accepted_action_id_is_kept_and_reports_progress(fresh_upstrea
     assert result["powerStatus"] == "ON"  # accepted, not yet done
     action_id = max(upstream.app.state.fleet.actions)
     assert adapter.actions.latest(server["id"]) == action_id
-    assert progress["id"] == action_id
+    assert progress["id"] == str(action_id)
     assert (progress["type"], progress["status"], progress["completedAt"]) == (
         "power_off",
         "in-progress",
