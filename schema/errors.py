@@ -7,7 +7,7 @@ that escapes a resolver is reported as ``INTERNAL_SERVER_ERROR`` without details
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 __all__ = [
     "BadRequest",
@@ -115,6 +115,14 @@ class ProviderUnavailable(GatewayError):
     """
 
     code = "PROVIDER_UNAVAILABLE"
+
+    @classmethod
+    def failed(cls, provider: str, what: str, *, outcome_unknown: bool = False) -> Self:
+        """``Provider 'x' <what>.``, saying so when a write may have been applied anyway."""
+        message = f"Provider {provider!r} {what}."
+        if outcome_unknown:
+            message += " The change may or may not have been applied; check before repeating it."
+        return cls(message, provider=provider, outcome="unknown" if outcome_unknown else None)
 
 
 class RateLimited(GatewayError):

@@ -80,6 +80,7 @@ from providers.dashserv.mapping import DEDICATED, VSERVER
 from providers.filtering import filter_selection, server_matches
 from providers.http import UpstreamClient
 from providers.locations import unknown_location
+from providers.resilience import OPEN
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 from schema.errors import (
@@ -187,7 +188,8 @@ class DashservProvider(Provider):
             try:
                 return self._unwrap(response, write=False)
             except _RateLimited:
-                if not delays:
+                # Give up at once when the breaker has opened: waiting would only be refused.
+                if not delays or self.guard.state == OPEN:
                     raise self._unavailable("kept rate limiting the requests") from None
                 await asyncio.sleep(delays.pop(0))
 
@@ -257,10 +259,7 @@ class DashservProvider(Provider):
         )
 
     def _unavailable(self, what: str, *, write: bool = False) -> ProviderUnavailable:
-        message = f"Provider {self.id!r} {what}."
-        if write:
-            message += " The change may or may not have been applied; check before repeating it."
-        return ProviderUnavailable(message, provider=self.id, outcome="unknown" if write else None)
+        return ProviderUnavailable.failed(self.id, what, outcome_unknown=write)
 
     async def _limited(self, call: Callable[[], Awaitable[Any]]) -> Any:
         async with self._limit:

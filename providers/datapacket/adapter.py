@@ -121,10 +121,10 @@ class DataPacketProvider(Provider):
         )
         # DataPacket answers 200 (or 400 for a malformed request) with an ``errors`` body.
         if response.status_code not in (200, 400):
-            raise ProviderUnavailable(
-                f"Provider {self.id!r} answered HTTP {response.status_code}.",
-                provider=self.id,
-                outcome="unknown" if write and response.status_code >= 500 else None,
+            raise ProviderUnavailable.failed(
+                self.id,
+                f"answered HTTP {response.status_code}",
+                outcome_unknown=write and response.status_code >= 500,
             )
         body = self._http.decode_json(response)
         if not isinstance(body, dict):

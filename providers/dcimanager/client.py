@@ -18,7 +18,7 @@ import httpx
 
 from providers.base import ProviderConfig
 from providers.http import UpstreamClient
-from providers.resilience import UpstreamGuard
+from providers.resilience import OPEN, UpstreamGuard
 from schema.errors import NotAuthorized, NotFound, ProviderUnavailable, ValidationFailed
 
 __all__ = ["LOGIN_PATH", "DciClient"]
@@ -132,7 +132,9 @@ class DciClient:
             response = await self._http.send(
                 method, path, write=write, headers=headers, retry=False, **kwargs
             )
-            if response.status_code != _SUSPENDED or attempt == attempts - 1:
+            # Stop early once the breaker has opened: a further attempt would only be refused.
+            last = attempt == attempts - 1 or self._http.guard.state == OPEN
+            if response.status_code != _SUSPENDED or last:
                 return response
             await asyncio.sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -171,10 +173,6 @@ class DciClient:
                 f"Provider {self.provider_id!r} is suspended (HTTP 503); try again shortly.",
                 provider=self.provider_id,
             )
-        unknown = write and status >= 500
-        message = f"Provider {self.provider_id!r} answered HTTP {status}."
-        if unknown:
-            message += " The change may or may not have been applied; check before repeating it."
-        return ProviderUnavailable(
-            message, provider=self.provider_id, outcome="unknown" if unknown else None
+        return ProviderUnavailable.failed(
+            self.provider_id, f"answered HTTP {status}", outcome_unknown=write and status >= 500
         )

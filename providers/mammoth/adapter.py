@@ -223,11 +223,9 @@ class MammothProvider(Provider):
                 provider=self.id,
                 field=self._invalid_field(response),
             )
-        outcome = "unknown" if write and status >= 500 else None
-        message = f"Provider {self.id!r} answered HTTP {status}."
-        if outcome:
-            message += " The change may or may not have been applied; check before repeating it."
-        return ProviderUnavailable(message, provider=self.id, outcome=outcome)
+        return ProviderUnavailable.failed(
+            self.id, f"answered HTTP {status}", outcome_unknown=write and status >= 500
+        )
 
     @staticmethod
     def _invalid_field(response: httpx.Response) -> str | None:

@@ -221,10 +221,8 @@ class PacketProvider(Provider):
                 field=field,
             )
         what = "a configured project or organization" if status == 404 else f"HTTP {status}"
-        return ProviderUnavailable(
-            f"Provider {provider!r} answered {what}.",
-            provider=provider,
-            outcome="unknown" if write and status >= 500 else None,
+        return ProviderUnavailable.failed(
+            provider, f"answered {what}", outcome_unknown=write and status >= 500
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:
