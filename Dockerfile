@@ -1,18 +1,39 @@
-# FleetQL gateway image. Configuration: mount a TOML file and set FLEETQL_CONFIG to its path;
-# give secrets through the environment variables the file names (token_env = "...").
+# FleetQL gateway image (docs/deploy.md).
+#
+#   docker build -t fleetql .                              # add tracing: --build-arg EXTRAS=tracing
+#   docker run -p 8000:8000 -v "$PWD/fleet.toml:/etc/fleetql/fleet.toml:ro" \
+#     -e DATAPACKET_TOKEN=... fleetql
+#
+# Configuration: one TOML file mounted at $FLEETQL_CONFIG; secrets come from the environment
+# variables the file names (token_env = "DATAPACKET_TOKEN", ...), never from the image.
+# Set FLEETQL_CONFIG to an empty value to run the embedded demo instead.
+
 FROM python:3.11-slim AS build
+ARG EXTRAS=""
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/fleetql
 WORKDIR /src
 COPY pyproject.toml README.md schema.graphql ./
 COPY gateway gateway
 COPY schema schema
 COPY resolvers resolvers
 COPY providers providers
-RUN pip install --no-cache-dir --prefix=/install .
+RUN /opt/fleetql/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
 
 FROM python:3.11-slim
-COPY --from=build /install /usr/local
-RUN useradd --create-home --uid 10001 fleetql
-USER fleetql
+ENV PATH=/opt/fleetql/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    FLEETQL_CONFIG=/etc/fleetql/fleet.toml
+COPY --from=build /opt/fleetql /opt/fleetql
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin fleetql \
+    && mkdir -p /etc/fleetql
+USER 10001
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)" || exit 1
+# Liveness only: /healthz never calls a provider (readiness, /readyz, is for the load balancer).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+# Exec form: uvicorn is PID 1 and gets SIGTERM; in-flight requests then have
+# server.shutdown_timeout seconds (give `docker stop -t` / the orchestrator a little more).
+STOPSIGNAL SIGTERM
 CMD ["fleetql", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -7,15 +7,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from graphql import GraphQLSchema, build_schema
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
 
 from gateway.auth import TokenStore
 from gateway.graphql_http import graphql_endpoint
 from gateway.health import ProviderHealth
+from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
+from gateway.middleware import (
+    JsonCorsMiddleware,
+    RequestIdMiddleware,
+    http_error,
+    unexpected_error,
+)
+from gateway.observability import Observability
 from gateway.ratelimit import TokenRateLimiter
 from gateway.settings import Settings
+from gateway.tracing import Tracing, tracing_from_settings
 from providers.registry import ProviderSet, create_provider
 from schema import schema_sdl
 
@@ -32,18 +41,29 @@ class Gateway:
     health: ProviderHealth
     rate_limiter: TokenRateLimiter
     graphql_schema: GraphQLSchema
+    observability: Observability
     demo_token: str | None = None
 
 
-def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
-    """Build the ASGI app; provider connections open and close with its lifespan."""
+def create_app(
+    settings: Settings, *, demo_token: str | None = None, tracing: Tracing | None = None
+) -> FastAPI:
+    """Build the ASGI app; provider connections open and close with its lifespan.
+
+    ``tracing`` replaces the one the settings describe (tests pass an in-memory exporter);
+    a configured tracing whose packages are missing raises ``ConfigError``.
+    """
+    providers = ProviderSet(create_provider(config) for config in settings.providers)
     gateway = Gateway(
         settings=settings,
-        providers=ProviderSet(create_provider(config) for config in settings.providers),
+        providers=providers,
         tokens=TokenStore(settings.tokens),
         health=ProviderHealth(),
         rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
         graphql_schema=build_schema(schema_sdl()),
+        observability=Observability(
+            GatewayMetrics(providers), tracing or tracing_from_settings(settings)
+        ),
         demo_token=demo_token,
     )
 
@@ -53,20 +73,26 @@ def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # uvicorn runs this once in-flight requests finished or its deadline passed.
             await gateway.providers.close()
+            gateway.observability.tracing.shutdown()
 
     app = FastAPI(
         title="FleetQL", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.gateway = gateway
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            JsonCorsMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
+    # Outermost: preflight and CORS refusals get a request id as well.
+    app.add_middleware(RequestIdMiddleware, observer=gateway.observability)
     app.add_api_route(
         "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
     )
@@ -86,5 +112,13 @@ def create_app(settings: Settings, *, demo_token: str | None = None) -> FastAPI:
             {"status": status, "providers": reachable, "circuits": circuits},
             status_code=503 if status == "down" else 200,
         )
+
+    if settings.observability.metrics:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            """Prometheus exposition of this gateway's series."""
+            body = gateway.observability.metrics.exposition()
+            return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app

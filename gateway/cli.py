@@ -1,4 +1,4 @@
-"""The ``fleetql`` command: ``serve``, ``schema`` and ``emulate``."""
+"""The ``fleetql`` command: ``serve``, ``check``, ``schema``, ``capabilities`` and ``emulate``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 import uvicorn
 
 from gateway.app import create_app
-from gateway.settings import ConfigError, load_settings
+from gateway.check import run_check
+from gateway.logs import configure_logging, credentials_of
+from gateway.settings import ConfigError, Settings, load_settings
 from providers.registry import PROVIDER_KINDS, capability_matrix
 
 __all__ = ["main"]
@@ -45,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", help="TOML configuration (default: $FLEETQL_CONFIG, else demo)")
     serve.add_argument("--host", help="listen address (default from config, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default from config, 8000)")
+    check = commands.add_parser(
+        "check", help="validate a configuration and ping each provider once"
+    )
+    check.add_argument("--config", help="TOML configuration (default: $FLEETQL_CONFIG)")
     commands.add_parser("schema", help="print the served GraphQL SDL")
     commands.add_parser("capabilities", help="print the provider capability matrix (Markdown)")
     emulate = commands.add_parser("emulate", help="run one provider emulator")
@@ -62,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "capabilities":
         sys.stdout.write(capability_matrix())
         return 0
+    if args.command == "check":
+        config_path = args.config or os.environ.get("FLEETQL_CONFIG")
+        if not config_path:
+            parser.error("check needs --config PATH (or FLEETQL_CONFIG)")
+        return run_check(config_path, sys.stdout, sys.stderr)
     if args.command == "emulate":
         module = importlib.import_module(f"providers.{args.kind}.emulator")
         app = module.create_app(size=args.size, seed=args.seed)
@@ -75,11 +87,11 @@ def _serve(args: argparse.Namespace) -> int:
     if config_path:
         try:
             settings = load_settings(config_path)
+            app = create_app(settings)  # a configured tracing without its packages fails here
         except ConfigError as error:
             print(f"fleetql: configuration error: {error}", file=sys.stderr)
             return 2
-        host, port = args.host or settings.host, args.port or settings.port
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        _run(app, settings, args.host or settings.host, args.port or settings.port)
         return 0
     from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
 
@@ -88,10 +100,31 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         print(BANNER.format(host=host, port=port), flush=True)
         app = create_app(demo.settings, demo_token=DEMO_FULL_ACCESS)
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        _run(app, demo.settings, host, port)
     finally:
         demo.stop()
     return 0
+
+
+def _run(app: object, settings: Settings, host: str, port: int) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM, logging JSON lines to stdout."""
+    configure_logging(settings.observability.log_level, credentials_of(settings))
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options from the settings: logging, and the graceful-shutdown deadline.
+
+    On SIGTERM uvicorn stops accepting connections, lets in-flight requests finish for at
+    most ``server.shutdown_timeout`` seconds, then runs the app's shutdown (upstream clients
+    closed, buffered spans exported).
+    """
+    return {
+        "log_config": None,  # configure_logging already routes uvicorn's loggers to JSON
+        "log_level": settings.observability.log_level,
+        "access_log": False,  # one line per GraphQL request comes from the gateway itself
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
 
 
 if __name__ == "__main__":

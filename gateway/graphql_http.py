@@ -1,9 +1,17 @@
-"""GraphQL over HTTP, as the DataPacket seed describes it.
+"""GraphQL over HTTP: DataPacket's behaviour by default, the GraphQL-over-HTTP spec on request.
 
 ``POST /graphql`` with an ``application/json`` body ``{query, variables, operationName}``, or
 ``GET /graphql?query=…&variables=…`` (queries only). A request that cannot be read answers
-HTTP 400 with ``BAD_REQUEST``; everything else answers 200 with ``errors`` as needed. A
-document with several operations and no ``operationName`` runs them all, in document order
+HTTP 400 with ``BAD_REQUEST`` (413 too large, 405 a mutation over GET, 429 rate limited).
+
+The response media type follows ``Accept``. ``application/json`` (the default, and what
+DataPacket clients send) keeps DataPacket's behaviour: every request the gateway could
+read answers 200, with ``errors`` as needed. ``application/graphql-response+json`` (preferred
+by the client, per the GraphQL-over-HTTP specification) answers a request error (parse,
+validation, variable coercion, limits, a missing or refused token) with 400 (401, 403) and
+no ``data`` key, and field errors with 200.
+
+A document with several operations and no ``operationName`` runs them all, in document order
 (seed: "They will be executed in the order they are specified in the request").
 """
 
@@ -11,9 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import uuid
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -28,6 +35,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from gateway.context import RequestContext
 from gateway.graphiql import graphiql_page
 from gateway.limits import check_document, uses_introspection
+from gateway.observability import RequestObservation
+from resolvers.loaders import Loaders
 from schema import fleet_schema
 from schema.errors import (
     BadRequest,
@@ -38,53 +47,149 @@ from schema.errors import (
     RateLimited,
 )
 
-__all__ = ["graphql_endpoint"]
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+__all__ = ["GRAPHQL_RESPONSE_JSON", "format_error", "graphql_endpoint", "negotiate"]
 
 log = logging.getLogger("fleetql.request")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
 
 
 async def graphql_endpoint(request: Request) -> Response:
     """Serve one GraphQL request (or GraphiQL to a browser)."""
     gateway = request.app.state.gateway
-    request_id = _request_id(request)
     if request.method == "GET" and "query" not in request.query_params:
         if gateway.settings.graphiql and "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(graphiql_page(gateway.demo_token))
+    media_type = negotiate(request.headers.get("accept"))
+    request_id = request.state.request_id
+    with gateway.observability.graphql_request(request_id, request.headers) as observation:
+        answer = await _answer(request, gateway, observation)
+        status, headers = answer.status_and_headers(media_type)
+        observation.responded(status, answer.body)
+        return JSONResponse(answer.body, status, headers, media_type=media_type)
+
+
+def negotiate(accept: str | None) -> str:
+    """``application/graphql-response+json`` when ``Accept`` prefers it, else ``application/json``.
+
+    Example:
+        ``negotiate("application/graphql-response+json, application/json;q=0.9")``
+    """
+    quality = {GRAPHQL_RESPONSE_JSON: 0.0, JSON: 0.0}
+    for media_range in (accept or "").split(","):
+        media, *params = (part.strip() for part in media_range.split(";"))
+        # A wildcard counts for application/json only: the new type must be asked for by name.
+        media = JSON if media.lower() in ("*/*", "application/*") else media.lower()
+        if media in quality:
+            quality[media] = max(quality[media], _quality(params))
+    wanted = quality[GRAPHQL_RESPONSE_JSON]
+    return GRAPHQL_RESPONSE_JSON if wanted > 0 and wanted >= quality[JSON] else JSON
+
+
+def _quality(params: list[str]) -> float:
+    """The ``q`` parameter of a media range (1 when absent, 0 when unreadable)."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+@dataclass
+class _Answer:
+    """A response body and how to send it under each media type."""
+
+    body: dict[str, Any]
+    #: The status under application/json; request errors keep DataPacket's 200.
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    #: The status under application/graphql-response+json when the body has no ``data``.
+    refusal_status: int = 400
+
+    @classmethod
+    def failed(cls, error: GatewayError, request_id: str, status: int, **headers: str) -> _Answer:
+        """An unreadable or refused HTTP request: ``status`` under either media type."""
+        body = {"errors": [format_error(error, request_id)]}
+        return cls(body, status, {key.replace("_", "-").title(): v for key, v in headers.items()})
+
+    @classmethod
+    def rejected(
+        cls, error: GatewayError | GraphQLError, request_id: str, refusal_status: int = 400
+    ) -> _Answer:
+        """A request error: 200 under application/json, ``refusal_status`` otherwise."""
+        body = {"errors": [format_error(error, request_id)]}
+        return cls(body, refusal_status=refusal_status)
+
+    def status_and_headers(self, media_type: str) -> tuple[int, dict[str, str]]:
+        """The HTTP status and extra headers to answer with under ``media_type``."""
+        if media_type == JSON or self.status != 200 or "data" in self.body:
+            return self.status, self.headers
+        if self.refusal_status == 401:
+            return 401, {**self.headers, "WWW-Authenticate": "Bearer"}
+        return self.refusal_status, self.headers
+
+
+async def _answer(request: Request, gateway: Gateway, observation: RequestObservation) -> _Answer:
+    """Read, authenticate, check and run one GraphQL request."""
     settings = gateway.settings
+    request_id = observation.request_id
     try:
         query, variables, operation_name = await _read_request(
             request, settings.limits.max_body_bytes
         )
     except BadRequest as error:
-        status = 413 if error.details.get("limit") else 400
-        return _errors([format_error(error, request_id)], status, request_id)
+        return _Answer.failed(error, request_id, 413 if error.details.get("limit") else 400)
     try:
         token = gateway.tokens.authenticate(request.headers.get("authorization"))
+    except NotAuthorized as error:
+        return _Answer.rejected(error, request_id, refusal_status=401)
+    observation.client = token.name
+    try:
         document = parse(query, max_tokens=settings.limits.max_tokens)
         operations = _operations(document, operation_name)
+        observation.operation = "+".join(
+            op.name.value if op.name else "anonymous" for op in operations
+        )
         mutates = any(op.operation == OperationType.MUTATION for op in operations)
         if request.method == "GET" and mutates:
             error = BadRequest("Mutations must be sent with POST.")
-            return _errors([format_error(error, request_id)], 405, request_id, allow="POST")
+            return _Answer.failed(error, request_id, 405, allow="POST")
         if mutates and not token.can_mutate:
-            raise NotAuthorized("This API token is read-only; mutations need a full-access token.")
+            message = "This API token is read-only; mutations need a full-access token."
+            return _Answer.rejected(NotAuthorized(message), request_id, refusal_status=403)
         gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
         check_document(gateway.graphql_schema, document, operations, variables, settings.limits)
         if not settings.introspection and uses_introspection(document):
             raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
     except RateLimited as error:
         retry_after = str(error.details["retryAfter"])
-        body = [format_error(error, request_id)]
-        return _errors(body, 429, request_id, retry_after=retry_after)
+        return _Answer.failed(error, request_id, 429, retry_after=retry_after)
     except (GatewayError, GraphQLError) as error:
-        return _errors([format_error(error, request_id)], 200, request_id)
+        return _Answer.rejected(error, request_id)
     context = RequestContext(
         providers=gateway.providers.visible_to(token.providers),
         health=gateway.health,
         token=token,
         request_id=request_id,
+        loaders=Loaders(observation.loader_batch),
     )
+    return _Answer(await _execute(query, variables, operations, context))
+
+
+async def _execute(
+    query: str,
+    variables: dict[str, Any] | None,
+    operations: list[OperationDefinitionNode],
+    context: RequestContext,
+) -> dict[str, Any]:
+    """Run each operation in document order and merge their ``data`` and ``errors``."""
+    request_id = context.request_id
     data: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = []
     for operation in operations:
@@ -109,12 +214,7 @@ async def graphql_endpoint(request: Request) -> Response:
         body["errors"] = errors
     if data is not None or any("path" in error for error in errors):
         body["data"] = data
-    return JSONResponse(body, headers={"X-Request-ID": request_id})
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+    return body
 
 
 async def _read_request(
@@ -209,11 +309,3 @@ def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[st
         formatted["path"] = list(error.path)
     formatted["extensions"] = extensions
     return formatted
-
-
-def _errors(errors: list[dict[str, Any]], status: int, request_id: str, **headers: str) -> Response:
-    headers = {
-        "X-Request-ID": request_id,
-        **{key.replace("_", "-").title(): value for key, value in headers.items()},
-    }
-    return JSONResponse({"errors": errors}, status_code=status, headers=headers)

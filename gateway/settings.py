@@ -20,14 +20,32 @@ from providers.cache import DEFAULT_TTLS
 from providers.registry import PROVIDER_KINDS
 from providers.resilience import ResiliencePolicy
 
-__all__ = ["ConfigError", "Settings", "load_settings", "settings_from_dict"]
+__all__ = [
+    "ConfigError",
+    "ObservabilitySettings",
+    "Settings",
+    "load_settings",
+    "settings_from_dict",
+]
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the source and the key."""
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """The ``[observability]`` table: log level, ``/metrics``, and optional tracing."""
+
+    log_level: str = "info"
+    metrics: bool = True
+    #: OTLP/HTTP traces endpoint (e.g. ``http://collector:4318/v1/traces``); None: no tracing.
+    otlp_endpoint: str | None = None
+    service_name: str = "fleetql"
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,9 @@ class Settings:
     limits: QueryLimits = field(default_factory=QueryLimits)
     queries_per_minute: int = 600
     mutations_per_minute: int = 60
+    #: Seconds in-flight requests get to finish once shutdown starts (uvicorn's deadline).
+    shutdown_timeout: float = 30.0
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
 
@@ -62,9 +83,13 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
     """Validate an already-parsed configuration."""
     reader = _Reader(source)
-    reader.only(data, "", {"server", "cache", "limits", "providers", "tokens"})
+    reader.only(data, "", {"server", "cache", "limits", "observability", "providers", "tokens"})
     server = reader.table(data, "server")
-    reader.only(server, "server.", {"host", "port", "graphiql", "introspection", "cors_origins"})
+    reader.only(
+        server,
+        "server.",
+        {"host", "port", "graphiql", "introspection", "cors_origins", "shutdown_timeout"},
+    )
     limits_table = reader.table(data, "limits")
     reader.only(
         limits_table,
@@ -103,7 +128,26 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         mutations_per_minute=reader.integer(
             limits_table, "limits.mutations_per_minute", default=60
         ),
+        shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
+        observability=_observability(reader, reader.table(data, "observability")),
         source=source,
+    )
+
+
+def _observability(reader: _Reader, table: dict[str, Any]) -> ObservabilitySettings:
+    """``[observability]``: log level, whether to serve /metrics, the OTLP traces endpoint."""
+    reader.only(table, "observability.", set(vars(ObservabilitySettings())))
+    level = reader.string(table, "observability.log_level", default="info").lower()
+    if level not in LOG_LEVELS:
+        raise reader.error("observability.log_level", f"must be one of {list(LOG_LEVELS)}")
+    endpoint = reader.string(table, "observability.otlp_endpoint", default="") or None
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise reader.error("observability.otlp_endpoint", "must be an http(s) URL")
+    return ObservabilitySettings(
+        log_level=level,
+        metrics=reader.boolean(table, "observability.metrics", default=True),
+        otlp_endpoint=endpoint,
+        service_name=reader.string(table, "observability.service_name", default="fleetql"),
     )
 
 

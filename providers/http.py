@@ -3,6 +3,11 @@
 Adapters call ``send`` and get an ``httpx.Response`` or a ``GatewayError`` naming the
 provider. Writes are never retried; a write whose request may have reached the upstream
 before the connection failed is reported with ``outcome="unknown"``.
+
+Every exchange, cache read and eviction is reported to the ``upstream_observer`` of the
+current request (metrics, logs and traces live in the gateway; none is set: nothing is
+reported). Observers see an endpoint template, never a URL: ids, query strings and bodies
+stay out of labels and log lines.
 """
 
 from __future__ import annotations
@@ -10,7 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+import re
+from collections.abc import Awaitable
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import httpx
 
@@ -19,9 +29,59 @@ from providers.cache import ReadCache, request_key
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
 from schema.errors import ProviderUnavailable
 
-__all__ = ["UpstreamClient"]
+__all__ = ["UpstreamCall", "UpstreamClient", "UpstreamObserver", "endpoint_template"]
 
 log = logging.getLogger("fleetql.upstream")
+
+# A path segment that names one thing rather than a collection: it holds a digit (numeric
+# ids, UUIDs, DP-12345, IPs; API versions such as v1 excepted), a character outside
+# [A-Za-z0-9_-], or is too long to be a word of the API.
+_VERSION = re.compile(r"^v\d+(\.\d+)?$")
+_WORD = re.compile(r"^[A-Za-z_-]{1,40}$")
+
+
+def endpoint_template(path: str) -> str:
+    """The path with every id-like segment replaced by ``{id}``: a bounded metric label.
+
+    Example:
+        ``endpoint_template("/metal/v1/devices/8f1c…/actions") == "/metal/v1/devices/{id}/actions"``
+    """
+    segments = path.split("/")
+    return "/".join(
+        segment if not segment or _VERSION.match(segment) or _WORD.match(segment) else "{id}"
+        for segment in segments
+    )
+
+
+@dataclass
+class UpstreamCall:
+    """One upstream exchange as an observer sees it; ``status`` is set when it ends."""
+
+    provider: str
+    method: str
+    endpoint: str
+    retry: bool
+    #: The HTTP status as text, or how the exchange failed: connect_error, timeout, error.
+    status: str = "error"
+
+
+class UpstreamObserver(Protocol):
+    """Receives what the upstream clients do on behalf of the current request."""
+
+    def upstream_call(self, call: UpstreamCall) -> AbstractContextManager[object]:
+        """Wraps one exchange; ``call.status`` is final when the context exits."""
+
+    def cache_read(self, provider: str, hit: bool) -> None:
+        """A read was served from the cache (or a shared read in flight), or went upstream."""
+
+    def cache_evicted(self, provider: str) -> None:
+        """A successful write emptied the provider's cache."""
+
+
+#: The observer of the request being served; the gateway sets it per request.
+upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
+    "upstream_observer", default=None
+)
 
 
 class UpstreamClient:
@@ -67,18 +127,27 @@ class UpstreamClient:
         exactly once; a successful one clears this instance's cache.
         """
         request = self._client.build_request(method, url, **kwargs)
+        observer = upstream_observer.get()
         if write:
             response = await self._transmit(request, write=True, retry=False)
             if response.status_code < 400:
                 self.cache.clear()
+                if observer is not None:
+                    observer.cache_evicted(self.provider_id)
             return response
         if self.cache.ttl(resource) <= 0:
             return await self._transmit(request, write=False, retry=retry)
-        return await self.cache.read(
-            request_key(request),
-            resource,
-            lambda: self._transmit(request, write=False, retry=retry),
-        )
+        fetched = False
+
+        def fetch() -> Awaitable[httpx.Response]:
+            nonlocal fetched
+            fetched = True
+            return self._transmit(request, write=False, retry=retry)
+
+        response = await self.cache.read(request_key(request), resource, fetch)
+        if observer is not None:
+            observer.cache_read(self.provider_id, hit=not fetched)
+        return response
 
     async def _transmit(
         self, request: httpx.Request, *, write: bool, retry: bool
@@ -108,27 +177,39 @@ class UpstreamClient:
                 circuit=OPEN,
             )
             return failure, None
+        call = UpstreamCall(
+            self.provider_id, request.method, endpoint_template(request.url.path), retried
+        )
         async with await self.guard.slot(retry=retried):
-            try:
-                response = await self._client.send(request)
-            except httpx.ConnectError as exc:
-                # Nothing reached the upstream: a plain failure, even for writes.
-                self.guard.failed()
-                return self._unavailable("could not connect", exc), None
-            except httpx.TimeoutException as exc:
-                self.guard.failed()
-                connect = isinstance(exc, httpx.ConnectTimeout)
-                outcome = "unknown" if write and not connect else None
-                return self._unavailable("timed out", exc, outcome=outcome), None
-            except httpx.HTTPError as exc:
-                self.guard.failed()
-                outcome = "unknown" if write else None
-                return self._unavailable("failed", exc, outcome=outcome), None
+            with self._observed(call):
+                try:
+                    response = await self._client.send(request)
+                except httpx.ConnectError as exc:
+                    # Nothing reached the upstream: a plain failure, even for writes.
+                    self.guard.failed()
+                    call.status = "connect_error"
+                    return self._unavailable("could not connect", exc), None
+                except httpx.TimeoutException as exc:
+                    self.guard.failed()
+                    call.status = "timeout"
+                    connect = isinstance(exc, httpx.ConnectTimeout)
+                    outcome = "unknown" if write and not connect else None
+                    return self._unavailable("timed out", exc, outcome=outcome), None
+                except httpx.HTTPError as exc:
+                    self.guard.failed()
+                    outcome = "unknown" if write else None
+                    return self._unavailable("failed", exc, outcome=outcome), None
+                call.status = str(response.status_code)
         if response.status_code >= 500:
             self.guard.failed()
         elif response.status_code != 429:
             self.guard.succeeded()
         return None, response
+
+    @staticmethod
+    def _observed(call: UpstreamCall) -> AbstractContextManager[object]:
+        observer = upstream_observer.get()
+        return nullcontext() if observer is None else observer.upstream_call(call)
 
     def decode_json(self, response: httpx.Response) -> Any:
         """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON."""

@@ -1,0 +1,195 @@
+"""What the gateway reports about its work: metrics, JSON log lines and spans.
+
+``Observability`` belongs to one gateway. It observes upstream calls made outside a GraphQL
+request (readiness pings); ``graphql_request()`` opens a ``RequestObservation`` that also
+counts the calls made for that request and, when it ends, writes the request's log line
+and its metrics. Both are found by the upstream clients through
+``providers.http.upstream_observer``.
+
+Example:
+    with gateway.observability.graphql_request(request_id, request.headers) as observation:
+        observation.operation = "account"
+        ...
+        observation.responded(200, body)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from gateway.metrics import GatewayMetrics
+from gateway.tracing import Tracing
+from providers.http import UpstreamCall, upstream_observer
+
+__all__ = ["Observability", "RequestObservation"]
+
+request_log = logging.getLogger("fleetql.request")
+upstream_log = logging.getLogger("fleetql.upstream")
+
+#: Operation names are client-chosen: long ones are cut before they reach a label or a log.
+MAX_OPERATION_NAME = 64
+
+
+class Observability:
+    """The metrics and tracing of one gateway, and the observer of its upstream calls."""
+
+    def __init__(self, metrics: GatewayMetrics, tracing: Tracing) -> None:
+        self.metrics = metrics
+        self.tracing = tracing
+
+    @contextmanager
+    def graphql_request(
+        self, request_id: str, headers: Mapping[str, str]
+    ) -> Iterator[RequestObservation]:
+        """Observe one GraphQL request: in-flight gauge, span, then metrics and a log line."""
+        observation = RequestObservation(self, request_id)
+        self.metrics.in_flight.inc()
+        reset = upstream_observer.set(observation)
+        try:
+            with self.tracing.span("graphql", {}, carrier=headers) as span:
+                observation.span = span
+                try:
+                    yield observation
+                finally:
+                    observation.finish()
+        finally:
+            upstream_observer.reset(reset)
+            self.metrics.in_flight.dec()
+
+    @contextmanager
+    def upstream_call(self, call: UpstreamCall) -> Iterator[Any]:
+        """Time one upstream exchange; record it when ``call.status`` is final."""
+        attributes = {
+            "fleetql.provider": call.provider,
+            "http.request.method": call.method,
+            "url.template": call.endpoint,
+            "fleetql.retry": call.retry,
+        }
+        started = time.perf_counter()
+        with self.tracing.span(f"{call.method} {call.endpoint}", attributes, client=True) as span:
+            try:
+                yield span
+            finally:
+                seconds = time.perf_counter() - started
+                if call.status.isdigit():
+                    span.set_attribute("http.response.status_code", int(call.status))
+                else:
+                    span.set_attribute("error.type", call.status)
+                self._record_upstream(call, seconds)
+
+    def cache_read(self, provider: str, hit: bool) -> None:
+        """Count a cache hit or miss for ``provider``."""
+        counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
+        counter.labels(provider=provider).inc()
+
+    def cache_evicted(self, provider: str) -> None:
+        """Count a write that emptied ``provider``'s cache."""
+        self.metrics.cache_evictions.labels(provider=provider).inc()
+
+    @contextmanager
+    def loader_batch(self, provider: str, size: int) -> Iterator[Any]:
+        """Observe one batched lookup of ``size`` server names at ``provider``."""
+        self.metrics.loader_batch_size.labels(provider=provider).observe(size)
+        attributes = {"fleetql.provider": provider, "fleetql.batch_size": size}
+        with self.tracing.span("loader servers_by_name", attributes) as span:
+            yield span
+
+    def _record_upstream(self, call: UpstreamCall, seconds: float) -> None:
+        endpoint = self.metrics.endpoint_label(call.provider, call.endpoint)
+        labels = {"provider": call.provider, "method": call.method, "endpoint": endpoint}
+        self.metrics.upstream_requests.labels(**labels, status=call.status).inc()
+        self.metrics.upstream_latency.labels(**labels).observe(seconds)
+        if upstream_log.isEnabledFor(logging.DEBUG):
+            fields = {
+                "provider": call.provider,
+                "method": call.method,
+                "endpoint": call.endpoint,
+                "status": call.status,
+                "retry": call.retry,
+                "duration_ms": round(seconds * 1000, 1),
+            }
+            upstream_log.debug("upstream call", extra={"fields": fields})
+
+
+class RequestObservation:
+    """One GraphQL request as it is observed: what it asked, what it cost, how it ended."""
+
+    def __init__(self, observability: Observability, request_id: str) -> None:
+        self.request_id = request_id
+        self.span: Any = None
+        #: The operation name(s) of the parsed document; None until it is parsed.
+        self.operation: str | None = None
+        #: The client token's configured name (never the token).
+        self.client: str | None = None
+        self.upstream_calls = 0
+        self.cache_hits = 0
+        self._observability = observability
+        self._status = 200
+        self._codes: list[str] = []
+        self._has_data = False
+        self._started = time.perf_counter()
+
+    def upstream_call(self, call: UpstreamCall) -> Any:
+        """Count the exchange for this request's log line, and observe it."""
+        self.upstream_calls += 1
+        return self._observability.upstream_call(call)
+
+    def cache_read(self, provider: str, hit: bool) -> None:
+        """Count a read served without an upstream call of its own."""
+        if hit:
+            self.cache_hits += 1
+        self._observability.cache_read(provider, hit)
+
+    def cache_evicted(self, provider: str) -> None:
+        """Observe an eviction."""
+        self._observability.cache_evicted(provider)
+
+    def loader_batch(self, provider: str, size: int) -> Any:
+        """Observe a loader batch (hand this to ``Loaders``)."""
+        return self._observability.loader_batch(provider, size)
+
+    def responded(self, status: int, body: Mapping[str, Any]) -> None:
+        """Note the HTTP status and the body about to be sent."""
+        self._status = status
+        self._codes = [
+            str(error.get("extensions", {}).get("code")) for error in body.get("errors", [])
+        ]
+        self._has_data = body.get("data") is not None
+
+    @property
+    def outcome(self) -> str:
+        """``ok`` (no errors), ``partial`` (data and errors) or ``error`` (no data)."""
+        if not self._codes and self._status < 400:
+            return "ok"
+        return "partial" if self._has_data else "error"
+
+    def finish(self) -> None:
+        """Record the request's metrics, span attributes and its one log line."""
+        seconds = time.perf_counter() - self._started
+        metrics = self._observability.metrics
+        operation = (self.operation or "none")[:MAX_OPERATION_NAME]
+        label = metrics.operation_label(operation)
+        metrics.graphql_requests.labels(operation=label, outcome=self.outcome).inc()
+        metrics.graphql_latency.labels(operation=label).observe(seconds)
+        for code in self._codes:
+            metrics.graphql_errors.labels(code=code).inc()
+        self.span.update_name(f"graphql {operation}")
+        self.span.set_attribute("graphql.operation.name", operation)
+        self.span.set_attribute("http.response.status_code", self._status)
+        self.span.set_attribute("fleetql.upstream_calls", self.upstream_calls)
+        fields = {
+            "request_id": self.request_id,
+            "operation": operation,
+            "client": self.client,
+            "status": self._status,
+            "outcome": self.outcome,
+            "duration_ms": round(seconds * 1000, 1),
+            "upstream_calls": self.upstream_calls,
+            "cache_hits": self.cache_hits,
+            "error_codes": self._codes,
+        }
+        request_log.info("graphql request", extra={"fields": fields})

@@ -1,0 +1,119 @@
+"""Structured logs: one JSON line per request (and per upstream call at debug), no secrets."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.logs import JsonFormatter, configure_logging
+from tests.conftest import FULL, READ, error_codes
+
+UPSTREAM_TOKEN = "dp-emulator-full"  # the gateway's DataPacket credential in conftest
+SECRETS = (UPSTREAM_TOKEN, FULL, READ)
+_LOGGERS = ("", "fleetql", "httpx", "httpcore", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Route every log record to a buffer as JSON lines at debug level, as `serve` does."""
+    saved = {
+        name: (logger.handlers[:], logger.level, logger.propagate)
+        for name in _LOGGERS
+        for logger in [logging.getLogger(name)]
+    }
+    buffer = io.StringIO()
+    configure_logging("debug", [UPSTREAM_TOKEN], stream=buffer)
+    yield buffer
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def parsed(buffer: io.StringIO) -> list[dict]:
+    """Every line of the buffer, each parsed as JSON (fails on a line that is not)."""
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_one_json_line_per_request_with_its_request_id_and_upstream_calls(fresh, log_lines):
+    client, upstream = fresh()
+    upstream_log = upstream.app.state.emulator.request_log
+    response = client.http.post(
+        "/graphql",
+        json={"query": "query fleet { servers { entries { name } } }"},
+        headers={"Authorization": f"Bearer {FULL}", "X-Request-ID": "log-test-1"},
+    )
+    assert response.status_code == 200
+
+    lines = parsed(log_lines)
+    [request] = [line for line in lines if line["logger"] == "fleetql.request"]
+    assert request["request_id"] == "log-test-1"
+    assert request["operation"] == "fleet"
+    assert request["client"] == "full"
+    assert request["status"] == 200
+    assert request["outcome"] == "ok"
+    assert request["error_codes"] == []
+    assert request["upstream_calls"] == upstream_log.count(path="/v0/graphql") >= 1
+    assert isinstance(request["duration_ms"], float)
+    calls = [line for line in lines if line["logger"] == "fleetql.upstream"]
+    assert len(calls) == request["upstream_calls"]
+    assert {(c["level"], c["request_id"], c["provider"], c["endpoint"]) for c in calls} == {
+        ("debug", "log-test-1", "dp", "/v0/graphql")
+    }
+
+
+def test_failures_are_logged_with_codes_and_without_secrets(fresh, log_lines):
+    client, upstream = fresh()
+    client.query("query broken { account { favouriteColour } }")
+    client.query("query account { account { name } }", token="not-a-token")
+    upstream.app.state.emulator.faults.error_rate = 1.0
+    body = client.query("query account { account { name } }", token=READ)
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+
+    lines = parsed(log_lines)
+    requests = [line for line in lines if line["logger"] == "fleetql.request"]
+    assert [r["error_codes"] for r in requests] == [
+        ["GRAPHQL_VALIDATION_FAILED"],
+        ["NOT_AUTHORIZED"],
+        ["PROVIDER_UNAVAILABLE"],
+    ]
+    assert [r["outcome"] for r in requests] == ["error", "error", "error"]
+    failed_calls = [line for line in lines if line.get("status") == "503"]
+    assert len(failed_calls) == requests[-1]["upstream_calls"] >= 1
+    assert {call["request_id"] for call in failed_calls} == {requests[-1]["request_id"]}
+    text = log_lines.getvalue()
+    for secret in [*SECRETS, "not-a-token", "Bearer"]:
+        assert secret not in text
+    assert "http://" not in text  # no URL, so no query string either
+
+
+def test_formatter_redacts_configured_secrets_and_bearer_values():
+    formatter = JsonFormatter(["s3cr3t-upstream-token"])
+    try:
+        raise RuntimeError("login with s3cr3t-upstream-token failed")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "fleetql.test", logging.ERROR, __file__, 1, "sent Authorization: Bearer abc.def", (), None
+    )
+    record.exc_info = exc_info
+    record.fields = {"detail": ["s3cr3t-upstream-token"]}
+    line = formatter.format(record)
+    entry = json.loads(line)
+    assert "s3cr3t-upstream-token" not in line and "abc.def" not in line
+    assert entry["message"] == "sent Authorization: Bearer [redacted]"
+    assert entry["detail"] == ["[redacted]"]
+    assert "RuntimeError" in entry["exception"]
+
+
+def test_log_level_comes_from_the_configuration(fresh, log_lines):
+    configure_logging("warning", stream=log_lines)
+    client, _ = fresh()
+    client.data("query account { account { name } }")
+    assert parsed(log_lines) == []
