@@ -17,6 +17,7 @@ A document with several operations and no ``operationName`` runs them all, in do
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from gateway.context import RequestContext
 from gateway.graphiql import graphiql_page
 from gateway.limits import check_document, uses_introspection
 from gateway.observability import RequestObservation
+from providers.http import request_deadline
 from resolvers.loaders import Loaders
 from schema import fleet_schema
 from schema.errors import (
@@ -179,7 +181,12 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         request_id=request_id,
         loaders=Loaders(observation.loader_batch),
     )
-    return _Answer(await _execute(query, variables, operations, context))
+    deadline = asyncio.get_running_loop().time() + settings.request_deadline
+    deadline_token = request_deadline.set(deadline)
+    try:
+        return _Answer(await _execute(query, variables, operations, context))
+    finally:
+        request_deadline.reset(deadline_token)
 
 
 async def _execute(

@@ -64,6 +64,7 @@ class Settings:
     mutations_per_minute: int = 60
     #: Seconds in-flight requests get to finish once shutdown starts (uvicorn's deadline).
     shutdown_timeout: float = 30.0
+    request_deadline: float = 30.0
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
@@ -88,7 +89,15 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
     reader.only(
         server,
         "server.",
-        {"host", "port", "graphiql", "introspection", "cors_origins", "shutdown_timeout"},
+        {
+            "host",
+            "port",
+            "graphiql",
+            "introspection",
+            "cors_origins",
+            "shutdown_timeout",
+            "request_deadline",
+        },
     )
     limits_table = reader.table(data, "limits")
     reader.only(
@@ -129,6 +138,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             limits_table, "limits.mutations_per_minute", default=60
         ),
         shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
+        request_deadline=reader.number(server, "server.request_deadline", default=30.0),
         observability=_observability(reader, reader.table(data, "observability")),
         source=source,
     )

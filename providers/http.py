@@ -32,12 +32,19 @@ from schema.errors import ProviderUnavailable
 __all__ = ["UpstreamCall", "UpstreamClient", "UpstreamObserver", "endpoint_template"]
 
 log = logging.getLogger("fleetql.upstream")
+_WRITE = "fleetql.write"
 
 # A path segment that names one thing rather than a collection: it holds a digit (numeric
 # ids, UUIDs, DP-12345, IPs; API versions such as v1 excepted), a character outside
 # [A-Za-z0-9_-], or is too long to be a word of the API.
 _VERSION = re.compile(r"^v\d+(\.\d+)?$")
 _WORD = re.compile(r"^[A-Za-z_-]{1,40}$")
+
+
+def _remaining() -> float | None:
+    """Seconds left before the current request's deadline (``None``: no deadline)."""
+    deadline = request_deadline.get()
+    return None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
 
 
 def endpoint_template(path: str) -> str:
@@ -79,6 +86,10 @@ class UpstreamObserver(Protocol):
 
 
 #: The observer of the request being served; the gateway sets it per request.
+#: The current GraphQL request's deadline, on the event loop's clock; ``None``: no deadline.
+#: Upstream calls, their queueing for a slot and their retries all end by it.
+request_deadline: ContextVar[float | None] = ContextVar("request_deadline", default=None)
+
 upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
     "upstream_observer", default=None
 )
@@ -130,6 +141,8 @@ class UpstreamClient:
         observer = upstream_observer.get()
         if write:
             response = await self._transmit(request, write=True, retry=False)
+            # Remembered so that an unreadable answer to a write is reported as such.
+            response.extensions = {**response.extensions, _WRITE: True}
             if response.status_code < 400:
                 self.cache.clear()
                 if observer is not None:
@@ -158,10 +171,13 @@ class UpstreamClient:
             retryable = failure is not None or response.status_code in RETRYABLE_STATUS
             retries_left = retry and attempt < self.guard.policy.retries
             if retryable and retries_left and self.guard.may_retry():
-                attempt += 1
                 retry_after = response.headers.get("retry-after") if response else None
-                await asyncio.sleep(self.guard.delay(attempt, retry_after))
-                continue
+                pause = self.guard.delay(attempt + 1, retry_after)
+                remaining = _remaining()
+                if remaining is None or pause < remaining:
+                    attempt += 1
+                    await asyncio.sleep(pause)
+                    continue
             if failure is not None:
                 raise failure
             return response
@@ -180,10 +196,19 @@ class UpstreamClient:
         call = UpstreamCall(
             self.provider_id, request.method, endpoint_template(request.url.path), retried
         )
-        async with await self.guard.slot(retry=retried):
+        try:
+            async with asyncio.timeout(_remaining()):
+                slot = await self.guard.slot(retry=retried)
+        except TimeoutError:
+            return self._past_deadline(outcome=None), None  # still queued: nothing was sent
+        async with slot:
             with self._observed(call):
                 try:
-                    response = await self._client.send(request)
+                    async with asyncio.timeout(_remaining()):
+                        response = await self._client.send(request)
+                except TimeoutError:
+                    call.status = "deadline"
+                    return self._past_deadline(outcome="unknown" if write else None), None
                 except httpx.ConnectError as exc:
                     # Nothing reached the upstream: a plain failure, even for writes.
                     self.guard.failed()
@@ -206,17 +231,34 @@ class UpstreamClient:
             self.guard.succeeded()
         return None, response
 
+    def _past_deadline(self, *, outcome: str | None) -> ProviderUnavailable:
+        return ProviderUnavailable.failed(
+            self.provider_id,
+            "did not answer before the request's deadline",
+            outcome_unknown=outcome == "unknown",
+        )
+
     @staticmethod
     def _observed(call: UpstreamCall) -> AbstractContextManager[object]:
         observer = upstream_observer.get()
         return nullcontext() if observer is None else observer.upstream_call(call)
 
     def decode_json(self, response: httpx.Response) -> Any:
-        """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON."""
+        """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON.
+
+        Garbage counts against the breaker like an error status, is never served again from
+        the cache, and after a write it means the change may have been applied.
+        """
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise self._unavailable("answered with a malformed body", exc) from None
+            self.guard.failed()
+            self.cache.clear()
+            written = response.extensions.get(_WRITE, False)
+            outcome = "unknown" if written else None
+            raise self._unavailable(
+                "answered with a malformed body", exc, outcome=outcome
+            ) from None
 
     def _unavailable(
         self, what: str, exc: Exception, *, outcome: str | None = None

@@ -144,3 +144,42 @@ async def test_retry_budget_limits_retries():
         async with await guard.slot(retry=False):
             pass
     assert guard.may_retry()
+
+
+def test_the_request_deadline_bounds_a_hanging_provider_and_keeps_the_others():
+    from providers.datapacket import emulator as dp
+
+    with (
+        EmulatorServer(dp.create_app(size=4, seed=1)) as healthy,
+        EmulatorServer(dp.create_app(size=3, seed=2, examples=False)) as hanging,
+    ):
+        hanging.app.state.emulator.faults.hang = True
+        gateway = start_gateway(
+            [datapacket_config(healthy), datapacket_config(hanging, id="slow")],
+            request_deadline=0.5,
+        )
+        try:
+            body = GatewayClient(gateway).query("{ servers { entriesTotalCount } }")
+        finally:
+            hanging.app.state.emulator.faults.hang = False
+            gateway.stop()
+    assert body["data"] == {"servers": {"entriesTotalCount": 4}}
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["provider"] == "slow"
+    assert "deadline" in body["errors"][0]["message"]
+    assert hanging.app.state.emulator.request_log.count() == 1  # no retry past the deadline
+
+
+def test_an_unreadable_answer_to_a_write_has_an_unknown_outcome(upstream):
+    gateway = gateway_for(upstream)
+    try:
+        upstream.app.state.emulator.faults.malformed = True
+        body = GatewayClient(gateway).query(
+            'mutation { performServerPowerAction(input: {server: {name: "DP-12345"}, '
+            "action: CYCLE}) { server { name } } }"
+        )
+    finally:
+        gateway.stop()
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["outcome"] == "unknown"
+    assert calls(upstream) == 1

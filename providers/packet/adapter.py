@@ -58,7 +58,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from providers.base import Capability, Page, Provider, ProviderConfig, ServerFilter, ServerKey
@@ -225,9 +226,10 @@ class PacketProvider(Provider):
             provider, f"answered {what}", outcome_unknown=write and status >= 500
         )
 
-    async def _bounded(self, call: Awaitable[T]) -> T:
+    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
+        # The coroutine is made inside the limit: one cancelled while waiting is never created.
         async with self._limit:
-            return await call
+            return await call()
 
     def _device_id(self, name: str) -> str:
         if not self.owns(name):
@@ -262,7 +264,10 @@ class PacketProvider(Provider):
         sources = [("projects", i) for i in self.project_ids]
         sources += [("organizations", i) for i in self.organization_ids]
         lists = await asyncio.gather(
-            *(self._bounded(self._device_pages(f"/{k}/{i}/devices", params)) for k, i in sources)
+            *(
+                self._bounded(partial(self._device_pages, f"/{k}/{i}/devices", params))
+                for k, i in sources
+            )
         )
         seen: dict[str, dict] = {}
         for (kind, source_id), devices in zip(sources, lists, strict=True):
@@ -279,7 +284,9 @@ class PacketProvider(Provider):
             body = await self._call("GET", f"/projects/{project_id}/bgp/sessions")
             return (body or {}).get("bgp_sessions") or []
 
-        found = await asyncio.gather(*(self._bounded(sessions(p)) for p in sorted(project_ids)))
+        found = await asyncio.gather(
+            *(self._bounded(partial(sessions, p)) for p in sorted(project_ids))
+        )
         return up_bgp_device_ids(s for group in found for s in group)
 
     async def _servers(self, server_filter: ServerFilter, selection: Selection) -> list[dict]:

@@ -1,0 +1,455 @@
+"""Fault suite: the emulators' fault knobs against a gateway over all five backend kinds.
+
+Slow and hanging upstreams, 5xx bursts, 429 with Retry-After, malformed JSON, a connection
+cut mid-request, and credentials revoked mid-run. Each test asserts what a client sees
+(partial data, the error code naming the provider) and what the upstream saw (request
+counts from the emulators' logs: retries, the breaker's fail-fast, exactly one call per
+mutation). No assertion depends on speed: the faulty provider's timeout is far below the
+injected delays, and the only clock-based checks are lower bounds (a Retry-After honoured,
+a sleep past a breaker cooldown).
+
+Reads of DataPacket, Packet and Mammoth follow the generic policy of
+``providers/resilience.py``; dashserv and DCImanager replace it with their upstream's own
+documented rule (dashserv: retry a rate-limited 503/429; DCImanager: retry a 503
+"suspended"), so each test states which rule it checks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gateway.app import create_app
+from gateway.demo import DEMO_BACKENDS
+from gateway.settings import settings_from_dict
+from providers.dcimanager.emulator import SESSION as DCI_SESSION
+from providers.emulation.faults import FaultSettings
+from providers.emulation.request_log import RequestLog
+from providers.emulation.server import EmulatorServer
+from providers.registry import PROVIDER_KINDS
+from tests.conftest import TOKENS, GatewayClient, error_codes
+from tests.test_security import MUTATIONS
+
+SIZE = 6
+KINDS = [backend.kind for backend in DEMO_BACKENDS]
+GENERIC_RETRY = ["datapacket", "packet", "mammoth"]
+#: Far below every injected delay (hang: forever; latency: 5 s).
+SHORT_TIMEOUT = 0.3
+LISTING = (
+    "{ servers(input: {pageSize: 50}) { entriesTotalCount entries { name provider { id } } } }"
+)
+POWER = (
+    'mutation { performServerPowerAction(input: {server: {name: "%s"}, action: ON}) '
+    "{ server { name } } }"
+)
+
+
+class Fleet:
+    """The five demo emulators (shared by the module) and fresh gateways over them."""
+
+    def __init__(self) -> None:
+        self.upstreams: dict[str, EmulatorServer] = {}
+        self.tables: dict[str, dict[str, Any]] = {}
+        self.gateways: list[EmulatorServer] = []
+        for backend in DEMO_BACKENDS:
+            app = backend.emulator(SIZE)
+            upstream = self.upstreams[backend.kind] = EmulatorServer(app).start()
+            self.tables[backend.kind] = {
+                "id": backend.kind,
+                "kind": backend.kind,
+                "base_url": f"{upstream.url}{backend.path}",
+                "prefix": backend.prefix,
+                "retry_backoff": 0.01,  # also DCImanager's own 503 backoff (same key)
+                "retry_budget": 1.0,  # tests that count retries want them all
+                "breaker_failures": 100,  # tests that want the breaker lower it
+                **backend.credentials,
+                **backend.options(app),
+            }
+        # DCImanager's pre-issued session: no login, so a fault never hits a login first.
+        dci = self.tables["dcimanager"]
+        del dci["email"], dci["password"]
+        dci["session"] = DCI_SESSION
+
+    def start_gateway(self, **overrides: dict[str, Any]) -> EmulatorServer:
+        """A new gateway (closed circuits, no cache) with per-kind ``[[providers]]`` overrides;
+        an override of ``None`` removes the key."""
+        providers = []
+        for kind in KINDS:
+            table = {**self.tables[kind], **overrides.get(kind, {})}
+            providers.append({key: value for key, value in table.items() if value is not None})
+        settings = settings_from_dict(
+            {"providers": providers, "tokens": TOKENS, "cache": {"enabled": False}},
+            source="<fault suite>",
+        )
+        return EmulatorServer(create_app(settings)).start()
+
+    def gateway(self, **overrides: dict[str, Any]) -> GatewayClient:
+        """A gateway for one test (stopped after it)."""
+        server = self.start_gateway(**overrides)
+        self.gateways.append(server)
+        return GatewayClient(server)
+
+    def log(self, kind: str) -> RequestLog:
+        return self.upstreams[kind].app.state.emulator.request_log
+
+    def faults(self, kind: str) -> FaultSettings:
+        return self.upstreams[kind].app.state.emulator.faults
+
+    def clear_logs(self) -> None:
+        for kind in KINDS:
+            self.log(kind).clear()
+
+    def paths(self, kind: str) -> dict[str, int]:
+        """How many times each path was requested since the logs were cleared."""
+        counted: dict[str, int] = {}
+        for entry in self.log(kind).entries():
+            counted[entry.path] = counted.get(entry.path, 0) + 1
+        return counted
+
+    def writes(self, kind: str) -> int:
+        """Upstream requests that change state: GraphQL mutations, or non-GET REST calls."""
+        if kind == "datapacket":
+            return sum(
+                1
+                for entry in self.log(kind).entries()
+                if isinstance(entry.body, dict)
+                and str(entry.body.get("query", "")).lstrip().startswith("mutation")
+            )
+        return sum(
+            1 for e in self.log(kind).entries() if e.method != "GET" and "/auth/" not in e.path
+        )
+
+    def restart(self, kind: str) -> None:
+        """Serve ``kind``'s emulator (same app, same port) again after ``stop()``."""
+        stopped = self.upstreams[kind]
+        self.upstreams[kind] = EmulatorServer(stopped.app, port=stopped.port).start()
+
+    def stop_gateways(self) -> None:
+        for server in self.gateways:
+            server.stop()
+        self.gateways.clear()
+
+    def stop(self) -> None:
+        self.stop_gateways()
+        for upstream in self.upstreams.values():
+            upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    running = Fleet()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def shared(fleet: Fleet) -> Iterator[GatewayClient]:
+    """One gateway with the suite's defaults, for tests that need no special configuration."""
+    server = fleet.start_gateway()
+    yield GatewayClient(server)
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def names(shared: GatewayClient) -> dict[str, list[str]]:
+    """Each provider's server names, read before any fault."""
+    entries = shared.data(LISTING)["servers"]["entries"]
+    return {kind: [s["name"] for s in entries if s["provider"]["id"] == kind] for kind in KINDS}
+
+
+@pytest.fixture(autouse=True)
+def healthy(fleet: Fleet, shared: GatewayClient) -> Iterator[None]:
+    """Every test starts with empty logs and ends with every knob back to normal, its own
+    gateways stopped, and the shared gateway's failure counts reset by a healthy read."""
+    fleet.clear_logs()
+    yield
+    fleet.stop_gateways()
+    for kind in KINDS:
+        fleet.faults(kind).update(vars(FaultSettings()))
+    assert "errors" not in shared.query(LISTING)
+    fleet.clear_logs()
+
+
+def assert_partial(body: dict, names: dict[str, list[str]], failed: dict[str, str]) -> None:
+    """The healthy providers' servers and one error per failed provider, with its code."""
+    healthy = [name for kind in KINDS if kind not in failed for name in names[kind]]
+    page = body["data"]["servers"]
+    assert [server["name"] for server in page["entries"]] == healthy
+    assert page["entriesTotalCount"] == len(healthy)
+    errors = {e["extensions"]["provider"]: e for e in body["errors"]}
+    assert {kind: e["extensions"]["code"] for kind, e in errors.items()} == failed
+    assert all(error["path"] == ["servers"] for error in body["errors"])
+
+
+# --- slow and hanging upstreams ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "fault"), [*((kind, "hang") for kind in KINDS), ("mammoth", "slow")]
+)
+def test_a_slow_or_hanging_provider_times_out_alone(fleet, names, kind, fault):
+    client = fleet.gateway(**{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 1}})
+    if fault == "slow":
+        fleet.faults(kind).latency_ms = 5000
+    else:
+        fleet.faults(kind).hang = True
+    body = client.query(LISTING)
+    assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert "timed out" in body["errors"][0]["message"]
+    # A timed-out read is retried once by the generic policy; dashserv and DCImanager retry
+    # only their upstream's documented "try again" answers, never a timeout.
+    tries = 2 if kind in GENERIC_RETRY else 1
+    assert max(fleet.paths(kind).values()) == tries
+
+
+# --- 5xx bursts and the retry rules ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_5xx_burst_is_retried_by_the_kinds_rule_then_reported(fleet, shared, names, kind):
+    fleet.faults(kind).update({"error_rate": 1.0, "error_status": 502})
+    body = shared.query(LISTING)
+    assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
+    # The default two retries; 502 is not dashserv's or DCImanager's "try again". Where one
+    # listing makes concurrent calls (Packet's projects), the first to give up cancels the
+    # others, so only the most-tried path is exact.
+    tries = 3 if kind in GENERIC_RETRY else 1
+    assert max(fleet.paths(kind).values()) == tries
+    fleet.faults(kind).error_rate = 0.0  # the burst ends: the next read is whole again
+    assert "errors" not in shared.query(LISTING)
+
+
+def test_the_retry_budget_caps_retries_across_requests(fleet, names):
+    client = fleet.gateway(mammoth={"retries": 5, "retry_budget": 0.2})
+    fleet.faults("mammoth").error_rate = 1.0
+    assert_partial(client.query(LISTING), names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    # The budget is 20 % of ten seconds' requests but at least three retries: 1 + 3, not 1 + 5.
+    assert fleet.log("mammoth").count() == 4
+    fleet.clear_logs()
+    assert_partial(client.query(LISTING), names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    assert fleet.log("mammoth").count() == 1  # spent: no retry until the window moves on
+
+
+def test_dashserv_retries_its_rate_limit_answer(fleet, shared, names, monkeypatch):
+    monkeypatch.setattr(PROVIDER_KINDS["dashserv"], "read_retry_delays", (0.01, 0.01))
+    fleet.faults("dashserv").update({"error_rate": 1.0, "error_status": 503})
+    body = shared.query(LISTING)
+    assert_partial(body, names, {"dashserv": "PROVIDER_UNAVAILABLE"})
+    assert "rate limiting" in body["errors"][0]["message"]
+    assert max(fleet.paths("dashserv").values()) == 3  # the first try and two delays
+
+
+def test_a_dcimanager_suspension_is_retried_and_hidden(fleet, shared, names):
+    fleet.upstreams["dcimanager"].app.state.dci.suspend(requests=2)
+    body = shared.query(LISTING)
+    assert "errors" not in body
+    assert body["data"]["servers"]["entriesTotalCount"] == sum(map(len, names.values()))
+    statuses = [entry.status for entry in fleet.log("dcimanager").entries()]
+    assert statuses == [503, 503, 200]
+
+
+# --- 429 with Retry-After -------------------------------------------------------------------
+
+
+def test_429_retry_after_is_waited_for_then_reported(fleet, names):
+    client = fleet.gateway(mammoth={"retries": 1})
+    fleet.faults("mammoth").retry_after = 1
+    body = client.query(LISTING)
+    assert_partial(body, names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    first, second = fleet.log("mammoth").entries()
+    assert (first.fault, second.fault) == ("rate_limited", "rate_limited")
+    # The jittered backoff is at most 0.01 s here: a retry a second later honoured the header.
+    assert second.at - first.at >= 0.9
+
+
+# --- malformed JSON -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_malformed_body_is_reported_and_not_retried(fleet, shared, names, kind):
+    fleet.faults(kind).malformed = True
+    body = shared.query(LISTING)
+    assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert "malformed" in body["errors"][0]["message"]
+    assert set(fleet.paths(kind).values()) == {1}  # a 200 with garbage is not "try again"
+
+
+# --- the circuit breaker --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["packet", "dcimanager"])
+def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind):
+    policy = {"breaker_failures": 1, "breaker_cooldown": 0.2, "retries": 0}
+    client = fleet.gateway(**{kind: policy})
+    fleet.faults(kind).update({"error_rate": 1.0, "error_status": 500})
+    assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert fleet.log(kind).count() >= 1
+
+    fleet.clear_logs()
+    fast = client.query(LISTING)
+    assert_partial(fast, names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert fast["errors"][0]["extensions"]["circuit"] == "OPEN"
+    assert fleet.log(kind).count() == 0  # failed fast: nothing sent
+    ready = client.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["circuits"] == {k: "OPEN" if k == kind else "CLOSED" for k in KINDS}
+    circuits = client.data("{ providers { id circuit } }")["providers"]
+    assert {p["id"]: p["circuit"] for p in circuits}[kind] == "OPEN"
+
+    time.sleep(0.25)  # past the cooldown: the next call is the half-open probe
+    fleet.clear_logs()
+    assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert fleet.log(kind).count() == 1  # one probe, failed: open again
+    assert client.http.get("/readyz").json()["circuits"][kind] == "OPEN"
+
+    fleet.faults(kind).error_rate = 0.0
+    time.sleep(0.25)
+    client.query(LISTING)  # the probe succeeds (concurrent calls of it failed fast)
+    assert client.http.get("/readyz").json()["circuits"][kind] == "CLOSED"
+    assert "errors" not in client.query(LISTING)
+
+
+# --- a connection cut mid-run -----------------------------------------------------------------
+
+
+def test_a_connection_cut_mid_write_is_reported_as_unknown_outcome(fleet, shared, names):
+    kind, client = "mammoth", shared
+    fleet.faults(kind).hang = True
+    answers: list[dict] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(client.query(POWER % names[kind][0])), daemon=True
+    )
+    writer.start()
+    wait_until(lambda: fleet.writes(kind) == 1)
+    fleet.upstreams[kind].stop()  # drops the connection the write is waiting on
+    writer.join(timeout=30)
+    (body,) = answers
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["outcome"] == "unknown"
+    assert fleet.writes(kind) == 1
+
+    try:
+        # While it is down: the others answer, and a write is refused before anything is sent.
+        assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
+        refused = client.query(POWER % names[kind][0])
+        assert error_codes(refused) == ["PROVIDER_UNAVAILABLE"]
+        assert "outcome" not in refused["errors"][0]["extensions"]
+    finally:
+        fleet.faults(kind).hang = False
+        fleet.restart(kind)
+    assert "errors" not in client.query(LISTING)
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    """Poll ``condition`` (an observation, not a timing assumption) until it holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+# --- credentials revoked mid-run --------------------------------------------------------------
+
+
+def datapacket_tokens(fleet: Fleet) -> dict[str, str]:
+    """The DataPacket emulator's accepted tokens (the dict its GraphQL endpoint reads)."""
+    app = fleet.upstreams["datapacket"].app
+    endpoint = next(r.endpoint.__self__ for r in app.routes if hasattr(r.endpoint, "__self__"))
+    return endpoint.tokens
+
+
+def test_revoked_credentials_are_not_authorized_and_never_retried(fleet, names):
+    login = next(b.credentials for b in DEMO_BACKENDS if b.kind == "dcimanager")
+    client = fleet.gateway(dcimanager={"session": None, **login})
+    assert "errors" not in client.query(LISTING)  # logged in while the account was valid
+    fleet.clear_logs()
+    tokens = datapacket_tokens(fleet)
+    accepted = dict(tokens)
+    dci = fleet.upstreams["dcimanager"].app.state.dci
+    accounts = dict(dci.accounts)
+    tokens.clear()
+    dci.expire_sessions()
+    dci.accounts.clear()
+    try:
+        body = client.query(LISTING)
+        assert_partial(
+            body, names, {"datapacket": "NOT_AUTHORIZED", "dcimanager": "NOT_AUTHORIZED"}
+        )
+        assert fleet.log("datapacket").count() == 1
+        # DCImanager: the refused call, then one fresh login (refused too), then nothing more.
+        logged = [(e.operation, e.status) for e in fleet.log("dcimanager").entries()]
+        assert logged == [("server.list", 401), ("auth.token", 401)]
+
+        fleet.clear_logs()
+        power = client.query(POWER % "DP-12345")
+        assert error_codes(power) == ["NOT_AUTHORIZED"]
+        assert power["errors"][0]["extensions"]["provider"] == "datapacket"
+        assert fleet.writes("datapacket") == 1
+    finally:
+        tokens.update(accepted)
+        dci.accounts.update(accounts)
+        dci.sessions[DCI_SESSION] = None  # the shared gateway's pre-issued session
+    assert "errors" not in client.query(LISTING)  # DCImanager logs in again by itself
+
+
+# --- exactly one upstream call per mutation ----------------------------------------------------
+
+WRITE_FAULTS = {
+    # 502, not 503: DCImanager's 503 means "suspended, nothing applied" (no unknown outcome).
+    "5xx": {"error_rate": 1.0, "error_status": 502},
+    "429": {"retry_after": 0},
+    "hang": {"hang": True},
+    # The write landed (HTTP 200) but its answer cannot be read: the outcome is unknown.
+    "malformed": {"malformed": True},
+}
+
+
+@pytest.mark.parametrize("fault", sorted(WRITE_FAULTS))
+@pytest.mark.parametrize("kind", ["datapacket", "packet", "mammoth", "dcimanager"])
+def test_a_failed_power_action_is_sent_exactly_once(fleet, shared, names, kind, fault):
+    client = shared
+    if fault == "hang":
+        client = fleet.gateway(**{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 3}})
+    fleet.faults(kind).update(WRITE_FAULTS[fault])
+    body = client.query(POWER % names[kind][0])
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["provider"] == kind
+    assert fleet.writes(kind) == 1
+    assert all(fleet.log(other).count() == 0 for other in KINDS if other != kind)
+    if fault != "429":  # a 429 refused the call; the others may have landed
+        assert body["errors"][0]["extensions"]["outcome"] == "unknown"
+
+
+#: These look the IP or support request up (a read) before writing to its owner.
+LOOKUP_FIRST = {"setReverseDnsRecord", "supportRequestReply"}
+
+
+def test_every_datapacket_mutation_is_sent_once_failing_or_not(fleet, shared):
+    faults = fleet.faults("datapacket")
+    for field, mutation in MUTATIONS.items():
+        faults.error_rate = 0.0
+        fleet.clear_logs()
+        assert "errors" not in shared.query(f"mutation {{ {mutation} }}"), field
+        assert fleet.writes("datapacket") == 1, field
+
+        faults.update({"error_rate": 1.0, "error_status": 502})
+        fleet.clear_logs()
+        body = shared.query(f"mutation {{ {mutation} }}")
+        assert error_codes(body) == ["PROVIDER_UNAVAILABLE"], field
+        # A failed lookup means nothing was written; a write that failed was not repeated.
+        assert fleet.writes("datapacket") == (0 if field in LOOKUP_FIRST else 1), field
+
+
+def test_a_write_on_a_dead_pooled_connection_is_sent_once(fleet, shared, names):
+    assert "errors" not in shared.query(LISTING)  # pooled keep-alive connections to Packet
+    fleet.upstreams["packet"].stop()
+    fleet.restart("packet")  # the gateway's pooled connections to it are now dead
+    fleet.clear_logs()
+    body = shared.query(POWER % names["packet"][0])
+    assert fleet.writes("packet") == 1
+    assert error_codes(body) in ([], ["VALIDATION_FAILED"])  # ON on a running device: 422
