@@ -1,0 +1,61 @@
+"""The gateway's TOML configuration for a benchmark run.
+
+Two departures from the defaults, both so that the gateway, not a politeness setting, is
+what gets measured: the client token's rate limit is lifted (a load test sends far more than
+600 queries a minute), and each provider's outbound budget (``rate_per_second`` 50,
+``max_concurrency`` 16) is raised; at 50 calls a second, cache-off Q1 (dozens of calls) would
+be capped near one request a second by the budget alone. ``max_aliases`` admits the 50
+aliased lookups of the loader baseline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.processes import Emulator
+
+__all__ = ["BENCH_TOKEN", "write_config"]
+
+BENCH_TOKEN = "bench-read-only"
+OUTBOUND = {"rate_per_second": 100000, "max_concurrency": 64}
+
+
+def write_config(path: Path, emulators: list[Emulator], *, port: int, cache: bool) -> Path:
+    """Write a configuration with one provider per emulator; ``cache`` switches [cache]."""
+    tables: list[tuple[str, dict[str, Any]]] = [
+        ("server", {"host": "127.0.0.1", "port": port, "graphiql": False}),
+        ("limits", {"queries_per_minute": 10**9, "max_aliases": 64}),
+        ("cache", {"enabled": cache}),
+    ]
+    for emulator in emulators:
+        provider = {
+            "id": emulator.kind,
+            "kind": emulator.kind,
+            "base_url": emulator.base_url,
+            "prefix": emulator.prefix,
+            **emulator.credentials,
+            **emulator.options,
+            **OUTBOUND,
+        }
+        tables.append(("[providers]", provider))
+    tables.append(("[tokens]", {"name": "bench", "scope": "read-only", "token": BENCH_TOKEN}))
+    path.write_text("\n".join(_table(name, values) for name, values in tables))
+    return path
+
+
+def _table(name: str, values: dict[str, Any]) -> str:
+    lines = [f"[{name}]"] + [f"{key} = {_value(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")

@@ -1,0 +1,20 @@
+"""The app factory uvicorn runs in each gateway worker: settings from ``$FLEETQL_CONFIG``.
+
+``uvicorn --workers N`` needs an import string rather than an app object, and
+``fleetql serve`` runs one worker, so the benchmark starts
+``uvicorn bench.gateway_app:create --factory``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.settings import load_settings
+
+
+def create() -> FastAPI:
+    """A gateway app configured by the TOML file named in ``FLEETQL_CONFIG``."""
+    return create_app(load_settings(os.environ["FLEETQL_CONFIG"]))

@@ -1,0 +1,53 @@
+"""The benchmark's machinery end to end, for a fraction of a second with tiny fleets.
+
+Counts only (phases, requests, upstream calls), never timings: the benchmark itself is run
+by hand (docs/performance.md), not by ``make test``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from bench.run import KINDS, Options, run_benchmark
+
+OPTIONS = Options(
+    duration=0.2,
+    concurrency=2,
+    size=3,
+    memory_servers=0,
+    workers=(1,),
+    queries=("Q1", "Q3"),
+    warmup=0.1,
+)
+
+
+def phase(results: dict, **labels: object) -> dict:
+    matches = [p for p in results["phases"] if all(p.get(k) == v for k, v in labels.items())]
+    assert len(matches) == 1, labels
+    return matches[0]
+
+
+def test_a_tiny_run_produces_a_well_formed_result():
+    results = json.loads(json.dumps(run_benchmark(OPTIONS)))  # JSON-ready as written to disk
+
+    assert results["machine"]["nproc"] >= 1 and results["machine"]["python"]
+    # Per query: the floor at 1 and 2 in flight; the gateway at both, cache off and on;
+    # the naive baseline once and the aliased lookups at both concurrencies.
+    assert len(results["phases"]) == 2 * 2 + 2 * 2 * 2 + 1 + 2
+    for measured in results["phases"]:
+        assert measured["units"] >= 1 and measured["failures"] == 0, measured
+        assert set(measured["upstream_calls_by_provider"]) == set(KINDS)
+    q1_off = phase(results, query="Q1", path="gateway", cache="off", concurrency=1)
+    q1_floor = phase(results, query="Q1", path="floor", concurrency=1)
+    # Q1 asks every provider, and the floor replays exactly the gateway's upstream calls.
+    assert all(calls >= 1 for calls in q1_off["upstream_calls_by_provider"].values())
+    assert q1_floor["upstream_calls_per_unit"] == q1_off["upstream_calls_per_unit"]
+    assert (
+        q1_off["gateway_cpu_ms_per_unit"] is not None
+        and q1_floor["gateway_cpu_ms_per_unit"] is None
+    )
+    # The naive baseline makes one lookup per server of the page: 3 servers x 5 providers.
+    naive = phase(results, path="naive")
+    assert naive["upstream_calls_by_provider"]["datapacket"] == 3
+    assert {target["met"] for target in results["targets"]} <= {True, False}
+    assert len(results["targets"]) == 4  # the memory target needs the memory run
