@@ -21,8 +21,10 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import (
     DocumentNode,
     GraphQLError,
@@ -31,7 +33,7 @@ from graphql import (
     parse,
 )
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from gateway.context import RequestContext
 from gateway.graphiql import graphiql_page
@@ -71,7 +73,7 @@ async def graphql_endpoint(request: Request) -> Response:
         answer = await _answer(request, gateway, observation)
         status, headers = answer.status_and_headers(media_type)
         observation.responded(status, answer.body)
-        return JSONResponse(answer.body, status, headers, media_type=media_type)
+        return FastJSONResponse(answer.body, status, headers, media_type=media_type)
 
 
 def negotiate(accept: str | None) -> str:
@@ -153,7 +155,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         return _Answer.rejected(error, request_id, refusal_status=401)
     observation.client = token.name
     try:
-        document = parse(query, max_tokens=settings.limits.max_tokens)
+        document = parse_document(query, settings.limits.max_tokens)
         operations = _operations(document, operation_name)
         observation.operation = "+".join(
             op.name.value if op.name else "anonymous" for op in operations
@@ -222,6 +224,25 @@ async def _execute(
     if data is not None or any("path" in error for error in errors):
         body["data"] = data
     return body
+
+
+class FastJSONResponse(Response):
+    """A JSON response serialised with orjson (several times faster than the standard library)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+@lru_cache(maxsize=512)
+def parse_document(query: str, max_tokens: int) -> DocumentNode:
+    """Parse a document once per distinct text (clients repeat the same few documents).
+
+    The tree is never mutated afterwards, so sharing it between requests is safe; syntax
+    errors are raised every time (exceptions are not cached).
+    """
+    return parse(query, max_tokens=max_tokens)
 
 
 async def _read_request(

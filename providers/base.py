@@ -208,6 +208,14 @@ class Provider:
         """A window of the provider's servers matching ``filter``, in its stable order."""
         raise self._unsupported(Capability.LIST_SERVERS)
 
+    def costly_entries(self, selection: Selection) -> bool:
+        """Whether each listed server costs extra upstream calls for this selection.
+
+        The gateway then asks such a provider for its total first and for entries only when
+        they land on the page.
+        """
+        return False
+
     async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
         """Batch lookup by name; names that do not exist are absent from the result."""
         raise self._unsupported(Capability.LIST_SERVERS)

@@ -13,7 +13,6 @@ stay out of labels and log lines.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from collections.abc import Awaitable
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+import orjson
 
 from providers.base import ProviderConfig
 from providers.cache import ReadCache, request_key
@@ -112,7 +112,11 @@ class UpstreamClient:
             base_url=config.base_url,
             headers=headers or {},
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            # Idle connections are dropped before common 5 s server-side keep-alive timeouts,
+            # so a request is not sent on a connection the upstream is closing.
+            limits=httpx.Limits(
+                max_connections=32, max_keepalive_connections=16, keepalive_expiry=4.0
+            ),
             follow_redirects=False,
         )
 
@@ -250,8 +254,8 @@ class UpstreamClient:
         the cache, and after a write it means the change may have been applied.
         """
         try:
-            return response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             self.guard.failed()
             self.cache.clear()
             written = response.extensions.get(_WRITE, False)

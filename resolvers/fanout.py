@@ -9,7 +9,7 @@ the field itself fail with the first error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from providers.base import Page, Provider
@@ -90,6 +90,7 @@ async def paginated_across(
     providers: Sequence[Provider],
     values: dict[str, Any] | None,
     fetch: Callable[[Provider, int, int], Awaitable[Page[dict]]],
+    costly: Collection[str] = (),
 ) -> dict[str, Any]:
     """A Paginated*Response merging one page across providers, tolerating failed ones.
 
@@ -97,6 +98,6 @@ async def paginated_across(
     """
     request = page_request(values)
     guarded = tolerance.fetch(fetch, Page(entries=[], total=0))
-    page = await merge_window(providers, guarded, request.offset, request.size)
+    page = await merge_window(providers, guarded, request.offset, request.size, costly)
     tolerance.settle()
     return paginated(page.entries, page.total, request)

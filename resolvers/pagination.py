@@ -1,16 +1,19 @@
 """DataPacket's pagination rules, and one window merged across several providers.
 
 Global order: providers in configuration order, each in its own stable upstream order.
-Merging a window needs each provider's total; ``merge_window`` asks every provider for the
-window at the same offset first (exact for the first provider, and for the others whenever
-the providers before them are empty), then re-asks only those whose real slice differs.
+Merging a window needs each provider's total. ``merge_window`` asks every provider at once
+for the window at the same offset (exact for the first provider, and for the others
+whenever the providers before them hold nothing before it: always on the first page), then
+re-asks only those whose real share differs. A provider whose entries cost extra upstream
+calls each (``costly``) is asked for its total alone first, so no per-entry work is done
+for entries that the page will not show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from providers.base import Page, Provider
@@ -67,13 +70,21 @@ def paginated(entries: list, total: int, request: PageRequest) -> dict[str, Any]
 
 
 async def merge_window(
-    providers: Sequence[Provider], fetch: Fetch[T], offset: int, limit: int
+    providers: Sequence[Provider],
+    fetch: Fetch[T],
+    offset: int,
+    limit: int,
+    costly: Collection[str] = (),
 ) -> Page[T]:
     """The window ``[offset, offset + limit)`` of the providers' lists laid end to end."""
-    first = await asyncio.gather(*(fetch(provider, offset, limit) for provider in providers))
+    asked = [
+        (0, 0) if position > 0 and provider.id in costly else (offset, limit)
+        for position, provider in enumerate(providers)
+    ]
+    first = await asyncio.gather(
+        *(fetch(p, o, n) for p, (o, n) in zip(providers, asked, strict=True))
+    )
     totals = [page.total for page in first]
-    entries: list[T] = []
-    second: list[Awaitable[Page[T]]] = []
     slices: list[tuple[int, int, int]] = []  # (provider index, local offset, local limit)
     start = 0
     for position, total in enumerate(totals):
@@ -82,11 +93,15 @@ async def merge_window(
         if local_end > local_offset:
             slices.append((position, local_offset, local_end - local_offset))
         start += total
+
+    def reusable(position: int, local_offset: int, local_limit: int) -> bool:
+        return asked[position][0] == local_offset and asked[position][1] >= local_limit
+
+    again = [(p, o, n) for p, o, n in slices if not reusable(p, o, n)]
+    shares = iter(await asyncio.gather(*(fetch(providers[p], o, n) for p, o, n in again)))
+    entries: list[T] = []
     for position, local_offset, local_limit in slices:
-        if local_offset != offset:
-            second.append(fetch(providers[position], local_offset, local_limit))
-    refetched = iter(await asyncio.gather(*second))
-    for position, local_offset, local_limit in slices:
-        page = first[position] if local_offset == offset else next(refetched)
+        reuse = reusable(position, local_offset, local_limit)
+        page = first[position] if reuse else next(shares)
         entries.extend(page.entries[:local_limit])
     return Page(entries=entries, total=sum(totals))

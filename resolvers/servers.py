@@ -43,7 +43,9 @@ async def list_servers(
             tag_provider(server, provider)
         return page
 
-    return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
+    costly = {p.id for p in providers if p.costly_entries(selection)}
+    tolerance = Tolerance(context, path, providers)
+    return await paginated_across(tolerance, providers, values, fetch, costly)
 
 
 async def resolve_server(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
@@ -34,6 +35,9 @@ fleet_schema = FleetSchema(
     query=Query,
     mutation=Mutation,
     types=[ErrorCode],
+    # Repeated documents are parsed and validated once (the cache keys are the query text).
+    # The factories share module-level LRU caches across requests.
+    extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     config=StrawberryConfig(
         auto_camel_case=False,
         default_resolver=resolve_from_dict,

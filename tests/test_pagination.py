@@ -110,3 +110,17 @@ async def test_merged_window_equals_the_concatenated_lists(sizes, offset, limit)
     assert page.entries == everything[offset : offset + limit]
     assert page.total == sum(sizes)
     assert all(len(provider.calls) <= 2 for provider in providers)
+
+
+async def test_a_costly_provider_is_asked_for_its_total_before_its_entries():
+    cheap, costly = ListProvider("cheap", 60), ListProvider("costly", 30)
+    page = await merge_window(
+        [cheap, costly], lambda p, o, n: p.window(o, n), 0, 50, costly={"costly"}
+    )
+    assert page.total == 90 and page.entries == cheap.items[:50]
+    assert costly.calls == [(0, 0)]  # no entries fetched: none of them is on the page
+    straddling = await merge_window(
+        [cheap, costly], lambda p, o, n: p.window(o, n), 50, 20, costly={"costly"}
+    )
+    assert straddling.entries == cheap.items[50:] + costly.items[:10]
+    assert costly.calls[-2:] == [(0, 0), (0, 10)]

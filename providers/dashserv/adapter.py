@@ -346,6 +346,9 @@ class DashservProvider(Provider):
             if server_matches(server, server_filter)
         ]
 
+    def costly_entries(self, selection: Selection) -> bool:
+        return any(_extras_needed(product, selection) for product in (DEDICATED, VSERVER))
+
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
