@@ -110,11 +110,17 @@ class DciManagerProvider(Provider):
     # --- servers --------------------------------------------------------------------
 
     async def _all_servers(self) -> list[dict]:
+        return self._mapped(await self._server_items())
+
+    async def _server_items(self) -> list[dict]:
+        """The raw server list, sorted by id (no order is documented: pages must be stable)."""
         body = await self._client.get(SERVERS_PATH, what="Server list")
         items = _list_of(body, self.id)
         with _malformed_guard(self.id):
-            # No order is documented: sort by id so pages are stable.
-            items.sort(key=lambda item: int(item["id"]))
+            return sorted(items, key=lambda item: int(item["id"]))
+
+    def _mapped(self, items: list[dict]) -> list[dict]:
+        with _malformed_guard(self.id):
             return [server_dict(item, self.config.prefix, self._locations) for item in items]
 
     async def _server(self, server_id: int, name: str) -> dict:
@@ -125,6 +131,10 @@ class DciManagerProvider(Provider):
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
+        if filter.is_empty():
+            # Nothing to match: map only the servers on the page, not the whole fleet.
+            items = await self._server_items()
+            return Page(self._mapped(items[offset : offset + limit]), len(items))
         return window(await self._all_servers(), filter, offset, limit)
 
     async def list_locations(self) -> list[dict]:

@@ -354,6 +354,11 @@ class MammothProvider(Provider):
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
         payloads = await self._payloads(filter)
+        if filter.is_empty():
+            # Nothing to match: map only the servers on the page, not the whole fleet.
+            chosen = payloads[offset : offset + limit]
+            servers = self._map_servers(chosen)
+            return Page(await self._with_plans(servers, chosen, selection), len(payloads))
         servers = self._map_servers(payloads)
         page = window(servers, filter, offset, limit)
         by_name = {

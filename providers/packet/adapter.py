@@ -290,7 +290,9 @@ class PacketProvider(Provider):
         return up_bgp_device_ids(s for group in found for s in group)
 
     async def _servers(self, server_filter: ServerFilter, selection: Selection) -> list[dict]:
-        devices = await self._devices(server_filter)
+        return await self._mapped(await self._devices(server_filter), selection)
+
+    async def _mapped(self, devices: list[dict], selection: Selection) -> list[dict]:
         bgp_up = None
         if selection.has("network.hasBgp"):
             bgp_up = await self._bgp_up({d["_project"] for d in devices if d["_project"]})
@@ -299,6 +301,11 @@ class PacketProvider(Provider):
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
+        if filter.is_empty():
+            # Nothing to match: map only the devices on the page, not the whole fleet.
+            devices = await self._devices(filter)
+            page = await self._mapped(devices[offset : offset + limit], selection)
+            return Page(page, len(devices))
         servers = await self._servers(filter, selection.merge(filter_selection(filter)))
         return window(servers, filter, offset, limit)
 
