@@ -19,23 +19,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS
-from gateway.settings import settings_from_dict
 from providers.dcimanager.emulator import SESSION as DCI_SESSION
 from providers.emulation.faults import FaultSettings
-from providers.emulation.request_log import RequestLog
-from providers.emulation.server import EmulatorServer
 from providers.registry import PROVIDER_KINDS
-from tests.conftest import TOKENS, GatewayClient, error_codes
+from tests.conftest import GatewayClient, error_codes
+from tests.fleet import KINDS, Fleet
 from tests.test_security import MUTATIONS
 
 SIZE = 6
-KINDS = [backend.kind for backend in DEMO_BACKENDS]
 GENERIC_RETRY = ["datapacket", "packet", "mammoth"]
 #: Far below every injected delay (hang: forever; latency: 5 s).
 SHORT_TIMEOUT = 0.3
@@ -48,100 +43,24 @@ POWER = (
 )
 
 
-class Fleet:
-    """The five demo emulators (shared by the module) and fresh gateways over them."""
-
-    def __init__(self) -> None:
-        self.upstreams: dict[str, EmulatorServer] = {}
-        self.tables: dict[str, dict[str, Any]] = {}
-        self.gateways: list[EmulatorServer] = []
-        for backend in DEMO_BACKENDS:
-            app = backend.emulator(SIZE)
-            upstream = self.upstreams[backend.kind] = EmulatorServer(app).start()
-            self.tables[backend.kind] = {
-                "id": backend.kind,
-                "kind": backend.kind,
-                "base_url": f"{upstream.url}{backend.path}",
-                "prefix": backend.prefix,
-                "retry_backoff": 0.01,  # also DCImanager's own 503 backoff (same key)
-                "retry_budget": 1.0,  # tests that count retries want them all
-                "breaker_failures": 100,  # tests that want the breaker lower it
-                **backend.credentials,
-                **backend.options(app),
-            }
-        # DCImanager's pre-issued session: no login, so a fault never hits a login first.
-        dci = self.tables["dcimanager"]
-        del dci["email"], dci["password"]
-        dci["session"] = DCI_SESSION
-
-    def start_gateway(self, **overrides: dict[str, Any]) -> EmulatorServer:
-        """A new gateway (closed circuits, no cache) with per-kind ``[[providers]]`` overrides;
-        an override of ``None`` removes the key."""
-        providers = []
-        for kind in KINDS:
-            table = {**self.tables[kind], **overrides.get(kind, {})}
-            providers.append({key: value for key, value in table.items() if value is not None})
-        settings = settings_from_dict(
-            {"providers": providers, "tokens": TOKENS, "cache": {"enabled": False}},
-            source="<fault suite>",
-        )
-        return EmulatorServer(create_app(settings)).start()
-
-    def gateway(self, **overrides: dict[str, Any]) -> GatewayClient:
-        """A gateway for one test (stopped after it)."""
-        server = self.start_gateway(**overrides)
-        self.gateways.append(server)
-        return GatewayClient(server)
-
-    def log(self, kind: str) -> RequestLog:
-        return self.upstreams[kind].app.state.emulator.request_log
-
-    def faults(self, kind: str) -> FaultSettings:
-        return self.upstreams[kind].app.state.emulator.faults
-
-    def clear_logs(self) -> None:
-        for kind in KINDS:
-            self.log(kind).clear()
-
-    def paths(self, kind: str) -> dict[str, int]:
-        """How many times each path was requested since the logs were cleared."""
-        counted: dict[str, int] = {}
-        for entry in self.log(kind).entries():
-            counted[entry.path] = counted.get(entry.path, 0) + 1
-        return counted
-
-    def writes(self, kind: str) -> int:
-        """Upstream requests that change state: GraphQL mutations, or non-GET REST calls."""
-        if kind == "datapacket":
-            return sum(
-                1
-                for entry in self.log(kind).entries()
-                if isinstance(entry.body, dict)
-                and str(entry.body.get("query", "")).lstrip().startswith("mutation")
-            )
-        return sum(
-            1 for e in self.log(kind).entries() if e.method != "GET" and "/auth/" not in e.path
-        )
-
-    def restart(self, kind: str) -> None:
-        """Serve ``kind``'s emulator (same app, same port) again after ``stop()``."""
-        stopped = self.upstreams[kind]
-        self.upstreams[kind] = EmulatorServer(stopped.app, port=stopped.port).start()
-
-    def stop_gateways(self) -> None:
-        for server in self.gateways:
-            server.stop()
-        self.gateways.clear()
-
-    def stop(self) -> None:
-        self.stop_gateways()
-        for upstream in self.upstreams.values():
-            upstream.stop()
+def suite_fleet() -> Fleet:
+    """Emulators tuned for counting retries, with DCImanager's pre-issued session (no login,
+    so a fault never hits a login first)."""
+    fleet = Fleet(
+        SIZE,
+        retry_backoff=0.01,  # also DCImanager's own 503 backoff (same key)
+        retry_budget=1.0,  # tests that count retries want them all
+        breaker_failures=100,  # tests that want the breaker lower it
+    )
+    dci = fleet.tables["dcimanager"]
+    del dci["email"], dci["password"]
+    dci["session"] = DCI_SESSION
+    return fleet
 
 
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
-    running = Fleet()
+    running = suite_fleet()
     yield running
     running.stop()
 
@@ -149,7 +68,7 @@ def fleet() -> Iterator[Fleet]:
 @pytest.fixture(scope="module")
 def shared(fleet: Fleet) -> Iterator[GatewayClient]:
     """One gateway with the suite's defaults, for tests that need no special configuration."""
-    server = fleet.start_gateway()
+    server = fleet.start(cache=False)
     yield GatewayClient(server)
     server.stop()
 
@@ -192,7 +111,7 @@ def assert_partial(body: dict, names: dict[str, list[str]], failed: dict[str, st
     ("kind", "fault"), [*((kind, "hang") for kind in KINDS), ("mammoth", "slow")]
 )
 def test_a_slow_or_hanging_provider_times_out_alone(fleet, names, kind, fault):
-    client = fleet.gateway(**{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 1}})
+    client = fleet.gateway(cache=False, **{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 1}})
     if fault == "slow":
         fleet.faults(kind).latency_ms = 5000
     else:
@@ -224,7 +143,7 @@ def test_a_5xx_burst_is_retried_by_the_kinds_rule_then_reported(fleet, shared, n
 
 
 def test_the_retry_budget_caps_retries_across_requests(fleet, names):
-    client = fleet.gateway(mammoth={"retries": 5, "retry_budget": 0.2})
+    client = fleet.gateway(cache=False, mammoth={"retries": 5, "retry_budget": 0.2})
     fleet.faults("mammoth").error_rate = 1.0
     assert_partial(client.query(LISTING), names, {"mammoth": "PROVIDER_UNAVAILABLE"})
     # The budget is 20 % of ten seconds' requests but at least three retries: 1 + 3, not 1 + 5.
@@ -256,7 +175,7 @@ def test_a_dcimanager_suspension_is_retried_and_hidden(fleet, shared, names):
 
 
 def test_429_retry_after_is_waited_for_then_reported(fleet, names):
-    client = fleet.gateway(mammoth={"retries": 1})
+    client = fleet.gateway(cache=False, mammoth={"retries": 1})
     fleet.faults("mammoth").retry_after = 1
     body = client.query(LISTING)
     assert_partial(body, names, {"mammoth": "PROVIDER_UNAVAILABLE"})
@@ -284,7 +203,7 @@ def test_a_malformed_body_is_reported_and_not_retried(fleet, shared, names, kind
 @pytest.mark.parametrize("kind", ["packet", "dcimanager"])
 def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind):
     policy = {"breaker_failures": 1, "breaker_cooldown": 0.2, "retries": 0}
-    client = fleet.gateway(**{kind: policy})
+    client = fleet.gateway(cache=False, **{kind: policy})
     fleet.faults(kind).update({"error_rate": 1.0, "error_status": 500})
     assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
     assert fleet.log(kind).count() >= 1
@@ -365,7 +284,7 @@ def datapacket_tokens(fleet: Fleet) -> dict[str, str]:
 
 def test_revoked_credentials_are_not_authorized_and_never_retried(fleet, names):
     login = next(b.credentials for b in DEMO_BACKENDS if b.kind == "dcimanager")
-    client = fleet.gateway(dcimanager={"session": None, **login})
+    client = fleet.gateway(cache=False, dcimanager={"session": None, **login})
     assert "errors" not in client.query(LISTING)  # logged in while the account was valid
     fleet.clear_logs()
     tokens = datapacket_tokens(fleet)
@@ -414,7 +333,7 @@ WRITE_FAULTS = {
 def test_a_failed_power_action_is_sent_exactly_once(fleet, shared, names, kind, fault):
     client = shared
     if fault == "hang":
-        client = fleet.gateway(**{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 3}})
+        client = fleet.gateway(cache=False, **{kind: {"read_timeout": SHORT_TIMEOUT, "retries": 3}})
     fleet.faults(kind).update(WRITE_FAULTS[fault])
     body = client.query(POWER % names[kind][0])
     assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]

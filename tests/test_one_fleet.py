@@ -16,17 +16,13 @@ from typing import Any
 
 import pytest
 
-from gateway.demo import DEMO_BACKENDS
 from providers.base import Capability
-from providers.emulation.faults import FaultSettings
-from providers.emulation.request_log import RequestLog
-from providers.emulation.server import EmulatorServer
 from providers.locations import CITIES
 from providers.registry import PROVIDER_KINDS
-from tests.conftest import GatewayClient, error_codes, start_gateway
+from tests.conftest import GatewayClient, error_codes
+from tests.fleet import KINDS, Fleet
 
 SIZE = 20
-KINDS = [backend.kind for backend in DEMO_BACKENDS]
 FIELDS = (
     "name alias location { name region short } powerStatus statusV2 "
     "tags { key value } provider { id }"
@@ -36,79 +32,6 @@ SERVERS = (
     "{ entriesTotalCount pageCount isFirstPage isLastPage nextPageIndex "
     f"entries {{ {FIELDS} }} }} }}"
 )
-
-
-class Fleet:
-    """Every demo emulator running, and gateways configured over all or some of them."""
-
-    def __init__(self) -> None:
-        self.upstreams: dict[str, EmulatorServer] = {}
-        self.tables: dict[str, dict[str, Any]] = {}
-        self.gateways: list[EmulatorServer] = []
-        for backend in DEMO_BACKENDS:
-            app = backend.emulator(SIZE)
-            upstream = self.upstreams[backend.kind] = EmulatorServer(app).start()
-            self.tables[backend.kind] = {
-                "id": backend.kind,
-                "kind": backend.kind,
-                "base_url": f"{upstream.url}{backend.path}",
-                "prefix": backend.prefix,
-                **backend.credentials,
-                **backend.options(app),
-            }
-
-    def gateway(self, kinds: list[str] | None = None, **overrides: dict[str, Any]) -> GatewayClient:
-        """A new gateway (empty cache, closed circuits) over ``kinds`` in the demo's order.
-
-        ``overrides`` adds keys to one provider's table, e.g. ``mammoth={"read_timeout": 0.3}``.
-        """
-        tables = [{**self.tables[kind], **overrides.get(kind, {})} for kind in kinds or KINDS]
-        server = start_gateway(tables)
-        self.gateways.append(server)
-        return GatewayClient(server)
-
-    def log(self, kind: str) -> RequestLog:
-        """The request log of one kind's emulator."""
-        return self.upstreams[kind].app.state.emulator.request_log
-
-    def faults(self, kind: str) -> FaultSettings:
-        """The live fault knobs of one kind's emulator."""
-        return self.upstreams[kind].app.state.emulator.faults
-
-    def clear_logs(self) -> None:
-        """Forget every emulator's logged requests."""
-        for kind in KINDS:
-            self.log(kind).clear()
-
-    def calls(self) -> dict[str, int]:
-        """Upstream requests each emulator received since the logs were cleared."""
-        return {kind: self.log(kind).count() for kind in KINDS}
-
-    def writes(self, kind: str) -> int:
-        """Upstream requests that change state: GraphQL mutations, or non-GET REST calls.
-
-        DataPacket's are read from the body, since a request answered by an injected fault
-        never reaches the emulator's resolvers that name the operation.
-        """
-        entries = self.log(kind).entries()
-        if kind == "datapacket":
-            return sum(
-                1
-                for e in entries
-                if isinstance(e.body, dict) and str(e.body.get("query")).startswith("mutation")
-            )
-        return sum(1 for e in entries if e.method != "GET" and "/auth/" not in e.path)
-
-    def stop_gateways(self) -> None:
-        """Stop the gateways started so far (the emulators keep running)."""
-        while self.gateways:
-            self.gateways.pop().stop()
-
-    def stop(self) -> None:
-        """Stop every gateway and emulator."""
-        self.stop_gateways()
-        for upstream in self.upstreams.values():
-            upstream.stop()
 
 
 def listing(client: GatewayClient, **filter: Any) -> list[dict]:
@@ -140,7 +63,7 @@ def names(servers: list[dict]) -> list[str]:
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
     """All five emulators for read-only tests (nothing here mutates them)."""
-    running = Fleet()
+    running = Fleet(SIZE)
     yield running
     running.stop()
 
@@ -389,7 +312,7 @@ def test_a_mutation_the_provider_cannot_do_calls_no_upstream(
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Fleet]:
     """All five emulators for fault tests; each test gets its own gateway and resets faults."""
-    running = Fleet()
+    running = Fleet(SIZE)
     yield running
     running.stop()
 

@@ -17,14 +17,11 @@ from typing import Any
 import pytest
 from graphql import build_schema
 
-from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS
-from gateway.settings import settings_from_dict
-from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, READ, TOKENS, GatewayClient, error_codes
+from tests.fleet import KINDS, Fleet
 
 SIZE = 6
-KINDS = [backend.kind for backend in DEMO_BACKENDS]
 SCHEMA = build_schema(Path(__file__).resolve().parent.parent.joinpath("schema.graphql").read_text())
 SERVER = '{name: "DP-12345"}'
 DP_IP = "123.213.231.132"  # DP-12345's primary IPv4 in the DataPacket emulator's examples
@@ -48,64 +45,34 @@ SCOPED_PROVIDERS = ["packet", "mammoth"]
 HIDDEN = [kind for kind in KINDS if kind not in SCOPED_PROVIDERS]
 
 
-class Fleet:
-    """The five demo emulators and one gateway over them, with a provider-scoped token."""
+class ScopedFleet(Fleet):
+    """The five emulators and one gateway over them, with a token scoped to two providers."""
 
     def __init__(self) -> None:
-        self.upstreams: dict[str, EmulatorServer] = {}
-        tables = []
-        for backend in DEMO_BACKENDS:
-            app = backend.emulator(SIZE)
-            upstream = self.upstreams[backend.kind] = EmulatorServer(app).start()
-            tables.append(
-                {
-                    "id": backend.kind,
-                    "kind": backend.kind,
-                    "base_url": f"{upstream.url}{backend.path}",
-                    "prefix": backend.prefix,
-                    "retry_backoff": 0.01,
-                    "read_timeout": 2,
-                    **backend.credentials,
-                    **backend.options(app),
-                }
-            )
+        super().__init__(SIZE, retry_backoff=0.01, read_timeout=2)
         scoped = {
             "name": "scoped",
             "scope": "full-access",
             "token": SCOPED,
             "providers": SCOPED_PROVIDERS,
         }
-        settings = settings_from_dict(
-            {"providers": tables, "tokens": [*TOKENS, scoped], "cache": {"enabled": False}},
-            source="<security test>",
-        )
-        self.gateway = EmulatorServer(create_app(settings)).start()
-        self.client = GatewayClient(self.gateway)
-
-    def calls(self, kind: str) -> int:
-        return self.upstreams[kind].app.state.emulator.request_log.count()
-
-    def clear_logs(self) -> None:
-        for upstream in self.upstreams.values():
-            upstream.app.state.emulator.request_log.clear()
-
-    def faults(self, kind: str):
-        return self.upstreams[kind].app.state.emulator.faults
+        self.gateway_server = self.start(tokens=[*TOKENS, scoped], cache=False)
+        self.client = GatewayClient(self.gateway_server)
 
     def stop(self) -> None:
-        for server in [self.gateway, *self.upstreams.values()]:
-            server.stop()
+        self.gateway_server.stop()
+        super().stop()
 
 
 @pytest.fixture(scope="module")
-def fleet() -> Iterator[Fleet]:
-    running = Fleet()
+def fleet() -> Iterator[ScopedFleet]:
+    running = ScopedFleet()
     yield running
     running.stop()
 
 
 @pytest.fixture(autouse=True)
-def healthy(fleet: Fleet) -> Iterator[None]:
+def healthy(fleet: ScopedFleet) -> Iterator[None]:
     """Every test starts and ends with healthy emulators and empty request logs."""
     fleet.clear_logs()
     yield
@@ -125,7 +92,7 @@ def test_a_read_only_token_cannot_run_any_mutation(fleet, field):
     body = fleet.client.query(f"mutation {{ {MUTATIONS[field]} }}", token=READ)
     assert error_codes(body) == ["NOT_AUTHORIZED"]
     assert "data" not in body or body["data"] is None
-    assert {kind: fleet.calls(kind) for kind in KINDS} == dict.fromkeys(KINDS, 0)
+    assert {kind: fleet.log(kind).count() for kind in KINDS} == dict.fromkeys(KINDS, 0)
 
 
 @pytest.mark.parametrize(
@@ -141,7 +108,7 @@ def test_a_read_only_token_cannot_run_any_mutation(fleet, field):
 def test_a_read_only_token_cannot_smuggle_a_mutation(fleet, document):
     body = fleet.client.query(document, token=READ)
     assert error_codes(body) == ["NOT_AUTHORIZED"]
-    assert {kind: fleet.calls(kind) for kind in KINDS} == dict.fromkeys(KINDS, 0)
+    assert {kind: fleet.log(kind).count() for kind in KINDS} == dict.fromkeys(KINDS, 0)
 
 
 def test_a_read_only_token_may_run_the_query_of_a_mixed_document(fleet):
@@ -162,7 +129,7 @@ def test_a_mutation_over_get_is_refused(fleet):
     )
     assert response.status_code == 405
     assert error_codes(response.json()) == ["BAD_REQUEST"]
-    assert fleet.calls("datapacket") == 0
+    assert fleet.log("datapacket").count() == 0
 
 
 # --- provider-scoped tokens ----------------------------------------------------------------
@@ -180,7 +147,7 @@ SCOPED_QUERIES = [
 ]
 
 
-def hidden_names(fleet: Fleet) -> list[str]:
+def hidden_names(fleet: ScopedFleet) -> list[str]:
     """Names of servers that live on the providers the scoped token may not see."""
     everything = fleet.client.data(
         "{ servers(input: {pageSize: 50}) { entries { name provider { id } } } }"
@@ -201,7 +168,7 @@ def test_a_scoped_token_sees_only_its_providers(fleet, query):
     fleet.clear_logs()
     body = fleet.client.query(query, token=SCOPED)
     assert_nothing_hidden(body, names)
-    assert all(fleet.calls(kind) == 0 for kind in HIDDEN)
+    assert all(fleet.log(kind).count() == 0 for kind in HIDDEN)
     assert all(code in ("NOT_SUPPORTED", "NOT_FOUND") for code in error_codes(body))
 
 
@@ -234,7 +201,7 @@ def test_a_scoped_token_cannot_find_another_providers_resources(fleet, lookup):
     body = fleet.client.query("{ " + lookup + " }", token=SCOPED)
     assert error_codes(body) in (["NOT_FOUND"], ["NOT_SUPPORTED"])
     assert_nothing_hidden(body, names, sent=lookup)
-    assert all(fleet.calls(kind) == 0 for kind in HIDDEN)
+    assert all(fleet.log(kind).count() == 0 for kind in HIDDEN)
 
 
 @pytest.mark.parametrize("field", sorted(MUTATIONS))
@@ -242,7 +209,7 @@ def test_a_scoped_token_cannot_touch_another_providers_servers(fleet, field):
     body = fleet.client.query(f"mutation {{ {MUTATIONS[field]} }}", token=SCOPED)
     assert error_codes(body) in (["NOT_FOUND"], ["NOT_SUPPORTED"], ["VALIDATION_FAILED"])
     assert_nothing_hidden(body, [], sent=MUTATIONS[field])
-    assert all(fleet.calls(kind) == 0 for kind in HIDDEN)
+    assert all(fleet.log(kind).count() == 0 for kind in HIDDEN)
 
 
 def test_a_hidden_providers_failure_is_not_reported_to_a_scoped_token(fleet):
@@ -253,7 +220,7 @@ def test_a_hidden_providers_failure_is_not_reported_to_a_scoped_token(fleet):
     )
     assert "errors" not in body
     assert_nothing_hidden(body, [])
-    assert all(fleet.calls(kind) == 0 for kind in HIDDEN)
+    assert all(fleet.log(kind).count() == 0 for kind in HIDDEN)
 
 
 def test_an_unknown_and_a_hidden_provider_id_look_the_same(fleet):
@@ -288,7 +255,7 @@ RUN = [
 ]
 
 
-def secrets(fleet: Fleet) -> list[str]:
+def secrets(fleet: ScopedFleet) -> list[str]:
     """Every credential in play: upstream tokens, DCImanager password and sessions, client
     tokens."""
     found = {FULL, READ, SCOPED, "not-a-configured-token"}
@@ -299,7 +266,7 @@ def secrets(fleet: Fleet) -> list[str]:
     return sorted(found)
 
 
-def send_everything(fleet: Fleet) -> list[str]:
+def send_everything(fleet: ScopedFleet) -> list[str]:
     """The run of normal and failing requests; returns every response's headers and body."""
     texts = []
     for fault in [None, *FAILURES]:
@@ -338,7 +305,7 @@ def test_secrets_never_reach_a_response_or_a_log(fleet, caplog):
 def test_an_unexpected_error_returns_only_a_request_id(fleet, caplog, monkeypatch):
     # ``account`` asks the first provider that has one: DataPacket.
     provider = next(
-        p for p in fleet.gateway.app.state.gateway.providers.all if p.id == "datapacket"
+        p for p in fleet.gateway_server.app.state.gateway.providers.all if p.id == "datapacket"
     )
 
     async def broken(*_args: Any, **_kwargs: Any) -> Any:
