@@ -68,6 +68,14 @@ class GatewayClient:
         return body["data"]
 
 
+def aliased_lookups(names: list[str], fields: str) -> str:
+    """One document looking up each name as ``s0``, ``s1``, … (what loaders must batch)."""
+    lookups = " ".join(
+        f's{i}: server(input: {{name: "{name}"}}) {{ {fields} }}' for i, name in enumerate(names)
+    )
+    return f"{{ {lookups} }}"
+
+
 def error_codes(body: dict) -> list[str]:
     """The ``extensions.code`` of every error in a response body."""
     return [error["extensions"]["code"] for error in body.get("errors", [])]

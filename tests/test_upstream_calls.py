@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.conftest import aliased_lookups
+
 NESTED_PAGE = """
 query {
   servers(input: {pageSize: 50}) {
@@ -38,14 +40,7 @@ def test_twenty_servers_by_name_in_one_document_are_one_upstream_call(fresh):
         ]
     ]
     assert len(names) == 20
-    document = (
-        "{ "
-        + " ".join(
-            f's{i}: server(input: {{name: "{name}"}}) {{ name location {{ name }} powerStatus }}'
-            for i, name in enumerate(names)
-        )
-        + " }"
-    )
+    document = aliased_lookups(names, "name location { name } powerStatus")
     log = upstream.app.state.emulator.request_log
     log.clear()
     data = client.data(document)

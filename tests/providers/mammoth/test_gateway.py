@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import datapacket_config, error_codes
+from tests.conftest import aliased_lookups, datapacket_config, error_codes
 from tests.providers.mammoth.conftest import provider_table
 
 SERVERS = """
@@ -58,14 +58,7 @@ def test_mammoth_servers_are_listed_beside_datapacket_ones(
 def test_twenty_mammoth_lookups_in_one_document_are_one_upstream_call(gateway_over, upstream):
     client = gateway_over(provider_table(upstream))
     names = [f"MC-{i}" for i in sorted(upstream.app.state.fleet.servers)[:20]]
-    document = (
-        "{ "
-        + " ".join(
-            f's{i}: server(input: {{name: "{n}"}}) {{ name powerStatus }}'
-            for i, n in enumerate(names)
-        )
-        + " }"
-    )
+    document = aliased_lookups(names, "name powerStatus")
     log = upstream.app.state.emulator.request_log
     log.clear()
     data = client.data(document)

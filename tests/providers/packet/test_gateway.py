@@ -10,7 +10,13 @@ import pytest
 
 from providers.emulation import EmulatorServer
 from providers.packet.emulator import create_app
-from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.conftest import (
+    GatewayClient,
+    aliased_lookups,
+    datapacket_config,
+    error_codes,
+    start_gateway,
+)
 from tests.providers.packet.conftest import packet_table
 
 SERVERS = """
@@ -110,15 +116,8 @@ def test_server_by_name_is_one_listing_per_project(packet_gateway) -> None:
     client, packet = packet_gateway(size=12)
     names = packet_names(packet)[:5]
     log = packet.app.state.emulator.request_log
-    query = (
-        "{ "
-        + " ".join(
-            f'a{i}: server(input: {{name: "{name}"}}) {{ name }}' for i, name in enumerate(names)
-        )
-        + " }"
-    )
-    data = client.data(query)
-    assert [data[f"a{i}"]["name"] for i in range(5)] == names
+    data = client.data(aliased_lookups(names, "name"))
+    assert [data[f"s{i}"]["name"] for i in range(5)] == names
     assert log.count(operation="findProjectDevices") == 2
 
 
