@@ -33,6 +33,9 @@ __all__ = ["UpstreamCall", "UpstreamClient", "UpstreamObserver", "endpoint_templ
 
 log = logging.getLogger("fleetql.upstream")
 _WRITE = "fleetql.write"
+#: A response's decoded body, kept on it so that cache hits are not decoded again.
+_DECODED = "fleetql.decoded"
+_NOT_DECODED = object()
 
 # A path segment that names one thing rather than a collection: it holds a digit (numeric
 # ids, UUIDs, DP-12345, IPs; API versions such as v1 excepted), a character outside
@@ -252,9 +255,15 @@ class UpstreamClient:
 
         Garbage counts against the breaker like an error status, is never served again from
         the cache, and after a write it means the change may have been applied.
+
+        The body is decoded once per response: a cached response hands every reader the same
+        objects, so callers must treat them as read-only (copy before changing).
         """
+        decoded = response.extensions.get(_DECODED, _NOT_DECODED)
+        if decoded is not _NOT_DECODED:
+            return decoded
         try:
-            return orjson.loads(response.content)
+            decoded = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
             self.guard.failed()
             self.cache.clear()
@@ -263,6 +272,8 @@ class UpstreamClient:
             raise self._unavailable(
                 "answered with a malformed body", exc, outcome=outcome
             ) from None
+        response.extensions[_DECODED] = decoded
+        return decoded
 
     def _unavailable(
         self, what: str, exc: Exception, *, outcome: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from providers.base import Capability, Provider, ServerKey
+from providers.base import Capability, Page, Provider, ServerKey
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, paginated_across
 from resolvers.inputs import server_filter, server_key
@@ -21,9 +21,12 @@ IDENTITY = Selection.of({"name": {}})
 
 
 def tag_provider(server: dict, provider: Provider) -> dict:
-    """Attach the ``Server.provider`` value to a server dict from ``provider``."""
-    server["provider"] = {"id": provider.id, "kind": provider.kind.upper()}
-    return server
+    """A copy of a server dict with its ``Server.provider`` value.
+
+    A copy, because adapters may hand out dicts shared with the read cache (see
+    ``UpstreamClient.decode_json``).
+    """
+    return {**server, "provider": {"id": provider.id, "kind": provider.kind.upper()}}
 
 
 async def list_servers(
@@ -39,9 +42,7 @@ async def list_servers(
 
     async def fetch(provider: Provider, offset: int, limit: int):
         page = await provider.list_servers(wanted, offset, limit, selection)
-        for server in page.entries:
-            tag_provider(server, provider)
-        return page
+        return Page([tag_provider(server, provider) for server in page.entries], page.total)
 
     costly = {p.id for p in providers if p.costly_entries(selection)}
     tolerance = Tolerance(context, path, providers)

@@ -272,9 +272,11 @@ class PacketProvider(Provider):
         seen: dict[str, dict] = {}
         for (kind, source_id), devices in zip(sources, lists, strict=True):
             for device in devices:
-                project = href_id(device.get("project"))
-                device["_project"] = project or (source_id if kind == "projects" else None)
-                seen.setdefault(device["id"], device)
+                if device["id"] not in seen:
+                    # A copy: the decoded list may be shared with the read cache.
+                    project = href_id(device.get("project"))
+                    project = project or (source_id if kind == "projects" else None)
+                    seen[device["id"]] = {**device, "_project": project}
         return list(seen.values())
 
     async def _bgp_up(self, project_ids: set[str]) -> set[str]:
