@@ -23,6 +23,8 @@ class RequestContext:
     token: TokenEntry
     request_id: str
     loaders: Loaders = field(default_factory=Loaders)
+    #: Read by ``schema.execution.CompiledExecutor``: False runs graphql-core's interpreter only.
+    compiled_execution: bool = True
     #: Errors of providers that failed while others answered: (error, response path).
     partial_errors: list[tuple[GatewayError, list[Any]]] = field(default_factory=list)
 

@@ -182,6 +182,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         token=token,
         request_id=request_id,
         loaders=Loaders(observation.loader_batch),
+        compiled_execution=settings.compiled_execution,
     )
     deadline = asyncio.get_running_loop().time() + settings.request_deadline
     deadline_token = request_deadline.set(deadline)

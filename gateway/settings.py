@@ -65,6 +65,8 @@ class Settings:
     #: Seconds in-flight requests get to finish once shutdown starts (uvicorn's deadline).
     shutdown_timeout: float = 30.0
     request_deadline: float = 30.0
+    #: Shape responses with compiled selections (schema/execution.py); off: graphql-core only.
+    compiled_execution: bool = True
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
@@ -97,6 +99,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             "cors_origins",
             "shutdown_timeout",
             "request_deadline",
+            "compiled_execution",
         },
     )
     limits_table = reader.table(data, "limits")
@@ -139,6 +142,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         ),
         shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
         request_deadline=reader.number(server, "server.request_deadline", default=30.0),
+        compiled_execution=reader.boolean(server, "server.compiled_execution", default=True),
         observability=_observability(reader, reader.table(data, "observability")),
         source=source,
     )

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
+from schema.execution import CompiledExecutor, resolve_from_dict
 from schema.root import Mutation, Query
 from schema.scalars import DATETIME_SCALAR, DateTime
 
-__all__ = ["fleet_schema", "schema_sdl"]
-
-
-def resolve_from_dict(source: Any, name: str) -> Any:
-    """Default field resolver: resolved values are plain dicts keyed by GraphQL field name."""
-    if isinstance(source, dict):
-        return source.get(name)
-    return getattr(source, name)
+__all__ = ["FleetSchema", "fleet_schema", "schema_sdl"]
 
 
 class FleetSchema(strawberry.Schema):
@@ -38,6 +30,7 @@ fleet_schema = FleetSchema(
     # Repeated documents are parsed and validated once (the cache keys are the query text).
     # The factories share module-level LRU caches across requests.
     extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+    execution_context_class=CompiledExecutor,
     config=StrawberryConfig(
         auto_camel_case=False,
         default_resolver=resolve_from_dict,

@@ -48,19 +48,28 @@ class Fleet:
         *,
         tokens: list[dict[str, Any]] = TOKENS,
         cache: bool = True,
+        server: dict[str, Any] | None = None,
+        limits: dict[str, Any] | None = None,
         **overrides: dict[str, Any],
     ) -> EmulatorServer:
         """A new gateway (empty cache, closed circuits) over ``kinds`` in the demo's order.
 
-        ``overrides`` changes one provider's table, e.g. ``mammoth={"read_timeout": 0.3}``;
-        a value of ``None`` removes that key.
+        ``server`` and ``limits`` are its ``[server]`` and ``[limits]`` tables; ``overrides``
+        changes one provider's table, e.g. ``mammoth={"read_timeout": 0.3}``; a value of
+        ``None`` removes that key.
         """
         providers = []
         for kind in kinds or KINDS:
             table = {**self.tables[kind], **overrides.get(kind, {})}
             providers.append({key: value for key, value in table.items() if value is not None})
         settings = settings_from_dict(
-            {"providers": providers, "tokens": tokens, "cache": {"enabled": cache}},
+            {
+                "server": server or {},
+                "limits": limits or {},
+                "providers": providers,
+                "tokens": tokens,
+                "cache": {"enabled": cache},
+            },
             source="<fleet test>",
         )
         return EmulatorServer(create_app(settings)).start()
