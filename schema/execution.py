@@ -46,6 +46,7 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
+    get_named_type,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -369,7 +370,7 @@ class _Compiler:
                 continue
             if _is_plain(field_def) is None:
                 return True
-            named = _named(field_def.type)
+            named = get_named_type(field_def.type)
             if isinstance(named, GraphQLObjectType) and self.has_delegated(named, sub_list):
                 return True
         return False
@@ -466,21 +467,20 @@ class _Compiler:
         if isinstance(value_type, GraphQLList):
             item_type = value_type.of_type
             item_route = (*route, _Step(None, None, not isinstance(item_type, GraphQLNonNull)))
-            named = _named(item_type)
+            named = get_named_type(item_type)
             indexed = isinstance(named, GraphQLObjectType) and self.has_delegated(
                 named, field_details_list
             )
-            level = depth
-            items, item, out = f"items{level}", f"item{level}", f"out{level}"
+            items, item, out = f"items{depth}", f"item{depth}", f"out{depth}"
             lines = [
                 f"{pad}if {value}.__class__ is not list:",
                 f"{pad}    raise FALLBACK",
                 f"{pad}{items} = []",
             ]
             if indexed:
-                item_indices = f"ix{level}"
-                lines.append(f"{pad}for i{level}, {item} in enumerate({value}):")
-                lines.append(f"{pad}    {item_indices} = {indices} + (i{level},)")
+                item_indices = f"ix{depth}"
+                lines.append(f"{pad}for i{depth}, {item} in enumerate({value}):")
+                lines.append(f"{pad}    {item_indices} = {indices} + (i{depth},)")
             else:
                 item_indices = indices
                 lines.append(f"{pad}for {item} in {value}:")
@@ -532,9 +532,3 @@ def _enum_names(enum_type: GraphQLEnumType) -> dict[str, str]:
             except (GraphQLError, ValueError, TypeError):
                 continue
     return names
-
-
-def _named(output_type: GraphQLOutputType) -> Any:
-    while isinstance(output_type, GraphQLNonNull | GraphQLList):
-        output_type = output_type.of_type
-    return output_type
