@@ -254,9 +254,11 @@ def test_traffic_is_the_statistics_of_the_summed_series(fleet):
         combined = together[direction]
         assert combined["sum"] == pytest.approx(sum(one["sum"] for one in each), rel=1e-6)
         assert combined["average"] == pytest.approx(sum(one["average"] for one in each), abs=3)
-        assert combined["p95"] <= sum(one["p95"] for one in each) + len(kinds)
-        assert combined["p95"] >= max(one["p95"] for one in each) - 1
+        # The kinds' series meet on the coarsest grid (dashserv's 15 minutes), a bucket being
+        # the mean of a kind's samples in it: no bucket exceeds the kinds' maxima added, while
+        # percentiles of a re-gridded sum have no bound in the kinds' own percentiles.
         assert combined["maximum"] <= sum(one["maximum"] for one in each) + len(kinds)
+        assert combined["p95"] <= combined["maximum"]
     calls = fleet.calls()
     assert calls["packet"] == calls["dcimanager"] == 0
     assert {kind: calls[kind] for kind in kinds} == {k: traffic_calls(fleet, k) for k in kinds}

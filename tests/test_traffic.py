@@ -93,6 +93,6 @@ def test_two_accounts_combine_into_the_statistics_of_the_summed_series(accounts)
         assert combined["sum"] == pytest.approx(one["sum"] + two["sum"], rel=1e-6)
         assert combined["average"] == pytest.approx(one["average"] + two["average"], abs=1)
         assert combined["maximum"] <= one["maximum"] + two["maximum"] + 1
-        assert combined["p95"] <= one["p95"] + two["p95"] + 1
-        assert combined["p95"] >= max(one["p95"], two["p95"]) - 1
+        # Same grid, every rate positive: the sum dominates each series bucket by bucket.
+        assert max(one["p95"], two["p95"]) - 1 <= combined["p95"] <= combined["maximum"]
     assert [server.app.state.emulator.request_log.count() for server in accounts] == [1, 1]

@@ -397,16 +397,19 @@ class DashservProvider(Provider):
         """The matching vServers' stats summed on one grid (``mapping.traffic_grid``)."""
         calls: dict = {}
         records = [r for r in await self._matching(query.filter, calls) if r[0] == VSERVER]
-        now = time.time()
-        start, end = query.start.timestamp(), min(query.end.timestamp(), now + 1)
-        if start >= end or not records:
-            return mapping.traffic_grid([], start, end, now)
-        timeframe = mapping.timeframe_for(start, now)
+        start = query.start.timestamp()
+        if start >= min(query.end.timestamp(), time.time() + 1) or not records:
+            return mapping.traffic_grid([], start, start, time.time())
+        timeframe = mapping.timeframe_for(start, time.time())
         series = await asyncio.gather(
             *(self._stats(str(native.get("uuid")), timeframe) for _, native in records)
         )
         points = [self._objects(items) for items in series]
-        return mapping.traffic_grid(points, start, end, now)
+        # Points carry only a time of day and end at or before "now": read the clock after
+        # the series arrived, or a point stamped while the request was in flight lands a day
+        # early.
+        now = time.time()
+        return mapping.traffic_grid(points, start, min(query.end.timestamp(), now + 1), now)
 
     async def traffic(self, query: TrafficQuery, selection: Selection) -> dict:
         _, step, inbound, outbound = await self._traffic_grid(query)

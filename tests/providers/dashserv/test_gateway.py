@@ -7,12 +7,14 @@ registered in ``providers/registry.py``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from providers.dashserv import adapter as adapter_module
 from providers.dashserv.adapter import DashservProvider
 from providers.dashserv.emulator import create_app
 from providers.emulation import EmulatorServer
@@ -370,6 +372,40 @@ def test_traffic_of_vservers_from_the_stats_endpoint(client, upstream):
     incoming = aggregated["statisticsIn"]
     assert 0 < incoming["average"] <= incoming["maximum"]
     assert incoming["sum"] > incoming["average"]
+
+
+def test_a_step_boundary_passed_in_flight_does_not_shift_the_series(
+    client, upstream, monkeypatch
+):
+    """Stats points carry only a time of day, placed at or before the gateway's "now".
+
+    The gateway's clock reads 15 minutes slow until the emulator has answered: every point of
+    the series (per minute, ending at the emulator's now) is then stamped after the request
+    began, and must still land today, not a day early.
+    """
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    window = {"from": (now - timedelta(minutes=30)).isoformat(), "to": now.isoformat()}
+    query = """query($input: TrafficInput!) { traffic(input: $input) { aggregated {
+      statisticsIn { sum maximum } statisticsOut { sum } } } }"""
+    steady = client.data(query, {"input": window})["traffic"]["aggregated"]
+    assert steady["statisticsIn"]["sum"] > 0
+
+    class LaggingClock:
+        """``time`` as the adapter sees it: 15 minutes slow before any stats call is served."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(time, name)
+
+        @staticmethod
+        def time() -> float:
+            served = calls(upstream, ".stats")
+            return time.time() - (900 if served == 0 else 0)
+
+    log_of(upstream).clear()
+    monkeypatch.setattr(adapter_module, "time", LaggingClock())
+    lagged = client.data(query, {"input": window})["traffic"]["aggregated"]
+    assert calls(upstream, ".stats") > 0
+    assert lagged == steady
 
 
 def test_beside_datapacket(registered, datapacket_upstream, upstream):
