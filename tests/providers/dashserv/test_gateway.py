@@ -374,9 +374,7 @@ def test_traffic_of_vservers_from_the_stats_endpoint(client, upstream):
     assert incoming["sum"] > incoming["average"]
 
 
-def test_a_step_boundary_passed_in_flight_does_not_shift_the_series(
-    client, upstream, monkeypatch
-):
+def test_a_step_boundary_passed_in_flight_does_not_shift_the_series(client, upstream, monkeypatch):
     """Stats points carry only a time of day, placed at or before the gateway's "now".
 
     The gateway's clock reads 15 minutes slow until the emulator has answered: every point of
