@@ -8,6 +8,7 @@ gateway refuses the rest with ``NOT_SUPPORTED`` before any upstream call.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +20,7 @@ from schema.errors import NotSupported
 
 __all__ = [
     "Capability",
+    "LazyPage",
     "Page",
     "Provider",
     "ProviderConfig",
@@ -29,6 +31,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Capability(StrEnum):
@@ -75,6 +78,42 @@ class Page(Generic[T]):
 
     entries: list[T]
     total: int
+
+    async def head(self, count: int) -> list[T]:
+        """The first ``count`` entries."""
+        return self.entries[:count]
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with ``convert`` applied to each entry."""
+        return Page([convert(entry) for entry in self.entries], self.total)
+
+
+@dataclass(frozen=True)
+class LazyPage(Generic[T]):
+    """A window whose upstream items become entries only when read (``head``).
+
+    A merged page asks every provider for a window before it knows whose entries it will
+    show; a provider that answers with a ``LazyPage`` maps (and makes any per-entry upstream
+    call for) only the entries the page shows. ``convert`` turns a list of items into
+    entries and raises the provider's own errors (malformed data) when they are read.
+    """
+
+    items: list[Any]
+    total: int
+    convert: Callable[[list[Any]], Awaitable[list[T]]]
+
+    async def head(self, count: int) -> list[T]:
+        """The first ``count`` entries, converted now."""
+        return await self.convert(self.items[:count])
+
+    def map(self, convert: Callable[[T], U]) -> LazyPage[U]:
+        """The same page with ``convert`` applied to each entry once it is read."""
+        inner = self.convert
+
+        async def converted(items: list[Any]) -> list[U]:
+            return [convert(entry) for entry in await inner(items)]
+
+        return LazyPage(self.items, self.total, converted)
 
 
 @dataclass(frozen=True)
@@ -204,17 +243,9 @@ class Provider:
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
-    ) -> Page[dict]:
+    ) -> Page[dict] | LazyPage[dict]:
         """A window of the provider's servers matching ``filter``, in its stable order."""
         raise self._unsupported(Capability.LIST_SERVERS)
-
-    def costly_entries(self, selection: Selection) -> bool:
-        """Whether each listed server costs extra upstream calls for this selection.
-
-        The gateway then asks such a provider for its total first and for entries only when
-        they land on the page.
-        """
-        return False
 
     async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
         """Batch lookup by name; names that do not exist are absent from the result."""
@@ -229,7 +260,7 @@ class Provider:
         selection = Selection.of({"location": {"name": {}, "region": {}, "short": {}}})
         total = (await self.list_servers(ServerFilter(), 0, 0, selection)).total
         page = await self.list_servers(ServerFilter(), 0, total, selection)
-        return [server["location"] for server in page.entries]
+        return [server["location"] for server in await page.head(total)]
 
     # --- server mutations (each returns the server as it is now) --------------------
 

@@ -9,11 +9,11 @@ the field itself fail with the first error.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from providers.base import Page, Provider
-from resolvers.pagination import merge_window, page_request, paginated
+from providers.base import LazyPage, Page, Provider
+from resolvers.pagination import merge_window, page_request, paginated, read_head
 from schema.errors import GatewayError, NotAuthorized, NotFound, ProviderUnavailable
 
 if TYPE_CHECKING:
@@ -89,8 +89,7 @@ async def paginated_across(
     tolerance: Tolerance,
     providers: Sequence[Provider],
     values: dict[str, Any] | None,
-    fetch: Callable[[Provider, int, int], Awaitable[Page[dict]]],
-    costly: Collection[str] = (),
+    fetch: Callable[[Provider, int, int], Awaitable[Page[dict] | LazyPage[dict]]],
 ) -> dict[str, Any]:
     """A Paginated*Response merging one page across providers, tolerating failed ones.
 
@@ -98,6 +97,7 @@ async def paginated_across(
     """
     request = page_request(values)
     guarded = tolerance.fetch(fetch, Page(entries=[], total=0))
-    page = await merge_window(providers, guarded, request.offset, request.size, costly)
+    take = tolerance.fetch(read_head, None)
+    page = await merge_window(providers, guarded, request.offset, request.size, take)
     tolerance.settle()
     return paginated(page.entries, page.total, request)

@@ -4,27 +4,40 @@ Global order: providers in configuration order, each in its own stable upstream 
 Merging a window needs each provider's total. ``merge_window`` asks every provider at once
 for the window at the same offset (exact for the first provider, and for the others
 whenever the providers before them hold nothing before it: always on the first page), then
-re-asks only those whose real share differs. A provider whose entries cost extra upstream
-calls each (``costly``) is asked for its total alone first, so no per-entry work is done
-for entries that the page will not show.
+re-asks only those whose real share differs. Providers answer with a ``LazyPage`` when
+their entries cost work (mapping, per-server upstream calls): only the entries that land on
+the page are converted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from providers.base import Page, Provider
+from providers.base import LazyPage, Page, Provider
 from schema.errors import ValidationFailed
 
-__all__ = ["MAX_PAGE_SIZE", "PageRequest", "merge_window", "page_request", "paginated"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "PageRequest",
+    "merge_window",
+    "page_request",
+    "paginated",
+    "read_head",
+]
 
 MAX_PAGE_SIZE = 50
 
 T = TypeVar("T")
-Fetch = Callable[[Provider, int, int], Awaitable[Page[T]]]
+Fetch = Callable[[Provider, int, int], Awaitable[Page[T] | LazyPage[T]]]
+Take = Callable[[Provider, Page[T] | LazyPage[T], int], Awaitable[list[T] | None]]
+
+
+async def read_head(provider: Provider, page: Page[T] | LazyPage[T], count: int) -> list[T] | None:
+    """A page's first ``count`` entries (``merge_window``'s default ``take``)."""
+    return await page.head(count)
 
 
 class PageRequest:
@@ -74,18 +87,37 @@ async def merge_window(
     fetch: Fetch[T],
     offset: int,
     limit: int,
-    costly: Collection[str] = (),
+    take: Take[T] = read_head,
 ) -> Page[T]:
-    """The window ``[offset, offset + limit)`` of the providers' lists laid end to end."""
-    asked = [
-        (0, 0) if position > 0 and provider.id in costly else (offset, limit)
-        for position, provider in enumerate(providers)
-    ]
-    first = await asyncio.gather(
-        *(fetch(p, o, n) for p, (o, n) in zip(providers, asked, strict=True))
-    )
-    totals = [page.total for page in first]
-    slices: list[tuple[int, int, int]] = []  # (provider index, local offset, local limit)
+    """The window ``[offset, offset + limit)`` of the providers' lists laid end to end.
+
+    ``take(provider, page, count)`` reads a page's first entries; ``None`` means the provider
+    failed while they were read (malformed data in a ``LazyPage``): the window is merged
+    again without that provider, so the total counts only providers that answered.
+    """
+    asked = [(offset, limit)] * len(providers)
+    pages = list(await asyncio.gather(*(fetch(p, offset, limit) for p in providers)))
+    while True:
+        totals = [page.total for page in pages]
+        slices = _shares(totals, offset, limit)
+        again = [(p, o, n) for p, o, n in slices if not (asked[p][0] == o and asked[p][1] >= n)]
+        refetched = await asyncio.gather(*(fetch(providers[p], o, n) for p, o, n in again))
+        for (position, local_offset, local_limit), page in zip(again, refetched, strict=True):
+            asked[position], pages[position] = (local_offset, local_limit), page
+        entries: list[T] = []
+        for position, _, local_limit in slices:
+            share = await take(providers[position], pages[position], local_limit)
+            if share is None:
+                pages[position] = Page([], 0)
+                break
+            entries.extend(share)
+        else:
+            return Page(entries=entries, total=sum(totals))
+
+
+def _shares(totals: list[int], offset: int, limit: int) -> list[tuple[int, int, int]]:
+    """(provider index, local offset, local limit) of each provider holding part of the window."""
+    slices = []
     start = 0
     for position, total in enumerate(totals):
         local_offset = max(offset - start, 0)
@@ -93,15 +125,4 @@ async def merge_window(
         if local_end > local_offset:
             slices.append((position, local_offset, local_end - local_offset))
         start += total
-
-    def reusable(position: int, local_offset: int, local_limit: int) -> bool:
-        return asked[position][0] == local_offset and asked[position][1] >= local_limit
-
-    again = [(p, o, n) for p, o, n in slices if not reusable(p, o, n)]
-    shares = iter(await asyncio.gather(*(fetch(providers[p], o, n) for p, o, n in again)))
-    entries: list[T] = []
-    for position, local_offset, local_limit in slices:
-        reuse = reusable(position, local_offset, local_limit)
-        page = first[position] if reuse else next(shares)
-        entries.extend(page.entries[:local_limit])
-    return Page(entries=entries, total=sum(totals))
+    return slices

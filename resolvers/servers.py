@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from providers.base import Capability, Page, Provider, ServerKey
+from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, paginated_across
 from resolvers.inputs import server_filter, server_key
@@ -42,11 +42,10 @@ async def list_servers(
 
     async def fetch(provider: Provider, offset: int, limit: int):
         page = await provider.list_servers(wanted, offset, limit, selection)
-        return Page([tag_provider(server, provider) for server in page.entries], page.total)
+        return page.map(lambda server: tag_provider(server, provider))
 
-    costly = {p.id for p in providers if p.costly_entries(selection)}
     tolerance = Tolerance(context, path, providers)
-    return await paginated_across(tolerance, providers, values, fetch, costly)
+    return await paginated_across(tolerance, providers, values, fetch)
 
 
 async def resolve_server(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -10,6 +10,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
+from providers.base import LazyPage, Page
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
 
@@ -74,6 +75,12 @@ def aliased_lookups(names: list[str], fields: str) -> str:
         f's{i}: server(input: {{name: "{name}"}}) {{ {fields} }}' for i, name in enumerate(names)
     )
     return f"{{ {lookups} }}"
+
+
+async def listed(pending: Awaitable[Page | LazyPage]) -> Page:
+    """A provider's answer with every entry read (a ``LazyPage`` converts them now)."""
+    page = await pending
+    return Page(await page.head(page.total), page.total)
 
 
 def error_codes(body: dict) -> list[str]:

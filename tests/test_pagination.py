@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import Page, Provider, ProviderConfig
+from providers.base import LazyPage, Page, Provider, ProviderConfig
+from resolvers.fanout import Tolerance, paginated_across
 from resolvers.pagination import PageRequest, merge_window, paginated
+from schema.errors import ProviderUnavailable
 from tests.conftest import error_codes
 
 PAGE_FIELDS = (
@@ -112,15 +114,70 @@ async def test_merged_window_equals_the_concatenated_lists(sizes, offset, limit)
     assert all(len(provider.calls) <= 2 for provider in providers)
 
 
-async def test_a_costly_provider_is_asked_for_its_total_before_its_entries():
-    cheap, costly = ListProvider("cheap", 60), ListProvider("costly", 30)
-    page = await merge_window(
-        [cheap, costly], lambda p, o, n: p.window(o, n), 0, 50, costly={"costly"}
-    )
+class LazyListProvider(ListProvider):
+    """A list whose entries are converted only when read, and fail to convert past ``bad``."""
+
+    def __init__(self, name: str, size: int, bad: int | None = None) -> None:
+        super().__init__(name, size)
+        self.bad = bad
+        self.converted: list[str] = []
+
+    async def window(self, offset: int, limit: int) -> LazyPage[str]:
+        self.calls.append((offset, limit))
+        return LazyPage(self.items[offset : offset + limit], len(self.items), self.convert)
+
+    async def convert(self, items: list[str]) -> list[str]:
+        if self.bad is not None and self.items[self.bad] in items:
+            raise ProviderUnavailable("malformed entry", provider=self.id)
+        self.converted.extend(items)
+        return [item.upper() for item in items]
+
+
+async def test_a_lazy_provider_converts_only_the_entries_on_the_page():
+    cheap, lazy = ListProvider("cheap", 60), LazyListProvider("lazy", 30)
+    page = await merge_window([cheap, lazy], lambda p, o, n: p.window(o, n), 0, 50)
     assert page.total == 90 and page.entries == cheap.items[:50]
-    assert costly.calls == [(0, 0)]  # no entries fetched: none of them is on the page
-    straddling = await merge_window(
-        [cheap, costly], lambda p, o, n: p.window(o, n), 50, 20, costly={"costly"}
+    assert lazy.calls == [(0, 50)] and lazy.converted == []
+    straddling = await merge_window([cheap, lazy], lambda p, o, n: p.window(o, n), 50, 20)
+    assert straddling.entries == cheap.items[50:] + [item.upper() for item in lazy.items[:10]]
+    assert lazy.converted == lazy.items[:10]
+
+
+class Partials:
+    """The part of a request context ``Tolerance`` reports provider failures to."""
+
+    def __init__(self) -> None:
+        self.reported: list[tuple[str, list]] = []
+
+    def report_partial(self, error: ProviderUnavailable, path: list) -> None:
+        self.reported.append((error.provider, path))
+
+
+async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
+    first, broken, last = (
+        ListProvider("first", 3),
+        LazyListProvider("broken", 4, bad=2),
+        ListProvider("last", 5),
     )
-    assert straddling.entries == cheap.items[50:] + costly.items[:10]
-    assert costly.calls[-2:] == [(0, 0), (0, 10)]
+    providers = [first, broken, last]
+    context = Partials()
+    tolerance = Tolerance(context, ["servers"], providers)
+
+    async def fetch(provider: ListProvider, offset: int, limit: int) -> Page | LazyPage:
+        return await provider.window(offset, limit)
+
+    response = await paginated_across(tolerance, providers, {"pageSize": 6}, fetch)
+    # The page and its total are those of the providers that answered, as if "broken" had
+    # failed outright; its failure is reported beside the data.
+    assert response["entries"] == first.items + last.items[:3]
+    assert response["entriesTotalCount"] == 8
+    assert context.reported == [("broken", ["servers"])]
+    # An entry before the malformed one is not enough to show a partial share.
+    assert broken.converted == []
+    # When the malformed entry is not on the page, nothing is reported.
+    fine = Partials()
+    page = await paginated_across(
+        Tolerance(fine, ["servers"], providers), providers, {"pageSize": 2}, fetch
+    )
+    assert page["entries"] == first.items[:2] and page["entriesTotalCount"] == 12
+    assert fine.reported == []

@@ -67,6 +67,7 @@ import httpx
 
 from providers.base import (
     Capability,
+    LazyPage,
     Page,
     Provider,
     ProviderConfig,
@@ -346,16 +347,16 @@ class DashservProvider(Provider):
             if server_matches(server, server_filter)
         ]
 
-    def costly_entries(self, selection: Selection) -> bool:
-        return any(_extras_needed(product, selection) for product in (DEDICATED, VSERVER))
-
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
-    ) -> Page[dict]:
+    ) -> LazyPage[dict]:
         calls: dict = {}
         matching = await self._matching(filter, calls)
         chosen = matching[offset : offset + limit] if limit > 0 else []
-        return Page(entries=await self._servers(chosen, selection, calls), total=len(matching))
+        # Per-server calls (status, network) only for the entries the merged page shows.
+        return LazyPage(
+            chosen, len(matching), lambda records: self._servers(records, selection, calls)
+        )
 
     async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
         wanted = set(names)

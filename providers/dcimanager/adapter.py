@@ -33,6 +33,7 @@ from typing import Any
 
 from providers.base import (
     Capability,
+    LazyPage,
     Page,
     Provider,
     ProviderConfig,
@@ -110,7 +111,7 @@ class DciManagerProvider(Provider):
     # --- servers --------------------------------------------------------------------
 
     async def _all_servers(self) -> list[dict]:
-        return self._mapped(await self._server_items())
+        return await self._mapped(await self._server_items())
 
     async def _server_items(self) -> list[dict]:
         """The raw server list, sorted by id (no order is documented: pages must be stable)."""
@@ -119,7 +120,8 @@ class DciManagerProvider(Provider):
         with _malformed_guard(self.id):
             return sorted(items, key=lambda item: int(item["id"]))
 
-    def _mapped(self, items: list[dict]) -> list[dict]:
+    async def _mapped(self, items: list[dict]) -> list[dict]:
+        """Server dicts for raw list items (async: a ``LazyPage`` conversion)."""
         with _malformed_guard(self.id):
             return [server_dict(item, self.config.prefix, self._locations) for item in items]
 
@@ -130,11 +132,11 @@ class DciManagerProvider(Provider):
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
-    ) -> Page[dict]:
+    ) -> Page[dict] | LazyPage[dict]:
         if filter.is_empty():
-            # Nothing to match: map only the servers on the page, not the whole fleet.
+            # Nothing to match: map only the servers the merged page shows.
             items = await self._server_items()
-            return Page(self._mapped(items[offset : offset + limit]), len(items))
+            return LazyPage(items[offset : offset + limit], len(items), self._mapped)
         return window(await self._all_servers(), filter, offset, limit)
 
     async def list_locations(self) -> list[dict]:

@@ -52,6 +52,7 @@ import httpx
 
 from providers.base import (
     Capability,
+    LazyPage,
     Page,
     Provider,
     ProviderConfig,
@@ -352,20 +353,25 @@ class MammothProvider(Provider):
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
-    ) -> Page[dict]:
+    ) -> LazyPage[dict]:
         payloads = await self._payloads(filter)
         if filter.is_empty():
-            # Nothing to match: map only the servers on the page, not the whole fleet.
-            chosen = payloads[offset : offset + limit]
-            servers = self._map_servers(chosen)
-            return Page(await self._with_plans(servers, chosen, selection), len(payloads))
+            # Nothing to match: map only the servers the merged page shows.
+            async def mapped(chosen: list[dict]) -> list[dict]:
+                return await self._with_plans(self._map_servers(chosen), chosen, selection)
+
+            return LazyPage(payloads[offset : offset + limit], len(payloads), mapped)
         servers = self._map_servers(payloads)
         page = window(servers, filter, offset, limit)
         by_name = {
             server["name"]: payload for server, payload in zip(servers, payloads, strict=True)
         }
-        chosen = [by_name[server["name"]] for server in page.entries]
-        return Page(await self._with_plans(page.entries, chosen, selection), page.total)
+
+        async def planned(entries: list[dict]) -> list[dict]:
+            chosen = [by_name[server["name"]] for server in entries]
+            return await self._with_plans(entries, chosen, selection)
+
+        return LazyPage(page.entries, page.total, planned)
 
     async def servers_by_name(self, names: list[str], selection: Selection) -> dict[str, dict]:
         wanted = {name: self._server_id(name) for name in names}
@@ -384,7 +390,7 @@ class MammothProvider(Provider):
         if key.ip is None:
             return []  # Mammoth has no aliases, IPMI or tags: nothing can match.
         page = await self.list_servers(ServerFilter(ip_in=(key.ip,)), 0, 10_000, selection)
-        return page.entries
+        return await page.head(page.total)
 
     async def list_locations(self) -> list[dict]:
         """The locations of this account's servers, from one walk of ``GET /servers``."""

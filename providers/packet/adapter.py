@@ -62,7 +62,15 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from providers.base import Capability, Page, Provider, ProviderConfig, ServerFilter, ServerKey
+from providers.base import (
+    Capability,
+    LazyPage,
+    Page,
+    Provider,
+    ProviderConfig,
+    ServerFilter,
+    ServerKey,
+)
 from providers.filtering import filter_selection, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.locations import city, unknown_location
@@ -302,12 +310,15 @@ class PacketProvider(Provider):
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
-    ) -> Page[dict]:
+    ) -> Page[dict] | LazyPage[dict]:
         if filter.is_empty():
-            # Nothing to match: map only the devices on the page, not the whole fleet.
+            # Nothing to match: map only the devices the merged page shows.
             devices = await self._devices(filter)
-            page = await self._mapped(devices[offset : offset + limit], selection)
-            return Page(page, len(devices))
+            return LazyPage(
+                devices[offset : offset + limit],
+                len(devices),
+                lambda chosen: self._mapped(chosen, selection),
+            )
         servers = await self._servers(filter, selection.merge(filter_selection(filter)))
         return window(servers, filter, offset, limit)
 

@@ -22,6 +22,7 @@ from schema.errors import (
     ProviderUnavailable,
     ValidationFailed,
 )
+from tests.conftest import listed
 
 EMAIL, PASSWORD = next(iter(ACCOUNTS.items()))
 LOGIN = {"email": EMAIL, "password": PASSWORD}
@@ -80,8 +81,8 @@ def forget(server: EmulatorServer) -> None:
 async def test_list_servers_windows_one_upstream_call_with_exact_total(shared):
     forget(shared)
     provider = provider_for(shared)
-    first = await provider.list_servers(ServerFilter(), 0, 10, ALL)
-    second = await provider.list_servers(ServerFilter(), 10, 10, ALL)
+    first = await listed(provider.list_servers(ServerFilter(), 0, 10, ALL))
+    second = await listed(provider.list_servers(ServerFilter(), 10, 10, ALL))
     await provider.close()
     assert first.total == second.total == 30
     names = [s["name"] for s in first.entries + second.entries]
@@ -91,9 +92,11 @@ async def test_list_servers_windows_one_upstream_call_with_exact_total(shared):
 
 async def test_filters_are_applied_to_the_whole_list(shared):
     provider = provider_for(shared)
-    everything = (await provider.list_servers(ServerFilter(), 0, 50, ALL)).entries
-    amsterdam = await provider.list_servers(ServerFilter(location_in=("Amsterdam",)), 0, 2, ALL)
-    off = await provider.list_servers(ServerFilter(powerStatus_in=("OFF",)), 0, 50, ALL)
+    everything = (await listed(provider.list_servers(ServerFilter(), 0, 50, ALL))).entries
+    amsterdam = await listed(
+        provider.list_servers(ServerFilter(location_in=("Amsterdam",)), 0, 2, ALL)
+    )
+    off = await listed(provider.list_servers(ServerFilter(powerStatus_in=("OFF",)), 0, 50, ALL))
     await provider.close()
     assert amsterdam.total == sum(s["location"]["short"] == "AMS" for s in everything) == 5
     assert len(amsterdam.entries) == 2
@@ -141,11 +144,11 @@ async def test_cached_reads_a_write_evicts_and_a_login_is_never_cached(fresh):
     upstream = fresh(power_delay=0)
     cache = {"servers": 60.0, "catalog": 600.0}
     provider = provider_for(upstream, LOGIN, cache_ttls=cache)
-    await provider.list_servers(ServerFilter(), 0, 5, ALL)
-    await provider.list_servers(ServerFilter(), 0, 5, ALL)
+    await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
+    await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     assert calls(upstream, "server.list") == 1
     await provider.perform_power_action("DCI-1001", "OFF", Selection.of({"name": {}}))
-    off = await provider.list_servers(ServerFilter(name_in=("DCI-1001",)), 0, 1, ALL)
+    off = await listed(provider.list_servers(ServerFilter(name_in=("DCI-1001",)), 0, 1, ALL))
     assert off.entries[0]["powerStatus"] == "OFF"
     assert calls(upstream, "server.list") == 2
     upstream.app.state.dci.expire_sessions()
@@ -160,7 +163,7 @@ async def test_cached_reads_a_write_evicts_and_a_login_is_never_cached(fresh):
 async def test_login_once_then_the_session_serves_every_call(fresh):
     upstream = fresh()
     provider = provider_for(upstream, LOGIN)
-    await provider.list_servers(ServerFilter(), 0, 5, ALL)
+    await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.ping()
     await provider.servers_by_name(["DCI-1001"], ALL)
     await provider.close()
@@ -187,7 +190,7 @@ async def test_expired_session_logs_in_again_once_and_repeats_the_call(fresh):
     await provider.ping()
     upstream.app.state.dci.expire_sessions()
     forget(upstream)
-    page = await provider.list_servers(ServerFilter(), 0, 5, ALL)
+    page = await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
     assert page.total == 12
     assert [(e.operation, e.status) for e in upstream.app.state.emulator.request_log.entries()] == [
@@ -205,7 +208,7 @@ async def test_failed_re_login_is_not_attempted_twice(fresh):
     upstream.app.state.dci.accounts.clear()  # the password was changed upstream
     forget(upstream)
     with pytest.raises(NotAuthorized) as raised:
-        await provider.list_servers(ServerFilter(), 0, 5, ALL)
+        await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
     assert raised.value.provider == "dci"
     assert PASSWORD not in raised.value.message and upstream.url not in raised.value.message
@@ -217,7 +220,7 @@ async def test_a_session_refused_right_after_login_is_not_renewed_again(fresh):
     upstream = fresh(session_ttl=0)  # every issued session is already expired
     provider = provider_for(upstream, LOGIN)
     with pytest.raises(NotAuthorized):
-        await provider.list_servers(ServerFilter(), 0, 5, ALL)
+        await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
     assert calls(upstream, "auth.token") == 2  # the first login and one re-login
     assert calls(upstream, "server.list") == 2  # the call and its one repetition
@@ -264,7 +267,7 @@ async def test_503_is_retried_for_reads(fresh):
     upstream = fresh()
     upstream.app.state.dci.suspend(requests=3)
     provider = provider_for(upstream, retries=3)
-    page = await provider.list_servers(ServerFilter(), 0, 5, ALL)
+    page = await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
     assert page.total == 12
     assert calls(upstream, "server.list") == 4
@@ -275,7 +278,7 @@ async def test_503_retries_are_bounded(fresh):
     upstream.app.state.dci.suspend(requests=50)
     provider = provider_for(upstream, retries=2)
     with pytest.raises(ProviderUnavailable) as raised:
-        await provider.list_servers(ServerFilter(), 0, 5, ALL)
+        await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
     assert raised.value.details.get("outcome") is None
     assert calls(upstream, "server.list") == 3
@@ -319,7 +322,7 @@ async def test_malformed_answers_are_provider_unavailable(fresh):
     upstream.app.state.emulator.faults.malformed = True
     provider = provider_for(upstream)
     with pytest.raises(ProviderUnavailable):
-        await provider.list_servers(ServerFilter(), 0, 5, ALL)
+        await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
     await provider.close()
 
 

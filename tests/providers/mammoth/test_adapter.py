@@ -10,6 +10,7 @@ from providers.base import ProviderConfig, ServerFilter, ServerKey, TrafficQuery
 from providers.mammoth.adapter import ActionLog, MammothProvider
 from providers.selection import Selection
 from schema.errors import NotAuthorized, NotFound, NotSupported, ProviderUnavailable
+from tests.conftest import listed
 from tests.providers.mammoth.conftest import adapter_for
 
 NAME = Selection.of({"name": {}})
@@ -24,7 +25,7 @@ async def test_listing_walks_every_page_and_returns_an_exact_total(upstream):
     adapter = adapter_for(upstream, per_page=7)
     log_of(upstream).clear()
     try:
-        page = await adapter.list_servers(ServerFilter(), 10, 12, NAME)
+        page = await listed(adapter.list_servers(ServerFilter(), 10, 12, NAME))
     finally:
         await adapter.close()
     fleet_ids = sorted(upstream.app.state.fleet.servers)
@@ -37,9 +38,9 @@ async def test_listing_walks_every_page_and_returns_an_exact_total(upstream):
 async def test_filters_the_api_cannot_apply_are_applied_to_the_whole_list(upstream):
     adapter = adapter_for(upstream)
     try:
-        everything = await adapter.list_servers(ServerFilter(), 0, 100, CARD)
-        sydney = await adapter.list_servers(ServerFilter(location_in=("syd",)), 0, 2, CARD)
-        on = await adapter.list_servers(ServerFilter(powerStatus_in=("ON",)), 0, 100, CARD)
+        everything = await listed(adapter.list_servers(ServerFilter(), 0, 100, CARD))
+        sydney = await listed(adapter.list_servers(ServerFilter(location_in=("syd",)), 0, 2, CARD))
+        on = await listed(adapter.list_servers(ServerFilter(powerStatus_in=("ON",)), 0, 100, CARD))
     finally:
         await adapter.close()
     expected = [s for s in everything.entries if s["location"]["short"] == "SYD"]
@@ -80,10 +81,10 @@ async def test_the_traffic_plan_costs_one_call_and_only_when_selected(upstream):
     adapter = adapter_for(upstream)
     log_of(upstream).clear()
     try:
-        plain = await adapter.list_servers(ServerFilter(), 0, 5, NAME)
+        plain = await listed(adapter.list_servers(ServerFilter(), 0, 5, NAME))
         assert log_of(upstream).count() == 1 and "trafficPlan" not in plain.entries[0]
-        with_plan = await adapter.list_servers(
-            ServerFilter(), 0, 5, Selection.of({"trafficPlan": {"name": {}}})
+        with_plan = await listed(
+            adapter.list_servers(ServerFilter(), 0, 5, Selection.of({"trafficPlan": {"name": {}}}))
         )
     finally:
         await adapter.close()
@@ -286,7 +287,9 @@ async def test_traffic_reads_sample_sets_of_the_selected_servers_only(upstream):
     log_of(upstream).clear()
     try:
         traffic = await adapter.traffic(query, Selection())
-        everything = await adapter.list_servers(ServerFilter(location_in=("Sydney",)), 0, 100, NAME)
+        everything = await listed(
+            adapter.list_servers(ServerFilter(location_in=("Sydney",)), 0, 100, NAME)
+        )
     finally:
         await adapter.close()
     sets = [e for e in log_of(upstream).entries() if e.path.startswith("/v2/samplesets/")]
@@ -347,7 +350,7 @@ async def test_a_refused_token_is_not_authorized_and_never_echoed(upstream):
     adapter = adapter_for(upstream, token="wrong-token")
     try:
         with pytest.raises(NotAuthorized) as failure:
-            await adapter.list_servers(ServerFilter(), 0, 5, NAME)
+            await listed(adapter.list_servers(ServerFilter(), 0, 5, NAME))
     finally:
         await adapter.close()
     assert failure.value.provider == "mc"
@@ -364,7 +367,7 @@ async def test_upstream_failures_on_reads_are_provider_unavailable(fresh_upstrea
     adapter = adapter_for(upstream)
     try:
         with pytest.raises(ProviderUnavailable) as failure:
-            await adapter.list_servers(ServerFilter(), 0, 5, NAME)
+            await listed(adapter.list_servers(ServerFilter(), 0, 5, NAME))
     finally:
         await adapter.close()
     assert message in failure.value.message

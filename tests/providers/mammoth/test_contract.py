@@ -19,6 +19,7 @@ from providers.base import ServerFilter, ServerKey, TrafficQuery
 from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator
 from providers.selection import Selection
+from tests.conftest import listed
 from tests.providers.mammoth.conftest import TOKEN, adapter_for
 
 EVERYTHING = Selection.of(
@@ -40,7 +41,7 @@ async def _exercise(adapter, fleet) -> None:
     now = datetime.now(UTC)
     await adapter.ping()
     await adapter.account(Selection())
-    await adapter.list_servers(ServerFilter(), 3, 10, EVERYTHING)
+    await listed(adapter.list_servers(ServerFilter(), 3, 10, EVERYTHING))
     await adapter.servers_by_name([name, "MC-1"], EVERYTHING)
     await adapter.find_servers(ServerKey(ip=ip), EVERYTHING)
     await adapter.list_invoices({}, 0, 5, Selection())

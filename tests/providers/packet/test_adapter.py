@@ -19,6 +19,7 @@ from schema.errors import (
     ProviderUnavailable,
     ValidationFailed,
 )
+from tests.conftest import listed
 from tests.providers.packet.conftest import READ_ONLY_TOKEN, TOKEN
 
 NAMES = Selection.of({"name": {}})
@@ -79,7 +80,7 @@ def device_ids(server: EmulatorServer) -> list[str]:
 @pytest.mark.parametrize("base_path", ["", "/metal/v1"])
 async def test_lists_every_device_across_upstream_pages(packet, base_path: str) -> None:
     provider, server = packet(base_path, size=23, page_cap=4)
-    page = await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+    page = await listed(provider.list_servers(ServerFilter(), 0, 50, NAMES))
     assert page.total == 23
     assert [s["name"] for s in page.entries] == [f"PK-{i}" for i in device_ids(server)]
     entries = log(server).entries()
@@ -94,18 +95,20 @@ async def test_lists_every_device_across_upstream_pages(packet, base_path: str) 
 
 async def test_window_and_exact_total_after_filtering(packet) -> None:
     provider, server = packet(size=30)
-    everything = (await provider.list_servers(ServerFilter(), 0, 50, FULL)).entries
+    everything = (await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))).entries
     amsterdam = [s for s in everything if s["location"]["short"] == "AMS"]
-    page = await provider.list_servers(ServerFilter(location_in=("amsterdam",)), 1, 2, NAMES)
+    page = await listed(
+        provider.list_servers(ServerFilter(location_in=("amsterdam",)), 1, 2, NAMES)
+    )
     assert page.total == len(amsterdam)
     assert [s["name"] for s in page.entries] == [s["name"] for s in amsterdam[1:3]]
 
 
 async def test_bgp_sessions_are_read_only_when_has_bgp_is_selected(packet) -> None:
     provider, server = packet(size=30)
-    await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+    await listed(provider.list_servers(ServerFilter(), 0, 50, NAMES))
     assert log(server).count(operation="findProjectBgpSessions") == 0
-    page = await provider.list_servers(ServerFilter(), 0, 50, FULL)
+    page = await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))
     assert log(server).count(operation="findProjectBgpSessions") == 2  # one per project
     fleet = server.app.state.fleet
     with_up = {
@@ -119,7 +122,9 @@ async def test_bgp_sessions_are_read_only_when_has_bgp_is_selected(packet) -> No
 
 async def test_a_required_tag_is_pushed_down(packet) -> None:
     provider, server = packet(size=30)
-    page = await provider.list_servers(ServerFilter(tag_value=(("env", "prod"),)), 0, 50, FULL)
+    page = await listed(
+        provider.list_servers(ServerFilter(tag_value=(("env", "prod"),)), 0, 50, FULL)
+    )
     assert all({"key": "env", "value": "prod"} in s["tags"] for s in page.entries)
     assert page.total > 0
     lists = [e for e in log(server).entries() if e.operation == "findProjectDevices"]
@@ -131,7 +136,7 @@ async def test_organizations_list_each_device_once(upstream) -> None:
     fleet = server.app.state.fleet
     provider = make_provider(server, organization_ids=[fleet.organization["id"]])
     try:
-        page = await provider.list_servers(ServerFilter(), 0, 50, FULL)
+        page = await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))
     finally:
         await provider.close()
     assert page.total == 12
@@ -140,7 +145,7 @@ async def test_organizations_list_each_device_once(upstream) -> None:
 
 async def test_lookups_by_name_alias_ip_and_ipmi(packet) -> None:
     provider, server = packet(size=20)
-    servers = (await provider.list_servers(ServerFilter(), 0, 50, FULL)).entries
+    servers = (await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))).entries
     target = next(s for s in servers if s["alias"])
     found = await provider.servers_by_name([target["name"], "PK-nope", "DP-1"], NAMES)
     assert list(found) == [target["name"]]
@@ -158,7 +163,7 @@ async def test_lookups_by_name_alias_ip_and_ipmi(packet) -> None:
 async def test_errors_name_the_provider(packet) -> None:
     provider, server = packet(size=4, options={"token": "wrong"})
     with pytest.raises(NotAuthorized) as refused:
-        await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+        await listed(provider.list_servers(ServerFilter(), 0, 50, NAMES))
     assert refused.value.provider == "pk"
     assert "wrong" not in refused.value.message
 
@@ -168,12 +173,12 @@ async def test_errors_name_the_provider(packet) -> None:
     server.app.state.emulator.faults.error_status = 502
     server.app.state.emulator.faults.error_rate = 1.0
     with pytest.raises(ProviderUnavailable) as failed:
-        await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+        await listed(provider.list_servers(ServerFilter(), 0, 50, NAMES))
     assert failed.value.extensions["provider"] == "pk"
     server.app.state.emulator.faults.error_rate = 0.0
     server.app.state.emulator.faults.malformed = True
     with pytest.raises(ProviderUnavailable):
-        await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+        await listed(provider.list_servers(ServerFilter(), 0, 50, NAMES))
 
 
 async def test_a_refused_state_change_is_a_validation_error(packet) -> None:

@@ -12,6 +12,7 @@ from providers.base import ProviderConfig, ServerFilter, ServerKey
 from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
+from tests.conftest import listed
 from tests.openapi_contract import REFERENCE, OpenApiSpec
 from tests.providers.packet.conftest import TOKEN
 
@@ -50,7 +51,9 @@ async def test_every_adapter_request_is_an_operation_of_the_spec(
     name = f"PK-{active}"
     try:
         await provider.ping()
-        await provider.list_servers(ServerFilter(tag_value=(("env", "prod"),)), 0, 50, EVERYTHING)
+        await listed(
+            provider.list_servers(ServerFilter(tag_value=(("env", "prod"),)), 0, 50, EVERYTHING)
+        )
         await provider.servers_by_name([name], EVERYTHING)
         await provider.find_servers(ServerKey(alias="x"), EVERYTHING)
         await provider.perform_power_action(name, "OFF", EVERYTHING)
