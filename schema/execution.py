@@ -10,9 +10,11 @@ document.
 
 What stays with graphql-core:
 
-- Fields with their own resolver (``Server.provider``, ``Server.powerAction``, every root
-  field): the compiled function leaves a placeholder, and graphql-core's ``execute_field``
-  resolves them afterwards, with their errors handled as graphql-core handles them.
+- Fields with their own resolver (``Server.powerAction``, every root field): the compiled
+  function leaves a placeholder, and graphql-core's ``execute_field`` resolves them
+  afterwards, with their errors handled as graphql-core handles them. A resolver that
+  answers a value stored in the source dict when there is one (``STORED_KEY`` in its field
+  metadata: ``Server.provider``) is called only for dicts without that key.
 - Anything unusual in the data: a null for a non-null field, a value a scalar cannot
   represent, a value that is not a dict or list where one is expected. The compiled function
   then gives up before any resolver ran (``_Fallback``), and the interpreter completes that
@@ -54,7 +56,7 @@ from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode, 
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-__all__ = ["CompiledExecutor", "resolve_from_dict"]
+__all__ = ["STORED_KEY", "CompiledExecutor", "resolve_from_dict"]
 
 #: Compiled functions kept across requests, least recently used dropped first.
 MAX_COMPILED = 1024
@@ -318,6 +320,19 @@ def _is_plain(field_def: Any) -> str | None:
     return definition.python_name
 
 
+#: Field metadata of a resolver that answers the source dict's value under this key when
+#: there is one (``Server.provider``): the compiled function reads that value itself and
+#: calls the resolver only where the key is missing.
+STORED_KEY = "fleetql.stored_key"
+
+
+def _stored_key(field_def: Any) -> str | None:
+    definition = field_def.extensions.get("strawberry-definition")
+    if definition is None or field_def.args:
+        return None
+    return (definition.metadata or {}).get(STORED_KEY)
+
+
 class _Compiler:
     """Generates the Python source of one compiled selection and executes it."""
 
@@ -406,9 +421,25 @@ class _Compiler:
             step = _Step(response_key, object_type.name, nullable)
             if plain is None:
                 delegated = _Delegated(object_type, sub_list, (*route, step))
-                body.append(f"    r[{key}] = None")
-                body.append(
-                    f"    pending.append((r, {key}, src, {self.constant(delegated, 'D')}, ix))"
+                delegate = [
+                    f"r[{key}] = None",
+                    f"pending.append((r, {key}, src, {self.constant(delegated, 'D')}, ix))",
+                ]
+                stored = _stored_key(field_def)
+                if stored is None:
+                    body.extend(f"    {line}" for line in delegate)
+                    continue
+                present = field_def.type
+                if isinstance(present, GraphQLNonNull):
+                    present = present.of_type
+                body.append(f"    v = get({stored!r})")
+                body.append("    if v is None:")
+                body.extend(f"        {line}" for line in delegate)
+                body.append("    else:")
+                body.extend(
+                    self.complete_present(
+                        present, "v", f"r[{key}]", sub_list, (*route, step), 2, "ix"
+                    )
                 )
                 continue
             body.append(f"    v = get({plain!r})")

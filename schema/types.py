@@ -29,6 +29,7 @@ from schema.enums import (
     SupportRequestPostBy,
     SupportRequestStatus,
 )
+from schema.execution import STORED_KEY
 from schema.scalars import DateTime
 
 
@@ -384,10 +385,16 @@ class Server:
         description="How long your system has been running in days. FleetQL: null when the provider does not report it."
     )
 
-    @strawberry.field(description="FleetQL: the provider instance this server belongs to.")
+    @strawberry.field(
+        description="FleetQL: the provider instance this server belongs to.",
+        metadata={STORED_KEY: "provider"},
+    )
     def provider(self, info: strawberry.Info) -> Provider:
+        # Listed and looked-up servers carry their provider (``tag_provider``); servers
+        # nested in billing data are known by name only.
         server: dict = self  # type: ignore[assignment]
-        return server.get("provider") or info.context.provider_ref(server["name"])
+        stored = server.get("provider")
+        return stored if stored is not None else info.context.provider_ref(server["name"])
 
     @strawberry.field(
         description="FleetQL: the latest power action this gateway sent to the server and its progress, where the provider tracks asynchronous actions (Mammoth); null when none is tracked."

@@ -26,7 +26,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema import FleetSchema
-from schema.execution import CompiledExecutor, resolve_from_dict
+from schema.execution import STORED_KEY, CompiledExecutor, resolve_from_dict
 from schema.scalars import DATETIME_SCALAR, DateTime
 from tests.test_fuzz import FUZZ
 
@@ -35,6 +35,11 @@ from tests.test_fuzz import FUZZ
 class Color(enum.Enum):
     RED = "RED"
     GREEN = "GREEN"
+
+
+@strawberry.type
+class Tag:
+    label: str
 
 
 @strawberry.type
@@ -72,6 +77,13 @@ class Node:
     async def strict(self) -> int:
         await asyncio.sleep(0)
         return 2
+
+    @strawberry.field(metadata={STORED_KEY: "tag"})
+    def tag(self) -> Tag:
+        """The stored ``tag`` when there is one, else one made from ``sn``."""
+        source: dict = self  # type: ignore[assignment]
+        stored = source.get("tag")
+        return stored if stored is not None else {"label": f"made {source.get('sn')}"}
 
 
 @strawberry.type
@@ -113,7 +125,7 @@ INTERPRETED = build(StrawberryGraphQLCoreExecutionContext)
 
 ALL = """
 fragment All on Node {
-  __typename s sn i f b e en d words computed later strict
+  __typename s sn i f b e en d words computed later strict tag { label }
   renamed: sn x: s @include(if: $yes) y: i @skip(if: $yes)
 }"""
 DOCUMENTS = [
@@ -152,9 +164,12 @@ LEAVES = {
     "d": st.none() | st.datetimes(timezones=st.just(UTC)) | st.just("2026-01-02T03:04:05.678Z"),
     "words": st.none() | st.lists(st.none() | st.text(max_size=3), max_size=3),
 }
-#: Resolvers of their own fail now and then (one in five).
+#: Resolvers of their own fail now and then (one in five); ``tag`` is stored or made.
 FLAGS = {
-    name: st.sampled_from([False, False, False, False, True]) for name in ("fail", "fail_later")
+    **{
+        name: st.sampled_from([False, False, False, False, True]) for name in ("fail", "fail_later")
+    },
+    "tag": st.fixed_dictionaries({"label": st.text(max_size=3)}),
 }
 
 
@@ -252,6 +267,18 @@ def test_plain_fields_are_not_resolved_one_by_one():
     # The root field and the one field with a resolver of its own; 14 plain fields compiled.
     assert CountingExecutor.fields_resolved == 2
     assert run(INTERPRETED, document, {"node": node}, True) == (data, errors)
+
+
+def test_a_stored_value_is_read_and_the_resolver_runs_only_without_one():
+    stored = {"sn": "a", "en": "RED", "strict_kids": [], "tag": {"label": "kept"}}
+    made = {"sn": "b", "en": "RED", "strict_kids": []}
+    document = "{ nodes { sn tag { label } } }"
+    CountingExecutor.fields_resolved = 0
+    data, errors = run(COMPILED, document, {"nodes": [stored, made, stored]}, True)
+    assert errors == []
+    assert [node["tag"]["label"] for node in data["nodes"]] == ["kept", "made b", "kept"]
+    assert CountingExecutor.fields_resolved == 2  # the root field, and ``tag`` of "b"
+    assert run(INTERPRETED, document, {"nodes": [stored, made, stored]}, True) == (data, errors)
 
 
 CLEAN = {
