@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -250,16 +250,22 @@ class UpstreamClient:
         observer = upstream_observer.get()
         return nullcontext() if observer is None else observer.upstream_call(call)
 
-    def decode_json(self, response: httpx.Response) -> Any:
+    def decode_json(
+        self, response: httpx.Response, compact: Callable[[Any], Any] | None = None
+    ) -> Any:
         """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON.
 
         Garbage counts against the breaker like an error status, is never served again from
         the cache, and after a write it means the change may have been applied.
 
         The body is decoded once per response: a cached response hands every reader the same
-        objects, so callers must treat them as read-only (copy before changing).
+        objects, so callers must treat them as read-only (copy before changing). For large
+        bodies of which a caller reads little (traffic samples), ``compact`` (a module-level
+        function that never raises) trims the decoded body once, and the trimmed body is what
+        the cache keeps and every reader passing the same ``compact`` gets.
         """
-        decoded = response.extensions.get(_DECODED, _NOT_DECODED)
+        key = _DECODED if compact is None else (_DECODED, compact)
+        decoded = response.extensions.get(key, _NOT_DECODED)
         if decoded is not _NOT_DECODED:
             return decoded
         try:
@@ -272,7 +278,9 @@ class UpstreamClient:
             raise self._unavailable(
                 "answered with a malformed body", exc, outcome=outcome
             ) from None
-        response.extensions[_DECODED] = decoded
+        if compact is not None:
+            decoded = compact(decoded)
+        response.extensions[key] = decoded
         return decoded
 
     def _unavailable(

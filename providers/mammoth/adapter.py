@@ -196,16 +196,18 @@ class MammothProvider(Provider):
         what: str = "The requested resource",
         write: bool = False,
         resource: str = "servers",
+        compact: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """One upstream call; its JSON object, or the translated error.
 
-        ``resource`` is the cache class of a read (servers, billing, traffic, catalog).
+        ``resource`` is the cache class of a read (servers, billing, traffic, catalog);
+        ``compact`` trims a large body once (``UpstreamClient.decode_json``).
         """
         response = await self._http.send(method, path, write=write, resource=resource, **kwargs)
         if not response.is_success:
             raise self._translate(response, what, write)
-        body = self._http.decode_json(response)
+        body = self._http.decode_json(response, compact)
         if not isinstance(body, dict):
             raise self._malformed()
         return body
@@ -252,14 +254,21 @@ class MammothProvider(Provider):
             raise self._malformed() from None
 
     async def _collect(
-        self, path: str, key: str, params: dict | None = None, resource: str = "servers"
+        self,
+        path: str,
+        key: str,
+        params: dict | None = None,
+        resource: str = "servers",
+        compact: Callable[[Any], Any] | None = None,
     ) -> list[dict]:
         """Every item of a paginated list, following ``links.pages.next`` up to ``meta.total``."""
         items: list[dict] = []
         page = 1
         while True:
             query = {**(params or {}), "page": page, "per_page": self._per_page}
-            body = await self._request("GET", path, params=query, resource=resource)
+            body = await self._request(
+                "GET", path, params=query, resource=resource, compact=compact
+            )
             with self._reading():
                 chunk = body[key]
                 total = int(body["meta"]["total"])
@@ -541,7 +550,13 @@ class MammothProvider(Provider):
         params = {"data_interval": interval, "start": _iso(query.start), "end": _iso(query.end)}
         lists = await self._bounded(
             [
-                lambda i=i: self._collect(f"/samplesets/{i}", "sample_sets", params, "traffic")
+                lambda i=i: self._collect(
+                    f"/samplesets/{i}",
+                    "sample_sets",
+                    params,
+                    "traffic",
+                    mapping.compact_sample_sets,
+                )
                 for i in ids
             ]
         )

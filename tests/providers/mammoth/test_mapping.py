@@ -458,3 +458,24 @@ def test_a_traffic_series_starts_at_the_first_period_boundary_and_sums_servers()
     assert inbound == [3_000.0, 3_000.0, 9_000.0]
     _, _, empty = mapping.traffic_series([], start, datetime(2025, 1, 1, 0, 10, tzinfo=UTC), 300)
     assert empty == [0.0, 0.0]
+
+
+def test_compacted_sample_sets_give_the_same_traffic_and_keep_malformed_items():
+    page = {**SAMPLES, "meta": {"total": 4}, "links": {"pages": {}}}
+    compacted = mapping.compact_sample_sets(page)
+    assert compacted["meta"] == page["meta"] and compacted["links"] == page["links"]
+    assert compacted["sample_sets"][0] == {
+        "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T00:05:00Z"},
+        "average": {"network_incoming_kbps": 1, "network_outgoing_kbps": 10},
+    }
+    start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 0, 15, tzinfo=UTC)
+    assert mapping.aggregate_traffic(compacted["sample_sets"], start, end) == (
+        mapping.aggregate_traffic(SAMPLES["sample_sets"], start, end)
+    )
+    assert mapping.traffic_series(compacted["sample_sets"], start, end, 300) == (
+        mapping.traffic_series(SAMPLES["sample_sets"], start, end, 300)
+    )
+    # What the mappings would refuse stays as it came, so they still refuse it.
+    odd = [None, {"period": "x", "average": {}}, {"period": {"start": "s"}, "average": {}}]
+    assert mapping.compact_sample_sets({"sample_sets": odd})["sample_sets"] == odd
+    assert mapping.compact_sample_sets(["not", "a", "page"]) == ["not", "a", "page"]
