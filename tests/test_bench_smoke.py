@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from bench.memory_profile import profile_memory
 from bench.run import KINDS, Options, run_benchmark
 
 OPTIONS = Options(
@@ -51,3 +52,13 @@ def test_a_tiny_run_produces_a_well_formed_result():
     assert naive["upstream_calls_by_provider"]["datapacket"] == 3
     assert {target["met"] for target in results["targets"]} <= {True, False}
     assert len(results["targets"]) == 4  # the memory target needs the memory run
+
+
+def test_a_tiny_memory_profile_follows_the_query_mix():
+    results = profile_memory(15)
+    assert [step["after"] for step in results["steps"]] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
+    assert all(0 < step["held_mb"] <= step["peak_mb"] for step in results["steps"])
+    assert sum(results["servers_by_provider"].values()) == 15
+    # The lines holding memory are named, the gateway's own among them.
+    lines = [row["line"] for row in results["held_by_line"]]
+    assert lines and any(line.startswith(("providers/", "gateway/", "schema/")) for line in lines)
