@@ -104,15 +104,13 @@ async def merge_window(
         refetched = await asyncio.gather(*(fetch(providers[p], o, n) for p, o, n in again))
         for (position, local_offset, local_limit), page in zip(again, refetched, strict=True):
             asked[position], pages[position] = (local_offset, local_limit), page
-        entries: list[T] = []
-        for position, _, local_limit in slices:
-            share = await take(providers[position], pages[position], local_limit)
-            if share is None:
-                pages[position] = Page([], 0)
-                break
-            entries.extend(share)
-        else:
+        shares = await asyncio.gather(*(take(providers[p], pages[p], n) for p, _, n in slices))
+        failed = [p for (p, _, _), share in zip(slices, shares, strict=True) if share is None]
+        if not failed:
+            entries = [entry for share in shares for entry in share]
             return Page(entries=entries, total=sum(totals))
+        for position in failed:
+            pages[position] = Page([], 0)
 
 
 def _shares(totals: list[int], offset: int, limit: int) -> list[tuple[int, int, int]]:

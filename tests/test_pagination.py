@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from providers.base import LazyPage, Page, Provider, ProviderConfig
@@ -141,6 +143,22 @@ async def test_a_lazy_provider_converts_only_the_entries_on_the_page():
     straddling = await merge_window([cheap, lazy], lambda p, o, n: p.window(o, n), 50, 20)
     assert straddling.entries == cheap.items[50:] + [item.upper() for item in lazy.items[:10]]
     assert lazy.converted == lazy.items[:10]
+
+
+async def test_lazy_providers_sharing_a_page_convert_their_entries_together():
+    """Conversions may make upstream calls (dashserv): none waits for another to finish."""
+    both_started = asyncio.Barrier(2)
+
+    class Meeting(LazyListProvider):
+        async def convert(self, items: list[str]) -> list[str]:
+            await both_started.wait()  # returns only once the other conversion has begun
+            return await super().convert(items)
+
+    first, second = Meeting("first", 3), Meeting("second", 3)
+    page = await asyncio.wait_for(
+        merge_window([first, second], lambda p, o, n: p.window(o, n), 0, 6), timeout=30
+    )
+    assert page.entries == [item.upper() for item in first.items + second.items]
 
 
 class Partials:
