@@ -49,6 +49,7 @@ from graphql import (
     SelectionSetNode,
     Undefined,
     get_named_type,
+    get_nullable_type,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -344,7 +345,6 @@ class _Compiler:
             "leaf": _leaf,
         }
         self.functions = 0
-        self.delegates_below: dict[int, bool] = {}
 
     def compile(self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList):
         """A function ``(source dict, pending list, indices) -> response dict``."""
@@ -429,9 +429,7 @@ class _Compiler:
                 if stored is None:
                     body.extend(f"    {line}" for line in delegate)
                     continue
-                present = field_def.type
-                if isinstance(present, GraphQLNonNull):
-                    present = present.of_type
+                present = get_nullable_type(field_def.type)
                 body.append(f"    v = get({stored!r})")
                 body.append("    if v is None:")
                 body.extend(f"        {line}" for line in delegate)
