@@ -24,8 +24,8 @@ import httpx
 
 from bench import queries
 from bench.config import BENCH_TOKEN, write_config
-from bench.processes import free_port
-from bench.run import NAMES, RESULTS, Benchmark, Options, memory_fleet
+from bench.processes import free_port, start_emulators
+from bench.run import NAMES, RESULTS, Options, memory_fleet
 from gateway.app import create_app
 from gateway.settings import load_settings
 
@@ -35,7 +35,7 @@ TOP = 25
 MB = 1024 * 1024
 
 
-async def _drive(app: Any, bench: Benchmark) -> list[dict[str, Any]]:
+async def _drive(app: Any, kinds: list[str]) -> list[dict[str, Any]]:
     """Each query once, in order; tracemalloc's figures after each."""
     steps = []
     transport = httpx.ASGITransport(app=app)
@@ -53,11 +53,12 @@ async def _drive(app: Any, bench: Benchmark) -> list[dict[str, Any]]:
                 raise RuntimeError(f"query failed: {str(payload['errors'])[:500]}")
             return payload["data"]
 
-        for kind in sorted({emulator.kind for emulator in bench.emulators}):
+        names: list[str] = []
+        for kind in kinds:
             variables = {"ids": [kind], "size": queries.NAMES_PER_PROVIDER}
             found = await data({"query": NAMES, "variables": variables})
-            bench.lookup_names += [entry["name"] for entry in found["servers"]["entries"]]
-        for name, bodies in bench.bodies().items():
+            names += [entry["name"] for entry in found["servers"]["entries"]]
+        for name, bodies in queries.query_bodies(names, queries.traffic_window()).items():
             for body in bodies:
                 await data(body)
             current, peak = tracemalloc.get_traced_memory()
@@ -67,25 +68,25 @@ async def _drive(app: Any, bench: Benchmark) -> list[dict[str, Any]]:
 
 def profile_memory(servers: int) -> dict[str, Any]:
     """Run the profile with ``servers`` across the emulators and return its results."""
-    options = Options(memory_servers=servers)
-    with tempfile.TemporaryDirectory(prefix="fleetql-memory-") as workdir:
-        bench = Benchmark(options, Path(workdir))
-        try:
-            bench.start_emulators(memory_fleet(servers))
+    sizes = memory_fleet(servers)
+    emulators = start_emulators(sizes, Options.latency_ms)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fleetql-memory-") as workdir:
             config = write_config(
-                Path(workdir) / "fleet.toml", bench.emulators, port=free_port(), cache=True
+                Path(workdir) / "fleet.toml", emulators, port=free_port(), cache=True
             )
             app = create_app(load_settings(str(config)))
-            tracemalloc.start()
-            steps = asyncio.run(_drive(app, bench))
-            snapshot = tracemalloc.take_snapshot()
-            tracemalloc.stop()
-        finally:
-            bench.close()
+        tracemalloc.start()
+        steps = asyncio.run(_drive(app, [emulator.kind for emulator in emulators]))
+        snapshot = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+    finally:
+        for emulator in emulators:
+            emulator.stop()
     here = os.getcwd()
     return {
         "servers": servers,
-        "servers_by_provider": memory_fleet(servers),
+        "servers_by_provider": sizes,
         "steps": steps,
         "held_by_line": [
             {
