@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from providers.locations import city, unknown_location
+from providers.traffic import traffic_statistics
 from schema.scalars import format_datetime, parse_datetime
 
 __all__ = [
@@ -387,18 +388,12 @@ def aggregate_traffic(sample_sets: Iterable[dict], start: datetime, end: datetim
 
 
 def _statistics(series: dict[datetime, list[float]]) -> dict[str, float]:
-    if not series:
-        return dict.fromkeys(("sum", "average", "maximum", "last", "p95"), 0.0)
+    """``traffic_statistics`` of the rates in period order, ``sum`` weighted by each period's
+    own length."""
     ordered = [series[key] for key in sorted(series)]
-    rates = [rate for rate, _ in ordered]
-    ranked = sorted(rates)
-    return {
-        "sum": float(round(sum(rate * seconds for rate, seconds in ordered))),
-        "average": float(round(sum(rates) / len(rates))),
-        "maximum": float(round(max(rates))),
-        "last": float(round(rates[-1])),
-        "p95": float(round(ranked[math.ceil(0.95 * len(ranked)) - 1])),
-    }
+    statistics = traffic_statistics([rate for rate, _ in ordered], 0)
+    statistics["sum"] = float(round(sum(rate * seconds for rate, seconds in ordered)))
+    return statistics
 
 
 def traffic_series(
