@@ -83,6 +83,10 @@ class Page(Generic[T]):
         """The first ``count`` entries."""
         return self.entries[:count]
 
+    def after(self, count: int) -> Page[T]:
+        """The same page without its first ``count`` entries."""
+        return Page(self.entries[count:], self.total)
+
     def map(self, convert: Callable[[T], U]) -> Page[U]:
         """The same page with ``convert`` applied to each entry."""
         return Page([convert(entry) for entry in self.entries], self.total)
@@ -105,6 +109,10 @@ class LazyPage(Generic[T]):
     async def head(self, count: int) -> list[T]:
         """The first ``count`` entries, converted now."""
         return await self.convert(self.items[:count])
+
+    def after(self, count: int) -> LazyPage[T]:
+        """The same page without its first ``count`` items (none of them converted)."""
+        return LazyPage(self.items[count:], self.total, self.convert)
 
     def map(self, convert: Callable[[T], U]) -> LazyPage[U]:
         """The same page with ``convert`` applied to each entry once it is read."""

@@ -13,15 +13,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from providers.base import LazyPage, Page, Provider
+from providers.http import request_deadline
 from resolvers.pagination import merge_window, page_request, paginated, read_head
 from schema.errors import GatewayError, NotAuthorized, NotFound, ProviderUnavailable
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
 
-__all__ = ["Tolerance", "first_found", "paginated_across"]
+__all__ = ["LIST_SHARE", "Tolerance", "first_found", "paginated_across"]
 
 T = TypeVar("T")
+
+#: The share of a request's remaining time that providers' lists may take: a provider still
+#: listing after it is given up on, so the others' entries can still be read (their per-server
+#: calls) before the deadline, rather than failing with it.
+LIST_SHARE = 0.75
 
 
 async def first_found(
@@ -96,8 +102,27 @@ async def paginated_across(
     ``entriesTotalCount`` counts the providers that answered; the errors name the others.
     """
     request = page_request(values)
-    guarded = tolerance.fetch(fetch, Page(entries=[], total=0))
+    guarded = tolerance.fetch(_listing(fetch), Page(entries=[], total=0))
     take = tolerance.fetch(read_head, None)
     page = await merge_window(providers, guarded, request.offset, request.size, take)
     tolerance.settle()
     return paginated(page.entries, page.total, request)
+
+
+def _listing(
+    fetch: Callable[[Provider, int, int], Awaitable[T]],
+) -> Callable[[Provider, int, int], Awaitable[T]]:
+    """``fetch`` with its upstream calls ending by ``LIST_SHARE`` of the time left."""
+
+    async def listing(provider: Provider, offset: int, limit: int) -> T:
+        deadline = request_deadline.get()
+        if deadline is None:
+            return await fetch(provider, offset, limit)
+        now = asyncio.get_running_loop().time()
+        token = request_deadline.set(now + max(0.0, deadline - now) * LIST_SHARE)
+        try:
+            return await fetch(provider, offset, limit)
+        finally:
+            request_deadline.reset(token)
+
+    return listing

@@ -92,11 +92,15 @@ async def merge_window(
     """The window ``[offset, offset + limit)`` of the providers' lists laid end to end.
 
     ``take(provider, page, count)`` reads a page's first entries; ``None`` means the provider
-    failed while they were read (malformed data in a ``LazyPage``): the window is merged
-    again without that provider, so the total counts only providers that answered.
+    failed while they were read (malformed data in a ``LazyPage``, its deadline passed): the
+    window is merged again without that provider, so the total counts only providers that
+    answered. Entries already read are kept while their page stands (a share that grows reads
+    only its new entries), so a provider failing late never makes the others convert entries,
+    and call their upstreams for them, twice.
     """
     asked = [(offset, limit)] * len(providers)
     pages = list(await asyncio.gather(*(fetch(p, offset, limit) for p in providers)))
+    read: dict[int, list[T]] = {}  # provider position -> the first entries of its share
     while True:
         totals = [page.total for page in pages]
         slices = _shares(totals, offset, limit)
@@ -104,13 +108,25 @@ async def merge_window(
         refetched = await asyncio.gather(*(fetch(providers[p], o, n) for p, o, n in again))
         for (position, local_offset, local_limit), page in zip(again, refetched, strict=True):
             asked[position], pages[position] = (local_offset, local_limit), page
-        shares = await asyncio.gather(*(take(providers[p], pages[p], n) for p, _, n in slices))
-        failed = [p for (p, _, _), share in zip(slices, shares, strict=True) if share is None]
+        for position, _, _ in again:
+            read.pop(position, None)
+        # Read what no earlier round read: a whole share, or the part a share grew by.
+        unread = [(p, len(read.get(p, ())), n) for p, _, n in slices if len(read.get(p, ())) < n]
+        shares = await asyncio.gather(
+            *(take(providers[p], pages[p].after(done), n - done) for p, done, n in unread)
+        )
+        failed = []
+        for (position, _, _), share in zip(unread, shares, strict=True):
+            if share is None:
+                failed.append(position)
+            else:
+                read[position] = read.get(position, []) + share
         if not failed:
-            entries = [entry for share in shares for entry in share]
+            entries = [entry for p, _, n in slices for entry in read[p][:n]]
             return Page(entries=entries, total=sum(totals))
         for position in failed:
             pages[position] = Page([], 0)
+            read.pop(position, None)
 
 
 def _shares(totals: list[int], offset: int, limit: int) -> list[tuple[int, int, int]]:

@@ -125,6 +125,41 @@ def test_a_slow_or_hanging_provider_times_out_alone(fleet, names, kind, fault):
     assert max(fleet.paths(kind).values()) == tries
 
 
+# --- failures while nested fields are resolved -----------------------------------------------
+
+#: Each kind's call for a nested field, made after its list (None: the kind makes none, so the
+#: whole provider fails while the others resolve theirs).
+NESTED_CALLS = {
+    "datapacket": None,
+    "packet": ["*/bgp/sessions"],  # network.hasBgp
+    "mammoth": ["*/data_usages/*"],  # trafficPlan
+    "dashserv": ["*/status"],  # powerStatus
+    "dcimanager": None,
+}
+NESTED_LISTING = (
+    "{ servers(input: {pageSize: 50}) { entriesTotalCount entries { name provider { id } "
+    "powerStatus trafficPlan { name } network { hasBgp } } } }"
+)
+
+
+@pytest.mark.parametrize("fault", ["5xx", "deadline"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_provider_failing_inside_nested_fields_leaves_the_others_data(fleet, names, kind, fault):
+    """The failing provider's entries go; every other provider's stay, with the exact total."""
+    client = fleet.gateway(cache=False, server={"request_deadline": 1})
+    if fault == "5xx":
+        changes = {"error_rate": 1.0, "error_status": 500}
+    else:
+        changes = {"latency_ms": 5000}  # far past the request's deadline
+    fleet.faults(kind).update({**changes, "paths": NESTED_CALLS[kind]})
+    body = client.query(NESTED_LISTING)
+    assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
+    if NESTED_CALLS[kind] is not None:
+        assert any(
+            path.endswith(("/sessions", "/current", "/status")) for path in fleet.paths(kind)
+        )
+
+
 # --- 5xx bursts and the retry rules ---------------------------------------------------------
 
 

@@ -199,3 +199,26 @@ async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
     )
     assert page["entries"] == first.items[:2] and page["entriesTotalCount"] == 12
     assert fine.reported == []
+
+
+async def test_a_provider_failing_late_leaves_the_others_shares_read_once():
+    """The others' conversions (per-server upstream calls) are not made again for the retry."""
+    first, broken, last = (
+        LazyListProvider("first", 3),
+        LazyListProvider("broken", 4, bad=0),
+        LazyListProvider("last", 5),
+    )
+    providers = [first, broken, last]
+    context = Partials()
+
+    async def fetch(provider: ListProvider, offset: int, limit: int) -> Page | LazyPage:
+        return await provider.window(offset, limit)
+
+    response = await paginated_across(
+        Tolerance(context, ["servers"], providers), providers, {"pageSize": 10}, fetch
+    )
+    assert response["entries"] == [item.upper() for item in first.items + last.items]
+    assert context.reported == [("broken", ["servers"])]
+    # Each entry was converted once: "last" read only the part its share grew by.
+    assert first.converted == first.items
+    assert last.converted == last.items

@@ -14,6 +14,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from fnmatch import fnmatchcase
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,7 +35,8 @@ def json_fault_body(status: int) -> tuple[bytes, str]:
 
 @dataclass
 class FaultSettings:
-    """Knobs applied to every non-control request; mutate them at any time.
+    """Knobs applied to every non-control request (or those ``paths`` matches); mutate them
+    at any time.
 
     Precedence: latency first, then ``hang``, then ``retry_after`` (429 to every request), then
     ``error_rate`` (``error_status`` to that fraction of requests), then ``malformed``.
@@ -50,6 +52,9 @@ class FaultSettings:
     seed: int = 0
     #: When set, sent as the ``Cache-Control`` header of every normal answer.
     cache_control: str | None = None
+    #: Path patterns (``fnmatch``, e.g. ``"/v2/data_usages/*"``) the faults apply to; ``None``:
+    #: every request. Lets a test fail one upstream call of a query and not the others.
+    paths: list[str] | None = None
 
     def to_dict(self) -> dict[str, object]:
         """The settings as a JSON-ready dict."""
@@ -80,6 +85,8 @@ def _check(key: str, value: object) -> None:
         ok = is_number and 0 <= value <= 1
     elif key == "cache_control":
         ok = value is None or isinstance(value, str)
+    elif key == "paths":
+        ok = value is None or isinstance(value, list) and all(isinstance(p, str) for p in value)
     elif key == "retry_after":
         ok = value is None or (is_number and value >= 0)
     else:
@@ -105,10 +112,15 @@ class FaultInjectionMiddleware:
         self._rng_seed = faults.seed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+        faults = self.faults
+        if (
+            scope["type"] != "http"
+            or scope["path"].startswith(CONTROL_PREFIX)
+            or faults.paths is not None
+            and not any(fnmatchcase(scope["path"], pattern) for pattern in faults.paths)
+        ):
             await self.app(scope, receive, send)
             return
-        faults = self.faults
         jitter, roll = self._draw()
         delay = faults.latency_ms + jitter * faults.latency_jitter_ms
         if delay > 0:

@@ -132,6 +132,15 @@ def test_error_rate_one_answers_every_request_with_error_status(client: httpx.Cl
     assert entry["status"] == 500
 
 
+def test_paths_limit_the_faults_to_matching_requests(client: httpx.Client) -> None:
+    faults = {"error_rate": 1.0, "error_status": 500, "paths": ["/ec*"]}
+    client.put("/_emulator/faults", json=faults)
+    assert client.get("/echo").status_code == 500
+    assert client.get("/elsewhere").status_code == 404  # the app's own answer: no fault
+    assert [entry["fault"] for entry in logged(client)] == ["error", None]
+    assert client.put("/_emulator/faults", json={"paths": "/echo"}).status_code == 400
+
+
 def test_error_rate_is_deterministic_for_a_seed() -> None:
     def statuses() -> list[int]:
         faults = FaultSettings(error_rate=0.5, seed=42)
