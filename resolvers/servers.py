@@ -9,15 +9,13 @@ from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, paginated_across
 from resolvers.inputs import server_filter, server_key
+from resolvers.selection import IDENTITY
 from schema.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
 
 __all__ = ["list_servers", "resolve_server", "server_owner"]
-
-#: Fields every server dict carries whatever the client selected (identity and routing).
-IDENTITY = Selection.of({"name": {}})
 
 
 def tag_provider(server: dict, provider: Provider) -> dict:
@@ -38,7 +36,6 @@ async def list_servers(
         Capability.LIST_SERVERS, only=filter_values.get("provider_in")
     )
     wanted = server_filter(filter_values)
-    selection = selection.merge(IDENTITY)
 
     async def fetch(provider: Provider, offset: int, limit: int):
         page = await provider.list_servers(wanted, offset, limit, selection)
@@ -57,7 +54,7 @@ async def resolve_server(
     """
     name = values.get("name")
     key = server_key(values)
-    selection = selection.merge(IDENTITY).merge(_key_selection(key))
+    selection = selection.merge(IDENTITY["Server"]).merge(_key_selection(key))
     if name is None and key == ServerKey():
         raise ValidationFailed("ServerInput needs one of name, alias, ip, ipmiIp or tag.")
     if name is not None:
@@ -100,7 +97,7 @@ async def server_owner(context: RequestContext, values: dict[str, Any]) -> tuple
     owners = context.providers.owners_of(name) if name is not None else []
     if len(owners) == 1 and server_key(values) == ServerKey():
         return owners[0], name
-    server = await resolve_server(context, values, IDENTITY, path=None)
+    server = await resolve_server(context, values, IDENTITY["Server"], path=None)
     return context.providers.by_id[server["provider"]["id"]], server["name"]
 
 

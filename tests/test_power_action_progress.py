@@ -45,3 +45,29 @@ def test_a_mammoth_power_action_reports_its_progress(delay, status):
             gateway.stop()
     assert progress == {"type": "power_off", "status": status}
     assert untracked == {"server": {"powerAction": None}}
+
+
+#: Where DataPacket's billing data nests servers; ``%s`` is the server's selection.
+BILLING_SERVERS = [
+    "{ subscriptions { entries { subscriptionItems { subscriptionItemDetail "
+    "{ server { %s } } } } } }",
+    "{ invoices(input: {pageSize: 5}) { entries { subscription { subscriptionItems "
+    "{ subscriptionItemDetail { server { %s } } } } } } }",
+]
+
+
+@pytest.mark.parametrize("fields", ["powerAction { status }", "provider { id }"])
+@pytest.mark.parametrize("query", BILLING_SERVERS)
+def test_servers_nested_in_billing_answer_their_gateway_fields(gateway, query, fields):
+    """Those fields find the server by name, which the client need not select."""
+    body = gateway.query(query % fields)
+    assert "errors" not in body, body["errors"]
+    roots = body["data"].get("subscriptions") or body["data"]["invoices"]
+    servers = [
+        item["subscriptionItemDetail"]["server"]
+        for entry in roots["entries"]
+        for item in (entry.get("subscription") or entry)["subscriptionItems"]
+        if item["subscriptionItemDetail"]["server"] is not None
+    ]
+    expected = {"powerAction": None} if fields.startswith("power") else {"provider": {"id": "dp"}}
+    assert servers and all(server == expected for server in servers)

@@ -49,20 +49,20 @@ _PASSED_THROUGH: dict[str, type[GatewayError]] = {
 }
 
 
+#: Fields only the gateway serves (README "Compatibility"); their resolvers read ``name``,
+#: which every Server selection holds (``resolvers.selection.IDENTITY``).
+GATEWAY_ONLY_FIELDS = frozenset({"provider", "powerAction"})
+
+
 def render_selection(selection: Selection) -> str:
-    """GraphQL text for a selection; gateway-only fields are left out (``provider`` needs
-    ``name``)."""
+    """GraphQL text for a selection, without the gateway-only fields."""
     parts: list[str] = []
     for field_name in selection:
-        if field_name.startswith("__") or field_name == "powerAction":
+        if field_name.startswith("__") or field_name in GATEWAY_ONLY_FIELDS:
             continue
-        if field_name == "provider":
-            field_name = "name"
-            if "name" in selection:
-                continue
         sub = selection.get(field_name)
         parts.append(f"{field_name} {{ {render_selection(sub)} }}" if sub else field_name)
-    return " ".join(dict.fromkeys(parts)) or "__typename"
+    return " ".join(parts) or "__typename"
 
 
 def server_filter_variables(server_filter: ServerFilter) -> dict[str, Any]:
