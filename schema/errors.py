@@ -7,6 +7,9 @@ that escapes a resolver is reported as ``INTERNAL_SERVER_ERROR`` without details
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from typing import Any, ClassVar, Self
 
 __all__ = [
@@ -21,7 +24,15 @@ __all__ = [
     "RateLimited",
     "ReverseDnsApiNotAvailable",
     "ValidationFailed",
+    "refused_as_invalid",
+    "upstream_reason",
 ]
+
+log = logging.getLogger("fleetql.upstream")
+#: The longest upstream reason passed on to a client.
+MAX_REASON = 200
+_MARKUP = re.compile(r"<[^>]*>")
+_UNSAFE = re.compile(r"[^\w\s.,:;!?'\"()\[\]/@#%&+=*-]")
 
 
 class GatewayError(Exception):
@@ -129,3 +140,72 @@ class RateLimited(GatewayError):
     """The client token spent its request budget; ``extensions.retryAfter`` says when to retry."""
 
     code = "RATE_LIMITED"
+
+
+# --- Translating a provider's refusal ---------------------------------------------------
+
+
+def upstream_reason(body: bytes | str | None, *paths: str) -> str | None:
+    """A provider's own words from an error body, safe to show a client.
+
+    ``paths`` are where the adapter's API puts them in a JSON body, tried in order
+    (``"errors.0"``, ``"error.msg"``, ``"detail"``); a plain-text body is taken as it is.
+    The text is cut to one line of at most ``MAX_REASON`` characters with markup and
+    control characters removed; ``None`` when nothing readable is left.
+
+    Example:
+        ``upstream_reason(b'{"errors": ["Device is already on"]}', "errors.0")``
+    """
+    if not body:
+        return None
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        decoded: Any = json.loads(text)
+    except ValueError:
+        decoded = text if paths == () or not text.lstrip().startswith(("{", "[")) else None
+    if paths and not isinstance(decoded, str):
+        decoded = next((found for path in paths if (found := _at(decoded, path))), None)
+    if not isinstance(decoded, str):
+        return None
+    cleaned = " ".join(_UNSAFE.sub("", _MARKUP.sub(" ", decoded)).split())
+    if len(cleaned) > MAX_REASON:
+        cleaned = cleaned[: MAX_REASON - 1].rsplit(" ", 1)[0] + "…"
+    return cleaned or None
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def refused_as_invalid(
+    provider: str,
+    *,
+    write: bool,
+    status: int | str,
+    reason: str | None = None,
+    field: str | None = None,
+) -> GatewayError:
+    """A provider refusing a request as invalid (its 400 or 422, or its own code for that).
+
+    A write carries the client's intent, so the client hears ``VALIDATION_FAILED`` with the
+    provider's reason (from ``upstream_reason``), e.g. "Device is already powered on". A
+    read is built by the gateway: the client did nothing wrong, so it is
+    ``PROVIDER_UNAVAILABLE`` naming the provider (its entries are dropped, the others kept),
+    and the reason goes to the log only.
+    """
+    if write:
+        message = f"Provider {provider!r} rejected the request"
+        return ValidationFailed(
+            f"{message}: {reason}" if reason else f"{message} as invalid.",
+            provider=provider,
+            field=field,
+        )
+    log.warning("upstream %s refused a read as invalid (%s): %s", provider, status, reason)
+    return ProviderUnavailable.failed(provider, f"refused the gateway's read as invalid ({status})")

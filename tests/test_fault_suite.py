@@ -206,6 +206,28 @@ def test_a_dcimanager_suspension_is_retried_and_hidden(fleet, shared, names):
     assert statuses == [503, 503, 200]
 
 
+# --- a provider refusing a request as invalid ------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["packet", "mammoth", "dashserv", "dcimanager"])
+def test_a_read_refused_as_invalid_is_the_providers_failure(fleet, shared, names, kind):
+    """The gateway built the read: the client hears of a provider failure, not its own."""
+    fleet.faults(kind).update({"error_rate": 1.0, "error_status": 422})
+    body = shared.query(LISTING)
+    assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
+    assert "refused the gateway's read as invalid" in body["errors"][0]["message"]
+
+
+def test_a_write_refused_as_invalid_carries_the_providers_reason(fleet, shared, names):
+    body = shared.query(POWER % names["packet"][0])  # power_on, but the device is active
+    assert error_codes(body) == ["VALIDATION_FAILED"]
+    error = body["errors"][0]
+    assert error["extensions"]["provider"] == "packet"
+    reason = "Cannot power_on a device that is active"
+    assert error["message"] == f"Provider 'packet' rejected the request: {reason}"
+    assert fleet.writes("packet") == 1
+
+
 # --- 429 with Retry-After -------------------------------------------------------------------
 
 

@@ -85,11 +85,13 @@ from providers.resilience import OPEN
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 from schema.errors import (
+    GatewayError,
     NotAuthorized,
     NotFound,
     NotSupported,
     ProviderUnavailable,
-    ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
 )
 
 __all__ = ["DashservProvider"]
@@ -224,9 +226,9 @@ class DashservProvider(Provider):
         failed = status != 200 or body["success"] is not True or code in _ERRORS_DESPITE_SUCCESS
         if not failed:
             return data
-        raise self._translate(status, data, code)
+        raise self._translate(status, data, code, write)
 
-    def _translate(self, status: int, data: Any, code: str | None) -> Exception:
+    def _translate(self, status: int, data: Any, code: str | None, write: bool) -> Exception:
         if code == _RATE_LIMIT_CODE:
             return _RateLimited()
         if code in _NOT_FOUND_CODES:
@@ -234,11 +236,11 @@ class DashservProvider(Provider):
         if code == "forbidden":
             return self._refused(code)
         if isinstance(data, dict) and "field" in data:
-            return self._invalid(str(data.get("field")), data.get("msg"))
+            return self._invalid(status, write, str(data.get("field")), data.get("msg"))
         if code and code.startswith("empty_field:"):
-            return self._invalid(code.partition(":")[2], "empty_field")
+            return self._invalid(status, write, code.partition(":")[2], "empty_field")
         if status in (412, 422) or code in _ERRORS_DESPITE_SUCCESS:
-            return self._invalid(None, code)
+            return self._invalid(status, write, None, code)
         # 404 without a not-found code is "Invalid API route": a wrong base_url, not a resource.
         return self._unavailable(
             f"answered HTTP {status} ({'route' if status == 404 else 'error'})"
@@ -250,13 +252,16 @@ class DashservProvider(Provider):
             f"Provider {self.id!r} refused the configured credentials{reason}.", provider=self.id
         )
 
-    def _invalid(self, field: str | None, msg: Any) -> ValidationFailed:
-        reason = str(msg) if isinstance(msg, str) and _CODE.match(msg) else "invalid request"
-        where = f" field {field!r}:" if field else ""
-        return ValidationFailed(
-            f"Provider {self.id!r} rejected the request:{where} {reason}.",
-            provider=self.id,
-            field=field[:60] if field else None,
+    def _invalid(self, status: int, write: bool, field: str | None, msg: Any) -> GatewayError:
+        """A refusal as invalid; the seed's error codes (``number_out_of_range``) are its reason."""
+        code = str(msg) if isinstance(msg, str) and _CODE.match(msg) else "invalid request"
+        field = upstream_reason(field[:60]) if field else None
+        return refused_as_invalid(
+            self.id,
+            write=write,
+            status=status,
+            reason=f"field {field!r}: {code}" if field else code,
+            field=field,
         )
 
     def _unavailable(self, what: str, *, write: bool = False) -> ProviderUnavailable:

@@ -33,6 +33,8 @@ from schema.errors import (
     ProviderUnavailable,
     ReverseDnsApiNotAvailable,
     ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
 )
 from schema.scalars import format_datetime
 
@@ -132,7 +134,7 @@ class DataPacketProvider(Provider):
                 f"Provider {self.id!r} answered with a malformed body.", provider=self.id
             )
         if body.get("errors"):
-            raise self._translate(body["errors"][0])
+            raise self._translate(body["errors"][0], write)
         data = body.get("data")
         if not isinstance(data, dict):
             raise ProviderUnavailable(
@@ -140,11 +142,19 @@ class DataPacketProvider(Provider):
             )
         return data
 
-    def _translate(self, error: Any) -> GatewayError:
-        code = ((error or {}).get("extensions") or {}).get("code")
-        message = str((error or {}).get("message") or "")[:300]
+    def _translate(self, error: Any, write: bool) -> GatewayError:
+        extensions = (error or {}).get("extensions") or {}
+        code = extensions.get("code")
+        # DataPacket's own wording, as a DataPacket client expects it (sanitised, bounded).
+        message = upstream_reason(str((error or {}).get("message") or "")) or str(code)
+        if code == "VALIDATION_FAILED" and not write:
+            # FleetQL checks the documented rules of reads itself: the gateway built this one.
+            return refused_as_invalid(self.id, write=False, status=code, reason=message)
         if code in _PASSED_THROUGH:
-            return _PASSED_THROUGH[code](message, provider=self.id)
+            field = extensions.get("field") if code == "VALIDATION_FAILED" else None
+            return _PASSED_THROUGH[code](
+                message, provider=self.id, field=field if isinstance(field, str) else None
+            )
         if code == "NOT_AUTHORIZED":
             return NotAuthorized(
                 f"Provider {self.id!r} refused the configured credentials for this operation.",

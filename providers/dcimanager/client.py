@@ -19,7 +19,13 @@ import httpx
 from providers.base import ProviderConfig
 from providers.http import UpstreamClient
 from providers.resilience import OPEN, UpstreamGuard
-from schema.errors import NotAuthorized, NotFound, ProviderUnavailable, ValidationFailed
+from schema.errors import (
+    NotAuthorized,
+    NotFound,
+    ProviderUnavailable,
+    refused_as_invalid,
+    upstream_reason,
+)
 
 __all__ = ["LOGIN_PATH", "DciClient"]
 
@@ -154,10 +160,9 @@ class DciClient:
         if status in _REFUSED:
             raise self._refused()
         if status in _INVALID:
-            raise ValidationFailed(
-                f"Provider {self.provider_id!r} rejected the request as invalid.",
-                provider=self.provider_id,
-            )
+            # ISPsystem's API guide: {"error": {"code", "msg", "value"}}.
+            reason = upstream_reason(response.content, "error.msg")
+            raise refused_as_invalid(self.provider_id, write=write, status=status, reason=reason)
         raise self._unavailable(status, write)
 
     def _refused(self) -> NotAuthorized:

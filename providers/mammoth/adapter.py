@@ -72,6 +72,8 @@ from schema.errors import (
     NotSupported,
     ProviderUnavailable,
     ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
 )
 
 __all__ = ["ActionLog", "MammothProvider"]
@@ -221,9 +223,12 @@ class MammothProvider(Provider):
         if status == 404:
             return NotFound(f"{what} was not found.", provider=self.id)
         if status in (400, 422):
-            return ValidationFailed(
-                f"Provider {self.id!r} rejected the request as invalid.",
-                provider=self.id,
+            # Problem details (seed: "type", "title", "status", "detail", "errors").
+            return refused_as_invalid(
+                self.id,
+                write=write,
+                status=status,
+                reason=upstream_reason(response.content, "detail", "title"),
                 field=self._invalid_field(response),
             )
         return ProviderUnavailable.failed(

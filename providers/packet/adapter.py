@@ -62,6 +62,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, TypeVar
 
+import httpx
+
 from providers.base import (
     Capability,
     LazyPage,
@@ -90,7 +92,8 @@ from schema.errors import (
     NotFound,
     NotSupported,
     ProviderUnavailable,
-    ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
 )
 
 __all__ = ["PacketProvider"]
@@ -205,29 +208,29 @@ class PacketProvider(Provider):
             method, path, write=write, resource=resource, params=params, json=json
         )
         if response.status_code >= 400:
-            raise self._translate(response.status_code, write, server, field)
+            raise self._translate(response, write, server, field)
         if not response.content:
             return None
         return self._http.decode_json(response)
 
     def _translate(
-        self, status: int, write: bool, server: str | None, field: str | None
+        self, response: httpx.Response, write: bool, server: str | None, field: str | None
     ) -> GatewayError:
         # Seed "HTTP status code summary": 401 no valid key, 404 no such resource, 422 the
-        # request was unacceptable, 5xx Packet's side. The spec adds 403. Bodies are
-        # {"errors": [...]} (spec, Error); they are not echoed to clients.
-        provider = self.id
+        # request was unacceptable, 5xx Packet's side. The spec adds 403 and 400. Bodies are
+        # {"errors": [...]} or {"error": "..."} (spec, Error); only a refused write's reason
+        # reaches the client, sanitised.
+        provider, status = self.id, response.status_code
         if status in (401, 403):
             return NotAuthorized(
                 f"Provider {provider!r} refused the configured credentials.", provider=provider
             )
         if status == 404 and server is not None:
             return NotFound(f"Server {server!r} was not found.", provider=provider)
-        if status == 422:
-            return ValidationFailed(
-                f"Provider {provider!r} rejected the request as invalid.",
-                provider=provider,
-                field=field,
+        if status in (400, 422):
+            reason = upstream_reason(response.content, "errors.0", "error")
+            return refused_as_invalid(
+                provider, write=write, status=status, reason=reason, field=field
             )
         what = "a configured project or organization" if status == 404 else f"HTTP {status}"
         return ProviderUnavailable.failed(

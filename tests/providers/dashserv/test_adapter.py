@@ -62,9 +62,13 @@ def provider() -> DashservProvider:
         (200, ["not", "an", "envelope"], ProviderUnavailable, None),
     ],
 )
-def test_error_forms_become_gateway_errors(provider, status, body, error, field):
+@pytest.mark.parametrize("write", [True, False])
+def test_error_forms_become_gateway_errors(provider, status, body, error, field, write):
+    if error is ValidationFailed and not write:
+        # A read is built by the gateway: its refusal is the provider's failure.
+        error, field = ProviderUnavailable, None
     with pytest.raises(error) as raised:
-        provider._unwrap(answer(status, body), write=False)
+        provider._unwrap(answer(status, body), write=write)
     extensions = raised.value.extensions
     assert extensions["provider"] == "ds"
     assert extensions.get("field") == field

@@ -438,7 +438,7 @@ def test_config_problem(credentials, options, problem_key):
         (502, ProviderUnavailable),
     ],
 )
-async def test_upstream_error_statuses_are_translated_without_the_body(fresh, status, error):
+async def test_upstream_error_statuses_are_translated(fresh, status, error):
     upstream = fresh()
     upstream.app.state.emulator.faults.error_rate = 1.0
     upstream.app.state.emulator.faults.error_status = status
@@ -447,5 +447,10 @@ async def test_upstream_error_statuses_are_translated_without_the_body(fresh, st
         await provider.perform_power_action("DCI-1001", "ON", ALL)
     await provider.close()
     assert raised.value.provider == "dci"
-    assert "Injected" not in raised.value.message
+    # Only a refused write carries the provider's reason ({"error": {"msg"}}), never the body.
+    expected = f"Injected fault (HTTP {status})" if error is ValidationFailed else None
+    assert ("Injected" in raised.value.message) == (expected is not None)
+    if expected is not None:
+        assert raised.value.message == f"Provider 'dci' rejected the request: {expected}"
+    assert '"code"' not in raised.value.message
     assert len(upstream.app.state.emulator.request_log.entries()) == 1
