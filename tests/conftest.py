@@ -13,6 +13,25 @@ from gateway.settings import settings_from_dict
 from providers.base import LazyPage, Page
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
+from tests import self_contained
+
+# Before any test module is collected, so reads made at import time are seen too.
+self_contained.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test opened a file beside the repository (see tests/self_contained)."""
+    if self_contained.opened_beside:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the files opened beside the repository, the reason the run failed."""
+    if self_contained.opened_beside:
+        terminalreporter.section("files opened beside the repository (commit them under tests/)")
+        for path in dict.fromkeys(self_contained.opened_beside):
+            terminalreporter.write_line(path)
+
 
 FULL = "test-full-access"
 READ = "test-read-only"

@@ -1,7 +1,7 @@
-"""Check requests and responses against an official OpenAPI 3.0 spec (shared/reference/).
+"""Check requests and responses against an official OpenAPI 3.0 spec (``tests/contracts/``).
 
 Example:
-    spec = OpenApiSpec.load(REFERENCE / "binarylane-openapi.json", base_path="/v2")
+    spec = OpenApiSpec.load(CONTRACTS / "binarylane-openapi.json", base_path="/v2")
     spec.check_request("POST", "/v2/servers/5/actions", query={}, body={"type": "power_on"})
     spec.check_response("GET", "/v2/servers", 200, body)
 """
@@ -17,9 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-#: The official specs and seeds live beside the repository, in shared/.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REFERENCE = SHARED / "reference"
+#: The official specs, committed verbatim (origin, version and licence in its README.md).
+CONTRACTS = Path(__file__).resolve().parent / "contracts"
 
 _METHODS = {"get", "post", "put", "patch", "delete"}
 

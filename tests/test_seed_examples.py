@@ -1,7 +1,9 @@
-"""Every query and mutation the DataPacket seed documents runs as written against FleetQL.
+"""Every query and mutation DataPacket's API documentation shows runs as written against FleetQL.
 
-The examples are read straight out of the seed; its ``...XFragment`` spreads are never
-defined there, so each is expanded to the fields of type X (and one level of nesting).
+The documents are the documentation's own examples, one ``<OperationName>.graphql`` each under
+``tests/fixtures/datapacket/`` (verbatim; origin in ``tests/fixtures/README.md``). Their
+``...XFragment`` spreads are never defined there, so each is expanded here to the fields of
+type X as the schema gives them (nested objects two levels deep).
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, build_schema
 
 from schema import schema_sdl
 
-# The seeds live in shared/, beside the repository (see the README).
-SEED = Path(__file__).resolve().parents[2] / "shared/seeds/datapacket-graphql-api.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datapacket"
 SCHEMA = build_schema(schema_sdl())
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -85,23 +86,27 @@ def _fields_of(type_name: str, depth: int = 2) -> str:
     return " ".join(parts) or "__typename"
 
 
-def seed_examples() -> dict[str, str]:
-    """Operation name -> document, for every example in the seed."""
-    text = SEED.read_text(encoding="utf-8")
-    examples = {}
-    for block in re.findall(
-        r"\nQuery\n((?:query|mutation) .*?)\n(?:Variables|Response)\n", text, re.S
-    ):
-        document = re.sub(r"\.\.\.(\w+)Fragment", lambda m: _fields_of(m.group(1)), block)
-        examples[re.match(r"(?:query|mutation) (\w+)", document).group(1)] = document
-    return examples
+def documented_examples() -> dict[str, str]:
+    """Operation name -> document with its fragment spreads expanded, one per fixture file."""
+    return {
+        path.stem: re.sub(
+            r"\.\.\.(\w+)Fragment",
+            lambda m: _fields_of(m.group(1)),
+            path.read_text(encoding="utf-8"),
+        )
+        for path in sorted(FIXTURES.glob("*.graphql"))
+    }
 
 
-EXAMPLES = seed_examples()
+EXAMPLES = documented_examples()
 
 
 def test_the_seed_documents_every_operation():
     assert set(EXAMPLES) == set(QUERY_VARIABLES) | set(MUTATION_VARIABLES)
+    for name, document in EXAMPLES.items():
+        kind = "query" if name in QUERY_VARIABLES else "mutation"
+        declared = re.match(r"(query|mutation) (\w+)", document)
+        assert declared and declared.groups() == (kind, name), f"{name}.graphql: not {kind} {name}"
 
 
 @pytest.mark.parametrize("operation", sorted(QUERY_VARIABLES))

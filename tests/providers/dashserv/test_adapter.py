@@ -13,7 +13,7 @@ from schema.errors import (
     ProviderUnavailable,
     ValidationFailed,
 )
-from tests.providers.dashserv.seed import example
+from tests.providers.dashserv.examples import example
 
 CONFIG = ProviderConfig(
     id="ds",
@@ -40,7 +40,7 @@ def provider() -> DashservProvider:
     ("status", "body", "error", "field"),
     [
         # Seed "Errors": both spellings of not-found.
-        (404, example("'https://api.dashserv.io/v1/product/dedicated-server'", 1), NotFound, None),
+        (404, example("errors"), NotFound, None),
         (404, {"success": False, "data": "resource_not_found"}, NotFound, None),
         (200, {"success": False, "data": "ressource_not_found"}, NotFound, None),
         (403, {"success": False, "data": "forbidden"}, NotAuthorized, None),
@@ -48,7 +48,7 @@ def provider() -> DashservProvider:
         (403, b"<html>Forbidden</html>", NotAuthorized, None),
         (422, {"success": False, "data": "empty_field:hostname"}, ValidationFailed, "hostname"),
         # Seed "Place order": the validation object.
-        (422, example("dedicated-server:h5HGC", 3), ValidationFailed, "bandwidth"),
+        (422, example("order-place-order-validation-error"), ValidationFailed, "bandwidth"),
         (412, {"success": False, "data": "product_not_available"}, ValidationFailed, None),
         # Seed "Change resources": errors answered with success: true.
         (200, {"success": True, "data": "cannot_downgrade_disk"}, ValidationFailed, None),
@@ -97,13 +97,16 @@ def test_a_failed_write_has_an_unknown_outcome(provider):
 
 
 def test_successful_envelopes_answer_their_data(provider):
-    assert provider._unwrap(answer(200, example("o3qzt/actions/start")), write=True) == (
+    assert provider._unwrap(answer(200, example("dedicated-server-start-server")), write=True) == (
         "action_executed_successfully"
     )
-    assert provider._unwrap(answer(200, example("lLPgX/actions/stop")), write=True) == "gAbgA"
-    assert provider._unwrap(
-        answer(200, example("dedicated-server/o3qzt/status'")), write=False
-    ) == {"status": "online"}
+    assert (
+        provider._unwrap(answer(200, example("vserver-force-shutdown-server")), write=True)
+        == "gAbgA"
+    )
+    assert provider._unwrap(answer(200, example("dedicated-server-get-status")), write=False) == {
+        "status": "online"
+    }
 
 
 @pytest.mark.parametrize("name", ["DS-", "DS-models", "DS-a/b", "XX-abcde", "DS-" + "a" * 40])

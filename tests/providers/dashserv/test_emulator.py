@@ -10,7 +10,7 @@ import pytest
 
 from providers.dashserv.emulator import create_app
 from providers.emulation import EmulatorServer
-from tests.providers.dashserv.seed import example
+from tests.providers.dashserv.examples import example
 
 WRITE = {"Authorization": "Bearer dashserv-emulator-write"}
 READ = {"Authorization": "Bearer dashserv-emulator-read"}
@@ -51,8 +51,8 @@ def test_lists_have_the_seed_shapes(api):
     dedicated = api.get("/product/dedicated-server").json()
     vservers = api.get("/product/vserver").json()
     assert dedicated["success"] is True and vservers["success"] is True
-    seed_dedicated = example("dedicated-server/o3qzt'")["data"]
-    seed_vserver = example("/v1/product/vserver'")["data"][0]
+    seed_dedicated = example("dedicated-server-get-single-server")["data"]
+    seed_vserver = example("vserver-get-all")["data"][0]
     assert dedicated["data"] and vservers["data"]
     for item in dedicated["data"]:
         assert keys_of(item) == keys_of(seed_dedicated)
@@ -71,16 +71,20 @@ def test_per_server_endpoints_have_the_seed_shapes(api):
     status = api.get(f"/product/dedicated-server/{uuid}/status").json()["data"]
     assert set(status) == {"status"} and status["status"] in ("online", "offline")
     network = api.get(f"/product/dedicated-server/{uuid}/network").json()["data"]
-    assert keys_of(network[0]) == keys_of(example("o3qzt/network'")["data"][0])
+    assert keys_of(network[0]) == keys_of(
+        example("dedicated-server-get-network-information")["data"][0]
+    )
     installation = api.get(f"/product/dedicated-server/{uuid}/installation/status").json()
-    assert keys_of(installation["data"]) == keys_of(example("o3qzt/installation/status")["data"])
+    assert keys_of(installation["data"]) == keys_of(
+        example("dedicated-server-get-installation-status")["data"]
+    )
     vstatus = api.get(f"/product/vserver/{vuuid}/status").json()["data"]
-    assert keys_of(vstatus) == keys_of(example("vserver/lLPgX/status'")["data"])
+    assert keys_of(vstatus) == keys_of(example("vserver-get-status")["data"])
     stats = api.get(f"/product/vserver/{vuuid}/stats", params={"timeframe": "hour"}).json()
     assert len(stats["data"]) == 60
-    assert keys_of(stats["data"][0]) == keys_of(example("lLPgX/stats?timeframe=hour")["data"][0])
+    assert keys_of(stats["data"][0]) == keys_of(example("vserver-get-graphs")["data"][0])
     models = api.get("/product/dedicated-server/models").json()["data"]
-    assert keys_of(models[0]) == keys_of(example("/dedicated-server/models")["data"][0])
+    assert keys_of(models[0]) == keys_of(example("dedicated-server-get-marketplace")["data"][0])
     assert {"centos", "debian"} <= set(
         api.get("/product/dedicated-server/templates").json()["data"]
     )
@@ -152,7 +156,9 @@ def test_validation_errors_of_forms(api):
         "/manage/product/dedicated-server:Fzasc", files=form({**ORDER, "data[bandwidth]": "0"})
     )
     assert bad.status_code == 422
-    assert bad.json() == example("dedicated-server:h5HGC", 3)  # the seed's validation error
+    assert bad.json() == example(
+        "order-place-order-validation-error"
+    )  # the seed's validation error
     timeframe = api.get(f"/product/vserver/{vserver}/stats")
     assert (timeframe.status_code, timeframe.json()["data"]) == (422, "empty_field:timeframe")
 
@@ -161,7 +167,7 @@ def test_price_calculation_has_the_seed_shape(api):
     calculated = api.post(
         "/manage/product/dedicated-server:Fzasc", files=form({**ORDER, "calculate": "true"})
     ).json()["data"]
-    seed = example("dedicated-server:h5HGC", 2)["data"]
+    seed = example("order-place-order-calculated")["data"]
     assert keys_of(calculated) == keys_of(seed)
     assert [p["name"] for p in calculated["positions"]] == [p["name"] for p in seed["positions"]]
     assert calculated["positions"][5]["value"] == "2x 1 Gbit/s"
@@ -178,12 +184,12 @@ def test_order_moves_from_installing_to_okay_and_the_server_appears():
             for m in api.get("/product/dedicated-server/models").json()["data"]
         }
         info = api.get("/manage/product/dedicated-server:Fzasc").json()["data"]
-        assert keys_of(info) == keys_of(example("dedicated-server:h5HGC")["data"])
+        assert keys_of(info) == keys_of(example("order-get-product-pricing")["data"])
         placed = api.post("/manage/product/dedicated-server:Fzasc", files=form(ORDER)).json()
         assert placed["success"] is True
         order = api.get(f"/manage/order/{placed['data']}").json()["data"]
         assert order["status"] == "installing" and order["unix"]["ready"] is None
-        assert keys_of(order) == keys_of(example("manage/order/B86uM")["data"])
+        assert keys_of(order) == keys_of(example("order-check-order")["data"])
         assert order["productData"] == {key[5:-1]: value for key, value in ORDER.items()}
         listed = [s["uuid"] for s in api.get("/product/dedicated-server").json()["data"]]
         assert order["productuuid"] not in listed

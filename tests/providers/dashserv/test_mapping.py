@@ -8,16 +8,16 @@ import pytest
 
 from providers.dashserv import mapping
 from providers.dashserv.mapping import DEDICATED, VSERVER
-from tests.providers.dashserv.seed import example
+from tests.providers.dashserv.examples import example
 
-DEDICATED_SERVER = example("dedicated-server/o3qzt'")["data"]
-VSERVER_OBJECT = example("/v1/product/vserver'")["data"][0]
-NETWORK = example("dedicated-server/o3qzt/network'")["data"]
-MODELS = example("/dedicated-server/models")["data"]
-STATS = example("lLPgX/stats?timeframe=hour")["data"]
-INSTALLATION = example("o3qzt/installation/status")["data"]
-VSERVER_STATUS = example("vserver/lLPgX/status'")["data"]
-DEDICATED_STATUS = example("dedicated-server/o3qzt/status'")["data"]
+DEDICATED_SERVER = example("dedicated-server-get-single-server")["data"]
+VSERVER_OBJECT = example("vserver-get-all")["data"][0]
+NETWORK = example("dedicated-server-get-network-information")["data"]
+MODELS = example("dedicated-server-get-marketplace")["data"]
+STATS = example("vserver-get-graphs")["data"]
+INSTALLATION = example("dedicated-server-get-installation-status")["data"]
+VSERVER_STATUS = example("vserver-get-status")["data"]
+DEDICATED_STATUS = example("dedicated-server-get-status")["data"]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator
 from providers.mammoth.adapter import MammothProvider
 from tests.conftest import GatewayClient, start_gateway
-from tests.openapi_contract import REFERENCE, OpenApiSpec
+from tests.openapi_contract import CONTRACTS, OpenApiSpec
 
 TOKEN = "mammoth-emulator-token"
 
@@ -45,7 +45,7 @@ def adapter_for(upstream: EmulatorServer, **options: Any) -> MammothProvider:
 @pytest.fixture(scope="session")
 def spec() -> OpenApiSpec:
     """The platform's official OpenAPI spec, served under /v2."""
-    return OpenApiSpec.load(REFERENCE / "binarylane-openapi.json", base_path="/v2")
+    return OpenApiSpec.load(CONTRACTS / "binarylane-openapi.json", base_path="/v2")
 
 
 @pytest.fixture(scope="module")

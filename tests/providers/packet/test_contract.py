@@ -13,7 +13,7 @@ from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
 from tests.conftest import listed
-from tests.openapi_contract import REFERENCE, OpenApiSpec
+from tests.openapi_contract import CONTRACTS, OpenApiSpec
 from tests.providers.packet.conftest import TOKEN
 
 BASE_PATHS = ["", "/metal/v1"]
@@ -29,7 +29,7 @@ EVERYTHING = Selection.of(
 
 @cache
 def spec(base_path: str) -> OpenApiSpec:
-    return OpenApiSpec.load(REFERENCE / "equinix-metal-openapi.yaml", base_path=base_path)
+    return OpenApiSpec.load(CONTRACTS / "equinix-metal-openapi.yaml", base_path=base_path)
 
 
 @pytest.mark.parametrize("base_path", BASE_PATHS)

@@ -21,12 +21,12 @@ from providers.packet.mapping import (
     up_bgp_device_ids,
     uplink_gbps,
 )
-from tests.openapi_contract import REFERENCE
+from tests.openapi_contract import CONTRACTS
 
 
 @cache
 def spec() -> dict[str, Any]:
-    return yaml.safe_load((REFERENCE / "equinix-metal-openapi.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((CONTRACTS / "equinix-metal-openapi.yaml").read_text(encoding="utf-8"))
 
 
 def schema(name: str) -> dict[str, Any]:
