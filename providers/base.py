@@ -223,10 +223,11 @@ class Provider:
         """Whether this backend implements ``capability``."""
         return capability in self.capabilities
 
-    def require(self, capability: Capability) -> None:
-        """Raise ``NOT_SUPPORTED`` naming this provider unless it implements ``capability``."""
+    def require(self, capability: Capability, operation: str | None = None) -> None:
+        """Raise ``NOT_SUPPORTED`` naming this provider and ``operation`` (the GraphQL field,
+        by default the capability's own) unless it implements ``capability``."""
         if capability not in self.capabilities:
-            raise NotSupported(self.id, capability.value)
+            raise NotSupported(self.id, operation or capability.value)
 
     def owns(self, server_name: str) -> bool:
         """Whether a server name belongs to this provider instance (by its prefix)."""
@@ -295,7 +296,7 @@ class Provider:
         raise self._unsupported(Capability.CHANGE_IPMI_PASSWORD)
 
     async def set_server_tag(self, name: str, key: str, value: str | None) -> bool:
-        raise self._unsupported(Capability.SET_TAGS)
+        raise NotSupported(self.id, "setServerTag")
 
     async def set_server_tags(self, name: str, tags: list[tuple[str, str]]) -> bool:
         raise self._unsupported(Capability.SET_TAGS)
@@ -344,7 +345,7 @@ class Provider:
         raise self._unsupported(Capability.SUPPORT_REQUEST_WRITE)
 
     async def support_request_reply(self, request_id: int, message: str) -> bool:
-        raise self._unsupported(Capability.SUPPORT_REQUEST_WRITE)
+        raise NotSupported(self.id, "supportRequestReply")
 
     # --- traffic and stock ----------------------------------------------------------
 

@@ -52,15 +52,16 @@ class ProviderSet:
             if provider.supports(capability) and (wanted is None or provider.id in wanted)
         ]
 
-    def offering(self, capability: Capability) -> list[Provider]:
-        """Providers implementing ``capability``; ``NOT_SUPPORTED`` naming them all if none do.
+    def offering(self, capability: Capability, operation: str | None = None) -> list[Provider]:
+        """Providers implementing ``capability``; ``NOT_SUPPORTED`` for ``operation`` (the
+        GraphQL field, by default the capability's own) listing them all if none do.
 
         A merged answer from the providers that can give one is not an error; no provider at
         all able to answer is.
         """
         capable = self.capable(capability)
         if not capable:
-            raise NotSupported(", ".join(p.id for p in self.all) or "(none)", capability.value)
+            raise NotSupported.by_none([p.id for p in self.all], operation or capability.value)
         return capable
 
     def owners_of(self, server_name: str) -> list[Provider]:

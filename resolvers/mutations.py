@@ -52,10 +52,15 @@ def validate_tag(key: str, value: str | None) -> None:
 
 
 async def _server_call(
-    context: RequestContext, values: dict[str, Any], capability: Capability, call
+    context: RequestContext,
+    values: dict[str, Any],
+    capability: Capability,
+    call,
+    operation: str | None = None,
 ) -> Any:
+    """``call(owner, name)`` once, after checking the owner can do ``operation``."""
     provider, name = await server_owner(context, values)
-    provider.require(capability)
+    provider.require(capability, operation)
     return provider, await call(provider, name)
 
 
@@ -136,6 +141,7 @@ async def set_server_tag(context: RequestContext, values: dict[str, Any]) -> boo
         values["server"],
         Capability.SET_TAGS,
         lambda p, name: p.set_server_tag(name, values["key"], values.get("value")),
+        "setServerTag",
     )
     return changed
 
@@ -175,22 +181,23 @@ async def set_reverse_dns_record(
 
 
 async def create_support_request(context: RequestContext, values: dict[str, Any]) -> bool:
-    """``createSupportRequest`` with the provider that owns the named servers."""
+    """``createSupportRequest`` with the provider that owns the named servers (else the
+    first provider that takes support requests)."""
     servers = values.get("servers") or []
-    providers = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE)
-    owners = {p.id: p for name in servers for p in context.providers.owners_of(name)}
-    targets = list(owners.values()) or providers[:1]
-    if len(targets) != 1:
+    owners = list({p.id: p for name in servers for p in context.providers.owners_of(name)}.values())
+    if len(owners) > 1:
         raise ValidationFailed(
             "A support request can only name servers of one provider.", field="servers"
         )
-    targets[0].require(Capability.SUPPORT_REQUEST_WRITE)
-    return await targets[0].create_support_request(values)
+    if not owners:
+        owners = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE)
+    owners[0].require(Capability.SUPPORT_REQUEST_WRITE)
+    return await owners[0].create_support_request(values)
 
 
 async def support_request_reply(context: RequestContext, values: dict[str, Any]) -> bool:
     """``supportRequestReply`` on the provider holding the request."""
-    providers = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE)
+    providers = context.providers.offering(Capability.SUPPORT_REQUEST_WRITE, "supportRequestReply")
     owner = await first_found(
         providers,
         lambda provider: _holder(

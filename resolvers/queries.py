@@ -49,7 +49,7 @@ async def invoices(
 async def invoice(context: RequestContext, number: str, selection: Selection) -> dict:
     """One invoice by number, from whichever provider issued it."""
     return await first_found(
-        context.providers.offering(Capability.INVOICES),
+        context.providers.offering(Capability.INVOICES, "invoice"),
         lambda provider: provider.invoice(number, selection),
         f"Invoice {number!r}",
     )
@@ -70,7 +70,7 @@ async def subscriptions(
 async def subscription(context: RequestContext, name: str, selection: Selection) -> dict:
     """One subscription by name."""
     return await first_found(
-        context.providers.offering(Capability.SUBSCRIPTIONS),
+        context.providers.offering(Capability.SUBSCRIPTIONS, "subscription"),
         lambda provider: provider.subscription(name, selection),
         f"Subscription {name!r}",
     )
@@ -94,7 +94,7 @@ async def support_requests(
 async def support_request(context: RequestContext, request_id: int, selection: Selection):
     """One support request by id."""
     return await first_found(
-        context.providers.offering(Capability.SUPPORT_REQUESTS),
+        context.providers.offering(Capability.SUPPORT_REQUESTS, "supportRequest"),
         lambda provider: provider.support_request(request_id, selection),
         f"Support request {request_id}",
     )
@@ -115,7 +115,7 @@ async def instant_delivery_servers(
 async def instant_delivery_server(context: RequestContext, name: str, selection: Selection):
     """One in-stock server by name."""
     return await first_found(
-        context.providers.offering(Capability.INSTANT_DELIVERY),
+        context.providers.offering(Capability.INSTANT_DELIVERY, "instantDeliveryServer"),
         lambda provider: provider.instant_delivery_server(name, selection),
         f"Instant delivery server {name!r}",
     )
@@ -139,7 +139,7 @@ async def _merged(
 
 async def locations(context: RequestContext, path: list) -> list[dict]:
     """``Query.locations``: every provider's locations, de-duplicated, by region then name."""
-    providers = context.providers.offering(Capability.LIST_SERVERS)
+    providers = context.providers.offering(Capability.LIST_SERVERS, "locations")
     tolerance = Tolerance(context, path, providers)
     fetch = tolerance.fetch(lambda provider: provider.list_locations(), [])
     lists = await asyncio.gather(*(fetch(provider) for provider in providers))

@@ -65,7 +65,7 @@ async def resolve_server(
         )
         results = [[found] if found else [] for found in await _gather(load, providers)]
     else:
-        providers = context.providers.offering(Capability.LIST_SERVERS)
+        providers = context.providers.offering(Capability.LIST_SERVERS, "server")
         tolerance = Tolerance(context, path, providers)
         results = await _gather(
             tolerance.fetch(lambda p: p.find_servers(key, selection), []), providers

@@ -109,13 +109,28 @@ class NotSupported(GatewayError):
 
     code = "NOT_SUPPORTED"
 
-    def __init__(self, provider: str, operation: str, reason: str | None = None) -> None:
-        message = f"Provider {provider!r} does not support {operation}"
+    def __init__(
+        self,
+        provider: str | None,
+        operation: str,
+        reason: str | None = None,
+        *,
+        providers: list[str] | None = None,
+    ) -> None:
+        subject = f"Provider {provider!r} does not support" if provider else "No provider supports"
+        message = f"{subject} {operation}"
         super().__init__(
             f"{message}: {reason}" if reason else f"{message}.",
             provider=provider,
             operation=operation,
+            providers=providers,
         )
+
+    @classmethod
+    def by_none(cls, providers: list[str], operation: str) -> Self:
+        """No provider the token sees can perform ``operation``: ``extensions.providers``
+        lists them (there is no one ``extensions.provider`` to name)."""
+        return cls(None, operation, providers=list(providers))
 
 
 class ProviderUnavailable(GatewayError):

@@ -281,7 +281,7 @@ POWER = 'performServerPowerAction(input: {server: {name: "%s"}, action: %s}) { s
 UNSUPPORTED_POWER = {"packet": "SOFT", "dcimanager": "CYCLE"}
 
 REFUSALS = [
-    (kind, capability.value, MUTATIONS[capability])
+    (kind, MUTATIONS[capability].split("(")[0], MUTATIONS[capability])
     for kind in KINDS
     for capability in MUTATIONS
     if capability not in PROVIDER_KINDS[kind].capabilities
@@ -305,6 +305,28 @@ def test_a_mutation_the_provider_cannot_do_calls_no_upstream(
     assert error_codes(body) == ["NOT_SUPPORTED"]
     extensions = body["errors"][0]["extensions"]
     assert (extensions["provider"], extensions["operation"]) == (kind, operation)
+    assert fleet.calls() == dict.fromkeys(KINDS, 0)
+
+
+def test_support_writes_without_datapacket_name_the_operation_and_the_owner(fleet, everything):
+    """Only DataPacket takes support requests: the refusal names what was asked, and whom."""
+    client = fleet.gateway(["packet", "mammoth"])
+    fleet.clear_logs()
+    reply = client.query('mutation { supportRequestReply(input: {id: 1, message: "hi"}) }')
+    assert error_codes(reply) == ["NOT_SUPPORTED"]
+    assert reply["errors"][0]["extensions"] == {
+        "code": "NOT_SUPPORTED",
+        "operation": "supportRequestReply",
+        "providers": ["packet", "mammoth"],
+    }
+    server = first_of(everything, "packet")["name"]
+    created = client.query(
+        'mutation { createSupportRequest(input: {subject: HARDWARE_ISSUE, message: "m", '
+        "priority: NORMAL, "
+        f'servers: ["{server}"]}}) }}'
+    )
+    extensions = created["errors"][0]["extensions"]
+    assert (extensions["provider"], extensions["operation"]) == ("packet", "createSupportRequest")
     assert fleet.calls() == dict.fromkeys(KINDS, 0)
 
 
