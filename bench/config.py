@@ -21,10 +21,20 @@ BENCH_TOKEN = "bench-read-only"
 OUTBOUND = {"rate_per_second": 100000, "max_concurrency": 64}
 
 
-def write_config(path: Path, emulators: list[Emulator], *, port: int, cache: bool) -> Path:
-    """Write a configuration with one provider per emulator; ``cache`` switches [cache]."""
+def write_config(
+    path: Path,
+    emulators: list[Emulator],
+    *,
+    port: int,
+    cache: bool,
+    server: dict[str, Any] | None = None,
+) -> Path:
+    """Write a configuration with one provider per emulator; ``cache`` switches [cache].
+
+    ``server`` adds keys to the ``[server]`` table.
+    """
     tables: list[tuple[str, dict[str, Any]]] = [
-        ("server", {"host": "127.0.0.1", "port": port, "graphiql": False}),
+        ("server", {"host": "127.0.0.1", "port": port, "graphiql": False, **(server or {})}),
         ("limits", {"queries_per_minute": 10**9, "max_aliases": 64}),
         ("cache", {"enabled": cache}),
     ]

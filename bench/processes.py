@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -125,9 +125,21 @@ def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
 
 
 class GatewayProcess:
-    """``uvicorn bench.gateway_app:create`` with ``workers`` worker processes on loopback."""
+    """``uvicorn bench.gateway_app:create`` with ``workers`` worker processes on loopback.
 
-    def __init__(self, config_path: Path, port: int, workers: int) -> None:
+    ``fleetql_serve`` runs ``fleetql serve`` instead (one process, with the gateway's own
+    uvicorn options: its protocol, timeouts and connection cap), its output to ``stdout``.
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        port: int,
+        workers: int,
+        *,
+        fleetql_serve: bool = False,
+        stdout: IO[str] | None = None,
+    ) -> None:
         command = [
             sys.executable,
             "-m",
@@ -142,13 +154,18 @@ class GatewayProcess:
             "warning",
             "--no-access-log",
         ]
-        if workers > 1:
+        if fleetql_serve:
+            command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
+            workers = 1
+        elif workers > 1:
             # With --workers, uvicorn supervises worker processes that share the socket.
             command += ["--workers", str(workers)]
         self.url = f"http://127.0.0.1:{port}"
         self.workers = workers
         env = {**os.environ, "FLEETQL_CONFIG": str(config_path)}
-        self.process = subprocess.Popen(command, cwd=_REPO, env=env, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            command, cwd=_REPO, env=env, stdout=stdout, stderr=stdout, preexec_fn=_die_with_parent
+        )
         try:
             self._wait_ready()
         except BaseException:

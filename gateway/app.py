@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from graphql import GraphQLSchema, build_schema
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -28,7 +30,7 @@ from gateway.tracing import Tracing, tracing_from_settings
 from providers.registry import ProviderSet, create_provider
 from schema import schema_sdl
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["Gateway", "create_app", "operator_guard"]
 
 
 @dataclass
@@ -101,7 +103,9 @@ def create_app(
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    @app.get("/readyz", include_in_schema=False)
+    operators_only = [Depends(operator_guard(settings.ops_token))]
+
+    @app.get("/readyz", include_in_schema=False, dependencies=operators_only)
     async def readyz() -> JSONResponse:
         """``up`` (every provider answers), ``degraded`` (some do) or ``down`` (none: 503)."""
         reachable = await gateway.health.check(gateway.providers)
@@ -115,10 +119,33 @@ def create_app(
 
     if settings.observability.metrics:
 
-        @app.get("/metrics", include_in_schema=False)
+        @app.get("/metrics", include_in_schema=False, dependencies=operators_only)
         async def metrics() -> Response:
             """Prometheus exposition of this gateway's series."""
             body = gateway.observability.metrics.exposition()
             return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def operator_guard(ops_token: str | None) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency: 401 ``NOT_AUTHORIZED`` unless the request bears ``ops_token``.
+
+    ``None`` (no ``server.ops_token``) lets every request through. The comparison is of
+    SHA-256 digests in constant time, so neither the token's content nor its length leaks.
+    """
+    expected = hashlib.sha256(ops_token.encode()).digest() if ops_token is not None else None
+
+    async def require_ops_token(request: Request) -> None:
+        if expected is None:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        presented = hashlib.sha256(token.strip().encode()).digest()
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected):
+            raise HTTPException(
+                401,
+                "This endpoint needs the operator token: send 'Authorization: Bearer <ops_token>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return require_ops_token

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -13,10 +14,14 @@ import uvicorn
 from gateway.app import create_app
 from gateway.check import run_check
 from gateway.logs import configure_logging, credentials_of
+from gateway.protocol import GatewayProtocol
 from gateway.settings import ConfigError, Settings, load_settings
 from providers.registry import PROVIDER_KINDS, capability_matrix
 
-__all__ = ["main"]
+__all__ = ["connection_options", "main", "uvicorn_options"]
+
+#: Largest request head (request line and headers) h11 buffers; beyond it: 400 BAD_REQUEST.
+MAX_REQUEST_HEAD_BYTES = 16 * 1024
 
 BANNER = """
 FleetQL is running with emulated backends (the embedded demo).
@@ -113,7 +118,7 @@ def _run(app: object, settings: Settings, host: str, port: int) -> None:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options from the settings: logging, and the graceful-shutdown deadline.
+    """uvicorn's options from the settings: logging, the shutdown deadline, the connections.
 
     On SIGTERM uvicorn stops accepting connections, lets in-flight requests finish for at
     most ``server.shutdown_timeout`` seconds, then runs the app's shutdown (upstream clients
@@ -124,6 +129,23 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_level": settings.observability.log_level,
         "access_log": False,  # one line per GraphQL request comes from the gateway itself
         "timeout_graceful_shutdown": settings.shutdown_timeout,
+        **connection_options(settings),
+    }
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn treats connections: the gateway's protocol, its timeouts and its caps.
+
+    A request head must arrive within ``server.header_timeout`` seconds and hold at most
+    ``MAX_REQUEST_HEAD_BYTES``; an idle keep-alive connection closes after
+    ``server.keepalive_timeout``; at most ``server.max_connections`` are served at once.
+    """
+    return {
+        "http": partial(GatewayProtocol, header_timeout=settings.header_timeout),
+        "ws": "none",  # no WebSocket route: an upgrade request is served as plain HTTP
+        "timeout_keep_alive": settings.keepalive_timeout,
+        "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
     }
 
 

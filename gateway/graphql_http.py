@@ -18,8 +18,8 @@ A document with several operations and no ``operationName`` runs them all, in do
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ from graphql import (
     OperationType,
     parse,
 )
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.context import RequestContext
@@ -144,11 +144,16 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     settings = gateway.settings
     request_id = observation.request_id
     try:
-        query, variables, operation_name = await _read_request(
-            request, settings.limits.max_body_bytes
-        )
+        body = await _read_body(request, settings.limits.max_body_bytes, settings.body_timeout)
     except BadRequest as error:
-        return _Answer.failed(error, request_id, 413 if error.details.get("limit") else 400)
+        # The rest of the body stays unread: close the connection rather than let the server
+        # drain it (it could be any size) to reach the next request.
+        status = _BODY_REFUSAL_STATUS.get(error.details.get("limit"), 400)
+        return _Answer.failed(error, request_id, status, connection="close")
+    try:
+        query, variables, operation_name = _request_params(request, body)
+    except BadRequest as error:
+        return _Answer.failed(error, request_id, 400)
     try:
         token = gateway.tokens.authenticate(request.headers.get("authorization"))
     except NotAuthorized as error:
@@ -246,32 +251,53 @@ def parse_document(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
-async def _read_request(
-    request: Request, max_body_bytes: int
-) -> tuple[str, dict[str, Any] | None, str | None]:
+async def _read_body(request: Request, max_body_bytes: int, timeout: float) -> bytes | None:
+    """The JSON body of a POST (None for GET), refused once it passes ``max_body_bytes``.
+
+    The body is read as it arrives and counted whether or not a Content-Length came with it
+    (chunked bodies have none) or tells the truth, so at most ``max_body_bytes`` plus one
+    chunk is ever held; a declared length over the limit is refused before reading at all.
+    A body still incomplete after ``timeout`` seconds is refused too (a client trickling it
+    would otherwise hold its connection and this task for as long as it likes).
+    """
     if request.method == "GET":
+        return None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest("POST requests must have Content-Type: application/json.")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise BadRequest("The Content-Length header is not a non-negative integer.")
+        if int(declared) > max_body_bytes:
+            raise _too_large(max_body_bytes)
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout), aclosing(request.stream()) as chunks:
+            async for chunk in chunks:
+                body += chunk
+                if len(body) > max_body_bytes:
+                    raise _too_large(max_body_bytes)
+    except TimeoutError:
+        message = f"The request body did not arrive within the body_timeout ({timeout:g} s)."
+        raise BadRequest(message, limit="body_timeout") from None
+    except ClientDisconnect:
+        raise BadRequest("The client closed the connection before the body ended.") from None
+    return bytes(body)
+
+
+def _request_params(
+    request: Request, body: bytes | None
+) -> tuple[str, dict[str, Any] | None, str | None]:
+    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string."""
+    if body is None:
         params: dict[str, Any] = dict(request.query_params)
-        if "variables" in params:
-            try:
-                params["variables"] = (
-                    json.loads(params["variables"]) if params["variables"] else None
-                )
-            except json.JSONDecodeError:
-                raise BadRequest("The 'variables' parameter is not valid JSON.") from None
+        if params.get("variables"):
+            params["variables"] = _decode_json(params["variables"], "The 'variables' parameter")
+        elif "variables" in params:
+            params["variables"] = None
     else:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/json":
-            raise BadRequest("POST requests must have Content-Type: application/json.")
-        declared = request.headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > max_body_bytes:
-            raise _too_large(max_body_bytes)
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            raise _too_large(max_body_bytes)
-        try:
-            params = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequest("The request body is not valid JSON.") from None
+        params = _decode_json(body, "The request body")
         if not isinstance(params, dict):
             raise BadRequest("The request body must be a JSON object.")
     query = params.get("query")
@@ -284,6 +310,23 @@ async def _read_request(
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("'operationName' must be a string.")
     return query, variables, operation_name
+
+
+def _decode_json(text: bytes | str, what: str) -> Any:
+    """JSON from a client, with ``BAD_REQUEST`` naming ``what`` when it is not readable.
+
+    orjson refuses nesting deeper than 1024 levels with an error (the standard library's
+    decoder recursed into a RecursionError), and invalid UTF-8 or lone surrogates as well.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        problem = "nested too deeply" if "depth" in str(error) else "not valid JSON"
+        raise BadRequest(f"{what} is {problem}.") from None
+
+
+#: The HTTP status of a body refused for a limit (``extensions.limit``); others are 400.
+_BODY_REFUSAL_STATUS = {"max_body_bytes": 413, "body_timeout": 408}
 
 
 def _too_large(max_body_bytes: int) -> BadRequest:

@@ -65,6 +65,16 @@ class Settings:
     #: Seconds in-flight requests get to finish once shutdown starts (uvicorn's deadline).
     shutdown_timeout: float = 30.0
     request_deadline: float = 30.0
+    #: Seconds a connection may take to send a complete request head (gateway/protocol.py).
+    header_timeout: float = 10.0
+    #: Seconds a POST body may take to arrive once its request head has (408 past it).
+    body_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection stays open after a response.
+    keepalive_timeout: float = 5.0
+    #: Connections served at once; one beyond answers 503 RATE_LIMITED.
+    max_connections: int = 1000
+    #: Bearer token guarding /readyz and /metrics; None: they are open.
+    ops_token: str | None = field(default=None, repr=False)
     #: Shape responses with compiled selections (schema/execution.py); off: graphql-core only.
     compiled_execution: bool = True
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
@@ -100,6 +110,12 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             "shutdown_timeout",
             "request_deadline",
             "compiled_execution",
+            "header_timeout",
+            "body_timeout",
+            "keepalive_timeout",
+            "max_connections",
+            "ops_token",
+            "ops_token_env",
         },
     )
     limits_table = reader.table(data, "limits")
@@ -143,6 +159,15 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
         request_deadline=reader.number(server, "server.request_deadline", default=30.0),
         compiled_execution=reader.boolean(server, "server.compiled_execution", default=True),
+        header_timeout=reader.number(server, "server.header_timeout", default=10.0),
+        body_timeout=reader.number(server, "server.body_timeout", default=30.0),
+        keepalive_timeout=reader.number(server, "server.keepalive_timeout", default=5.0),
+        max_connections=reader.positive_integer(server, "server.max_connections", default=1000),
+        ops_token=(
+            reader.secret(server, "server", "ops_token")
+            if "ops_token" in server or "ops_token_env" in server
+            else None
+        ),
         observability=_observability(reader, reader.table(data, "observability")),
         source=source,
     )

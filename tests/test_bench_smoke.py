@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+from bench.hostile import Options as HostileOptions
+from bench.hostile import run_hostile
 from bench.memory_profile import profile_memory
 from bench.run import KINDS, Options, run_benchmark
 
@@ -62,3 +64,21 @@ def test_a_tiny_memory_profile_follows_the_query_mix():
     # The lines holding memory are named, the gateway's own among them.
     lines = [row["line"] for row in results["held_by_line"]]
     assert lines and any(line.startswith(("providers/", "gateway/", "schema/")) for line in lines)
+
+
+def test_a_tiny_hostile_run_is_refused_and_closed():
+    options = HostileOptions(
+        runs=1, chunked_mib=64, declared_mib=64, slow=3, header_timeout=0.5, size=3
+    )
+    results = json.loads(json.dumps(run_hostile(options)))
+    [run] = results["runs"]
+    for attack in ("chunked", "declared"):
+        assert (run[attack]["status"], run[attack]["code"]) == (413, "BAD_REQUEST"), run[attack]
+        assert run[attack]["connection"] == "close"
+        assert run[attack]["sent_mib"] < run[attack]["planned_mib"]  # cut off, never read whole
+    assert (run["nested"]["status"], run["nested"]["code"]) == (400, "BAD_REQUEST")
+    slow = run["slow_headers"]
+    assert slow["closed_by_gateway"] == 3 and slow["answered_with_bytes"] == 0
+    assert slow["ordinary_query_status"] == 200
+    assert run["log"]["tracebacks"] == 0 and run["boot_rss_mib"] > 0
+    assert set(results["summary"]) == {"chunked", "declared", "nested", "slow_headers"}

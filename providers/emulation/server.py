@@ -3,6 +3,9 @@
 Example:
     with EmulatorServer(create_app()) as server:
         httpx.post(f"{server.url}/v0/graphql", json={"query": "{ account { name } }"})
+
+Keyword options go to ``uvicorn.Config``: a gateway under test runs with the connection
+handling it has in production (``EmulatorServer(app, **gateway.cli.connection_options(s))``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -24,12 +28,15 @@ _GRACEFUL_SHUTDOWN_SECONDS = 2
 class EmulatorServer:
     """A uvicorn server for one emulator; ``start()`` returns once it accepts connections."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, **options: Any
+    ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"emulators bind to loopback only, not {host}")
         self.app = app
         self.host = host
         self.port = port
+        self.options = options
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -55,6 +62,7 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=_GRACEFUL_SHUTDOWN_SECONDS,
+            **self.options,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
