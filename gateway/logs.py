@@ -36,8 +36,10 @@ _SHORTEST_SECRET = 4  # shorter values would redact ordinary words
 
 
 def credentials_of(settings: Settings) -> list[str]:
-    """Every upstream credential of the configuration (the values to redact)."""
-    return [value for provider in settings.providers for value in provider.credentials.values()]
+    """Every secret of the configuration, upstream credentials and the operator token (the
+    values to redact)."""
+    secrets = [value for provider in settings.providers for value in provider.credentials.values()]
+    return secrets + ([settings.ops_token] if settings.ops_token else [])
 
 
 class JsonFormatter(logging.Formatter):

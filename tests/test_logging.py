@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.logs import JsonFormatter, configure_logging
+from gateway.logs import JsonFormatter, configure_logging, credentials_of
+from gateway.settings import settings_from_dict
 from tests.conftest import FULL, READ, error_codes
 
 UPSTREAM_TOKEN = "dp-emulator-full"  # the gateway's DataPacket credential in conftest
@@ -117,3 +118,16 @@ def test_log_level_comes_from_the_configuration(fresh, log_lines):
     client, _ = fresh()
     client.data("query account { account { name } }")
     assert parsed(log_lines) == []
+
+
+def test_the_operator_token_is_among_the_secrets_redacted():
+    settings = settings_from_dict(
+        {
+            "server": {"ops_token": "ops-s3cr3t-value"},
+            "providers": [
+                {"id": "dp", "kind": "datapacket", "base_url": "http://x", "token": "dp-s3cr3t"}
+            ],
+            "tokens": [{"name": "n", "scope": "read-only", "token": "client-token"}],
+        }
+    )
+    assert sorted(credentials_of(settings)) == ["dp-s3cr3t", "ops-s3cr3t-value"]
