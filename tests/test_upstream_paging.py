@@ -6,9 +6,17 @@ these count the pages one walk asks for, over answers that disagree about where 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from providers.base import ProviderConfig
+from providers.datapacket import emulator as datapacket_emulator
+from providers.datapacket.adapter import DataPacketProvider
+from providers.emulation.server import EmulatorServer
 from providers.paging import ListTooLong, PageFacts, walk_pages
+from providers.selection import Selection
+from schema.errors import ProviderUnavailable
 
 
 class Upstream:
@@ -81,3 +89,49 @@ async def test_fewer_items_per_page_than_asked_for_are_still_all_read() -> None:
     assert await walk_pages(upstream) == items
     assert upstream.asked == [1, 2, 3]
 
+
+@pytest.fixture(scope="module")
+def many_requests() -> Iterator[EmulatorServer]:
+    """A DataPacket account with 125 support requests: three pages of 50."""
+    with EmulatorServer(datapacket_emulator.create_app(size=1000, seed=1)) as server:
+        yield server
+
+
+async def support_pages(upstream: EmulatorServer) -> list[int]:
+    """The support requests' ``pageIndex`` of each call a DataPacket adapter makes."""
+    upstream.app.state.emulator.request_log.clear()
+    provider = DataPacketProvider(
+        ProviderConfig(
+            id="dp",
+            kind="datapacket",
+            base_url=f"{upstream.url}/v0/graphql",
+            prefix="DP",
+            credentials={"token": "dp-emulator-full"},
+        )
+    )
+    try:
+        found = await provider.list_support_requests({}, Selection.of({"id": {}}))
+    finally:
+        await provider.close()
+    assert len(found) == len(upstream.app.state.fleet.support_requests)
+    return [
+        e.body["variables"]["input"]["pageIndex"]
+        for e in upstream.app.state.emulator.request_log.entries()
+    ]
+
+
+async def test_datapacket_support_requests_are_read_until_a_short_page(many_requests) -> None:
+    assert len(many_requests.app.state.fleet.support_requests) == 125
+    assert await support_pages(many_requests) == [0, 1, 2]
+
+
+async def test_datapacket_support_requests_past_the_bound_are_refused(
+    many_requests, monkeypatch
+) -> None:
+    monkeypatch.setattr("providers.paging.MAX_WALKED_PAGES", 2)
+    with pytest.raises(ProviderUnavailable, match="more than 2 pages"):
+        await support_pages(many_requests)
+    assert [
+        e.body["variables"]["input"]["pageIndex"]
+        for e in many_requests.app.state.emulator.request_log.entries()
+    ] == [0, 1]
