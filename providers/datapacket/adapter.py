@@ -493,9 +493,10 @@ class DataPacketProvider(Provider):
         traffic_filter = _traffic_filter(query)
         if traffic_filter is None:
             return TrafficSeries(start=query.start, step=step, inbound=[], outbound=[])
-        count = math.ceil((query.end - query.start).total_seconds() / step)
-        buckets = [query.start + timedelta(seconds=i * step) for i in range(count + 1)]
-        buckets[-1] = min(buckets[-1], query.end)
+        span = (query.end - query.start).total_seconds()
+        count = math.ceil(span / step)
+        # The last bucket ends at ``to``: never a moment past it (year 9999 has no successor).
+        buckets = [query.start + timedelta(seconds=min(i * step, span)) for i in range(count + 1)]
         fields = " ".join(
             f'b{i}: traffic(input: {{from: "{format_datetime(buckets[i])}", '
             f'to: "{format_datetime(buckets[i + 1])}", filter: $filter}}) '

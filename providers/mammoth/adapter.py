@@ -613,4 +613,5 @@ class MammothProvider(Provider):
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # RFC 3339 (the spec's date-time): a four-digit year, which strftime("%Y") does not promise.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
