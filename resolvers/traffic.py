@@ -5,20 +5,24 @@ the series are laid on one grid (the coarsest step among them, a bucket's rate b
 of the samples in it), added bucket by bucket, and the statistics are computed on the result
 with DataPacket's definitions: ``sum`` in bits (rate × step, summed), ``average``, ``maximum``
 and ``last`` in bits per second, ``p95`` the nearest-rank 95th percentile of the buckets.
+
+Servers named in ``name_in`` that belong to a provider without traffic (Packet, DCImanager)
+are ``NOT_SUPPORTED`` rather than zeros: see ``traffic``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from providers.base import Capability, TrafficQuery, TrafficSeries
+from providers.base import Capability, Provider, TrafficQuery, TrafficSeries
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 from resolvers.fanout import Tolerance
 from resolvers.inputs import server_filter
-from schema.errors import ValidationFailed
+from schema.errors import NotSupported, ValidationFailed
 
 if TYPE_CHECKING:
     from gateway.context import RequestContext
@@ -33,17 +37,75 @@ MAX_BUCKETS = 500
 async def traffic(
     context: RequestContext, values: dict[str, Any], selection: Selection, path: list
 ) -> dict:
-    """Aggregated traffic of the selected servers of every provider over a period."""
+    """Aggregated traffic of the selected servers of every provider over a period.
+
+    A ``name_in`` filter routes each name to the provider that owns it: a provider that owns
+    none of them is not asked, and one without the TRAFFIC capability answers
+    ``NOT_SUPPORTED`` (the field's error when no asked provider is left, else an error beside
+    the others' data). Without ``name_in``, every provider with the capability is asked.
+    """
     start, end = values["from"], values["to"]  # already datetimes: the DateTime scalar parsed them
     if end <= start:
         raise ValidationFailed("TrafficInput.to must be after TrafficInput.from.", field="to")
     query = TrafficQuery(start=start, end=end, filter=server_filter(values.get("filter") or {}))
-    providers = context.providers.offering(Capability.TRAFFIC)
-    if len(providers) == 1:
-        return await providers[0].traffic(query, selection)
-    step = grid_step((end - start).total_seconds())
+    asked, unsupported = _routed(context, query)
+    if not asked:
+        if unsupported is not None:
+            raise unsupported
+        zeros = traffic_statistics([], BASE_STEP)
+        return {"aggregated": {"statisticsIn": zeros, "statisticsOut": dict(zeros)}}
+    if len(asked) == 1:
+        provider, own = asked[0]
+        result = await provider.traffic(own, selection)
+    else:
+        result = await _combined(context, path, asked, query)
+    if unsupported is not None:
+        # Not ``report_partial``: a provider without the operation has not failed, so its
+        # health is not touched.
+        context.partial_errors.append((unsupported, path))
+    return result
+
+
+def _routed(
+    context: RequestContext, query: TrafficQuery
+) -> tuple[list[tuple[Provider, TrafficQuery]], NotSupported | None]:
+    """The providers to ask, each with its own query, and the error naming those that cannot.
+
+    Only a ``name_in`` filter says which providers' servers are meant without asking them:
+    each provider is asked about the names it owns.
+    """
+    names = query.filter.name_in
+    if names is None:
+        return [(p, query) for p in context.providers.offering(Capability.TRAFFIC)], None
+    asked, incapable = [], []
+    for provider in context.providers.all:
+        owned = tuple(name for name in names if provider.owns(name))
+        if not owned:
+            continue
+        if provider.supports(Capability.TRAFFIC):
+            asked.append((provider, replace(query, filter=replace(query.filter, name_in=owned))))
+        else:
+            incapable.append(provider.id)
+    unsupported = None
+    if incapable:
+        unsupported = NotSupported(
+            ", ".join(incapable), Capability.TRAFFIC.value, "it reports no traffic of its servers"
+        )
+    return asked, unsupported
+
+
+async def _combined(
+    context: RequestContext,
+    path: list,
+    asked: list[tuple[Provider, TrafficQuery]],
+    query: TrafficQuery,
+) -> dict:
+    """Statistics of the providers' summed series; a failing provider is reported beside it."""
+    step = grid_step((query.end - query.start).total_seconds())
+    queries = {provider.id: own for provider, own in asked}
+    providers = [provider for provider, _ in asked]
     tolerance = Tolerance(context, path, providers)
-    fetch = tolerance.fetch(lambda provider: provider.traffic_series(query, step), None)
+    fetch = tolerance.fetch(lambda p: p.traffic_series(queries[p.id], step), None)
     series = [s for s in await asyncio.gather(*(fetch(p) for p in providers)) if s is not None]
     tolerance.settle()
     inbound, outbound, bucket = combine(series, query)

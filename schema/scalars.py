@@ -11,13 +11,17 @@ __all__ = ["DATETIME_SCALAR", "DateTime", "format_datetime", "parse_datetime"]
 
 
 def format_datetime(value: datetime | str) -> str:
-    """Render a datetime the way DataPacket does: UTC, milliseconds, trailing ``Z``."""
+    """Render a datetime the way DataPacket does: UTC, milliseconds, trailing ``Z``.
+
+    RFC 3339 throughout: the year has four digits (``0036-01-01T00:00:00.000Z``), which
+    ``strftime("%Y")`` does not promise (glibc writes ``36``).
+    """
     if isinstance(value, str):
         return value
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    utc = value.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_datetime(value: object) -> datetime:
@@ -30,7 +34,11 @@ def parse_datetime(value: object) -> datetime:
         raise ValueError(f"Invalid DateTime {value!r}: expected RFC 3339") from exc
     if parsed.tzinfo is None:
         raise ValueError(f"Invalid DateTime {value!r}: a UTC offset is required")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:30:00+01:00 is in year 0 at UTC, which has no datetime.
+        raise ValueError(f"Invalid DateTime {value!r}: outside years 0001 to 9999 at UTC") from None
 
 
 #: The annotation used by types and inputs; ``schema`` maps it to ``DATETIME_SCALAR``.

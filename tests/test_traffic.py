@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,9 +10,13 @@ import pytest
 from providers.base import ServerFilter, TrafficQuery, TrafficSeries
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
+from providers.mammoth import emulator as mammoth_emulator
+from providers.packet import emulator as packet_emulator
 from providers.traffic import traffic_statistics as statistics
 from resolvers.traffic import combine, grid_step
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
+from tests.providers.mammoth.conftest import provider_table as mammoth_table
+from tests.providers.packet.conftest import packet_table
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -96,3 +101,97 @@ def test_two_accounts_combine_into_the_statistics_of_the_summed_series(accounts)
         # Same grid, every rate positive: the sum dominates each series bucket by bucket.
         assert max(one["p95"], two["p95"]) - 1 <= combined["p95"] <= combined["maximum"]
     assert [server.app.state.emulator.request_log.count() for server in accounts] == [1, 1]
+
+
+@pytest.fixture
+def with_packet() -> Iterator[tuple[GatewayClient, dict[str, EmulatorServer]]]:
+    """DataPacket, Mammoth (both with traffic) and Packet (without) behind one gateway."""
+    upstreams = {
+        "dp": EmulatorServer(emulator.create_app(size=10, seed=1)).start(),
+        "mc": EmulatorServer(mammoth_emulator.create_app(size=5, seed=1)).start(),
+        "pk": EmulatorServer(packet_emulator.create_app(size=6, seed=1)).start(),
+    }
+    gateway = start_gateway(
+        [
+            datapacket_config(upstreams["dp"]),
+            mammoth_table(upstreams["mc"]),
+            packet_table(upstreams["pk"]),
+        ]
+    )
+    yield GatewayClient(gateway), upstreams
+    for server in [gateway, *upstreams.values()]:
+        server.stop()
+
+
+def names_of(upstreams: dict[str, EmulatorServer]) -> dict[str, str]:
+    """One server name of each provider."""
+    return {
+        "dp": upstreams["dp"].app.state.fleet.servers[0]["name"],
+        "mc": f"MC-{next(iter(upstreams['mc'].app.state.fleet.servers))}",
+        "pk": f"PK-{next(iter(upstreams['pk'].app.state.fleet.devices))}",
+    }
+
+
+def traffic_named(client: GatewayClient, names: list[str], end: datetime) -> dict:
+    return client.query(
+        "query($input: TrafficInput!) { traffic(input: $input) "
+        "{ aggregated { statisticsOut { sum } } } }",
+        {
+            "input": {
+                "from": (end - timedelta(hours=2)).isoformat(),
+                "to": end.isoformat(),
+                "filter": {"name_in": names},
+            }
+        },
+    )
+
+
+def calls(upstreams: dict[str, EmulatorServer]) -> dict[str, int]:
+    return {key: server.app.state.emulator.request_log.count() for key, server in upstreams.items()}
+
+
+def test_traffic_of_a_server_of_a_provider_without_traffic_is_not_supported(with_packet):
+    client, upstreams = with_packet
+    body = traffic_named(client, [names_of(upstreams)["pk"]], T0)
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "NOT_SUPPORTED"
+    assert error["extensions"]["provider"] == "pk"
+    assert error["path"] == ["traffic"]
+    assert calls(upstreams) == {"dp": 0, "mc": 0, "pk": 0}
+
+
+@pytest.mark.parametrize("capable", [["dp"], ["dp", "mc"]])
+def test_a_mix_answers_the_capable_providers_and_names_the_others(with_packet, capable):
+    client, upstreams = with_packet
+    names = names_of(upstreams)
+    # One period for both queries (the emulators' samples end at the time of the request).
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    alone = traffic_named(client, [names[key] for key in capable], end)
+    assert "errors" not in alone
+    mixed = traffic_named(client, [names[key] for key in capable] + [names["pk"]], end)
+    assert mixed["data"] == alone["data"]
+    assert alone["data"]["traffic"]["aggregated"]["statisticsOut"]["sum"] > 0
+    [error] = mixed["errors"]
+    assert error["extensions"] == {
+        "code": "NOT_SUPPORTED",
+        "provider": "pk",
+        "operation": "traffic",
+    }
+    assert error["path"] == ["traffic"]
+    assert calls(upstreams)["pk"] == 0
+    # A provider that owns none of the names is not asked.
+    if capable == ["dp"]:
+        assert calls(upstreams)["mc"] == 0
+
+
+def test_unnamed_traffic_counts_the_providers_that_report_it(with_packet):
+    client, upstreams = with_packet
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    body = client.query(
+        "query($input: TrafficInput!) { traffic(input: $input) "
+        "{ aggregated { statisticsOut { sum } } } }",
+        {"input": {"from": (end - timedelta(hours=2)).isoformat(), "to": end.isoformat()}},
+    )
+    assert "errors" not in body
+    assert calls(upstreams)["pk"] == 0

@@ -4,6 +4,11 @@ The adapter forwards the client's selection (minus the gateway-only ``provider``
 the upstream selection, so it asks only for what the client asked for, and it pushes every
 ``ServersInput`` filter down. Upstream error codes that mean the same thing in FleetQL are
 kept; the rest become ``PROVIDER_UNAVAILABLE``.
+
+Every filter is forwarded through ``upstream_filter``: a value DataPacket cannot hold (a member
+FleetQL added to one of DataPacket's enums, such as ``Currency.AUD``, or a server name that is
+not ``DP-…``) matches nothing here and is never sent, since DataPacket's API rejects such enum
+values; a filter left with none of its values matches nothing and makes no upstream call.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from providers.base import (
     TrafficSeries,
 )
 from providers.http import UpstreamClient
-from providers.paging import pages_for_window
+from providers.paging import ListTooLong, PageFacts, pages_for_window, walk_pages
 from providers.selection import Selection
+from providers.traffic import traffic_statistics
 from schema.errors import (
     GatewayError,
     NotAuthorized,
@@ -79,6 +85,75 @@ def server_filter_variables(server_filter: ServerFilter) -> dict[str, Any]:
     return values
 
 
+#: The values each enum-typed filter field accepts in DataPacket's own schema
+#: (``providers/datapacket/datapacket.graphql``), by input type. FleetQL's schema adds members
+#: to some of these enums (README "Compatibility"); DataPacket refuses them and holds none.
+#: A test checks this table against both schemas.
+_CURRENCIES = frozenset({"EUR", "GBP", "USD"})
+UPSTREAM_ENUM_VALUES: dict[str, dict[str, frozenset[str]]] = {
+    "ServersInput": {
+        "powerStatus_in": frozenset({"OFF", "ON", "UNKNOWN"}),
+        "serverStatusV2_in": frozenset(
+            {"ACTIVE", "MAINTENANCE", "PROVISIONING", "UNREACHABLE", "WAITING"}
+        ),
+        "serverStatus_in": frozenset(
+            {"DISCONNECTED", "INSTALLING", "IN_MAINTENANCE", "IN_PRODUCTION", "PROVISIONING"}
+        ),
+    },
+    "InvoicesInput": {
+        "currency_in": _CURRENCIES,
+        "paymentStatus_in": frozenset({"NOT_PAID", "PAID", "PAST_DUE"}),
+    },
+    "SubscriptionsInput": {
+        "currency_in": _CURRENCIES,
+        "type_in": frozenset({"PREPAID", "TRIAL"}),
+    },
+    "SupportRequestsInput": {
+        "categories_in": frozenset(
+            {"ABUSE_REPORT", "NETWORK_ISSUE", "NEW", "SALES_INQUIRY", "TECHNICAL_ISSUE"}
+        ),
+        "status": frozenset({"CLOSED", "OPEN"}),
+    },
+    "InstantDeliveryServersInput": {},
+    "TrafficServersInput": {},
+}
+#: Filter fields holding server names, which at DataPacket are all ``DP-<number>``.
+_SERVER_NAME_FILTERS = {"ServersInput": "name_in", "TrafficServersInput": "name_in"}
+
+
+def is_datapacket_name(name: str) -> bool:
+    """Whether a server name can be DataPacket's (``DP-12345``; names are global)."""
+    return name.upper().startswith("DP-")
+
+
+def upstream_filter(input_type: str, filter: dict[str, Any]) -> dict[str, Any] | None:
+    """``filter`` (of GraphQL type ``input_type``) as DataPacket can take it; None: no match.
+
+    A value DataPacket cannot hold matches nothing there, so it is left out of its list; a
+    list left without any of the values it had, or a single such value, matches nothing at
+    all. An empty list from the client is kept as it is.
+    """
+    accepted: dict[str, Any] = {
+        field: values.__contains__ for field, values in UPSTREAM_ENUM_VALUES[input_type].items()
+    }
+    if input_type in _SERVER_NAME_FILTERS:
+        accepted[_SERVER_NAME_FILTERS[input_type]] = is_datapacket_name
+    narrowed = dict(filter)
+    for field, holds in accepted.items():
+        value = filter.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            if not holds(value):
+                return None
+            continue
+        kept = [item for item in value if holds(item)]
+        if value and not kept:
+            return None
+        narrowed[field] = kept
+    return narrowed
+
+
 class DataPacketProvider(Provider):
     """A DataPacket account reached through its GraphQL API with a Bearer token."""
 
@@ -101,7 +176,7 @@ class DataPacketProvider(Provider):
 
     def owns(self, server_name: str) -> bool:
         # DataPacket names are global (DP-12345); every DataPacket account may own one.
-        return server_name.upper().startswith("DP-")
+        return is_datapacket_name(server_name)
 
     # --- transport ------------------------------------------------------------------
 
@@ -168,6 +243,9 @@ class DataPacketProvider(Provider):
         self, field: str, filter: dict, offset: int, limit: int, selection: Selection
     ) -> Page[dict]:
         resource = _RESOURCE[field]
+        filter = upstream_filter(_FILTER_INPUT[field], filter)
+        if filter is None:
+            return Page(entries=[], total=0)  # Nothing DataPacket holds can match.
         document = (
             f"query($input: {_PAGINATED_INPUT[field]}) {{ {field}(input: $input) "
             f"{{ entriesTotalCount entries {{ {render_selection(selection)} }} }} }}"
@@ -352,21 +430,33 @@ class DataPacketProvider(Provider):
 
     async def list_support_requests(self, filter: dict, selection: Selection) -> list[dict]:
         # supportRequests answers a bare list with no total: read pages until a short one.
+        request_filter = upstream_filter("SupportRequestsInput", filter)
+        if request_filter is None:
+            return []
         document = (
             "query($input: PaginatedSupportRequestsInput) { supportRequests(input: $input) "
             f"{{ {render_selection(selection)} }} }}"
         )
-        requests: list[dict] = []
-        page_index = 0
-        while True:
+
+        async def page(number: int) -> PageFacts:
             variables = {
-                "input": {"pageIndex": page_index, "pageSize": MAX_PAGE_SIZE, "filter": filter}
+                "input": {
+                    "pageIndex": number - 1,
+                    "pageSize": MAX_PAGE_SIZE,
+                    "filter": request_filter,
+                }
             }
-            page = (await self._execute(document, variables, resource="support"))["supportRequests"]
-            requests.extend(page)
-            if len(page) < MAX_PAGE_SIZE:
-                return requests
-            page_index += 1
+            found = await self._execute(document, variables, resource="support")
+            requests = found["supportRequests"]
+            return PageFacts(items=requests, has_next=len(requests) >= MAX_PAGE_SIZE)
+
+        try:
+            return await walk_pages(page)
+        except ListTooLong as error:
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered a support request list that {error}.",
+                provider=self.id,
+            ) from None
 
     async def support_request(self, request_id: int, selection: Selection) -> dict:
         return await self._single(
@@ -392,11 +482,16 @@ class DataPacketProvider(Provider):
             "query($input: TrafficInput!) { traffic(input: $input) "
             f"{{ {render_selection(selection)} }} }}"
         )
+        traffic_filter = _traffic_filter(query)
+        if traffic_filter is None:
+            # No DataPacket server is selected: DataPacket's own answer for that is zeros.
+            zeros = traffic_statistics([], 1)
+            return {"aggregated": {"statisticsIn": zeros, "statisticsOut": dict(zeros)}}
         variables = {
             "input": {
                 "from": format_datetime(query.start),
                 "to": format_datetime(query.end),
-                "filter": _traffic_filter(query),
+                "filter": traffic_filter,
             }
         }
         data = await self._execute(document, variables, resource="traffic")
@@ -405,9 +500,13 @@ class DataPacketProvider(Provider):
     async def traffic_series(self, query: TrafficQuery, step: int) -> TrafficSeries:
         # DataPacket only aggregates, but one document can ask for every bucket under an
         # alias: one upstream call yields the bucket averages, i.e. the series at ``step``.
-        count = math.ceil((query.end - query.start).total_seconds() / step)
-        buckets = [query.start + timedelta(seconds=i * step) for i in range(count + 1)]
-        buckets[-1] = min(buckets[-1], query.end)
+        traffic_filter = _traffic_filter(query)
+        if traffic_filter is None:
+            return TrafficSeries(start=query.start, step=step, inbound=[], outbound=[])
+        span = (query.end - query.start).total_seconds()
+        count = math.ceil(span / step)
+        # The last bucket ends at ``to``: never a moment past it (year 9999 has no successor).
+        buckets = [query.start + timedelta(seconds=min(i * step, span)) for i in range(count + 1)]
         fields = " ".join(
             f'b{i}: traffic(input: {{from: "{format_datetime(buckets[i])}", '
             f'to: "{format_datetime(buckets[i + 1])}", filter: $filter}}) '
@@ -416,7 +515,7 @@ class DataPacketProvider(Provider):
         )
         data = await self._execute(
             f"query($filter: TrafficServersInput) {{ {fields} }}",
-            {"filter": _traffic_filter(query)},
+            {"filter": traffic_filter},
             resource="traffic",
         )
         aggregated = [data[f"b{i}"]["aggregated"] for i in range(count)]
@@ -444,6 +543,13 @@ _PAGINATED_INPUT = {
     "subscriptions": "PaginatedSubscriptionsInput",
     "instantDeliveryServers": "PaginatedInstantDeliveryServersInput",
 }
+#: The filter input type of each paginated field.
+_FILTER_INPUT = {
+    "servers": "ServersInput",
+    "invoices": "InvoicesInput",
+    "subscriptions": "SubscriptionsInput",
+    "instantDeliveryServers": "InstantDeliveryServersInput",
+}
 #: Cache resource kind (TTL class) of each upstream read.
 _RESOURCE = {
     "servers": "servers",
@@ -458,10 +564,13 @@ _RESOURCE = {
 _TRAFFIC_FILTERS = ("alias_in", "ip_in", "ipmiIp_in", "location_in", "name_in", "region_in")
 
 
-def _traffic_filter(query: TrafficQuery) -> dict[str, list[str]]:
+def _traffic_filter(query: TrafficQuery) -> dict[str, list[str]] | None:
     """``TrafficServersInput``: the server filters DataPacket's traffic query accepts."""
-    return {
-        name: list(values)
-        for name, values in vars(query.filter).items()
-        if values is not None and name in _TRAFFIC_FILTERS
-    }
+    return upstream_filter(
+        "TrafficServersInput",
+        {
+            name: list(values)
+            for name, values in vars(query.filter).items()
+            if values is not None and name in _TRAFFIC_FILTERS
+        },
+    )

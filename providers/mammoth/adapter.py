@@ -6,7 +6,8 @@ rendering collapsed. Payload -> dict mapping lives in ``mapping.py`` (its docstr
 field Mammoth cannot fill and the representation chosen).
 
 Calls (``Authorization: Bearer <token>``; lists walk ``page``/``per_page`` following
-``links.pages.next`` until ``meta.total`` items are read):
+``links.pages.next`` until ``meta.total`` items are read, never past the pages ``total`` implies
+and at most ``providers.paging.MAX_WALKED_PAGES``):
   * servers: ``GET /servers`` (the only filter upstream is ``hostname``, so every ServersInput
     filter is applied here after reading every page); up to ``LOOKUP_BY_ID_MAX`` names are read
     with ``GET /servers/{id}`` instead, concurrently under the ``concurrency`` bound.
@@ -64,6 +65,7 @@ from providers.base import (
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.mammoth import mapping
+from providers.paging import ListTooLong, PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import (
     GatewayError,
@@ -266,11 +268,15 @@ class MammothProvider(Provider):
         resource: str = "servers",
         compact: Callable[[Any], Any] | None = None,
     ) -> list[dict]:
-        """Every item of a paginated list, following ``links.pages.next`` up to ``meta.total``."""
-        items: list[dict] = []
-        page = 1
-        while True:
-            query = {**(params or {}), "page": page, "per_page": self._per_page}
+        """Every item of a paginated list, walked to its end (``providers.paging.walk_pages``).
+
+        A page is the last when ``links.pages.next`` is absent or ``meta.total`` items are read;
+        ``total`` and the first page's size bound the pages asked for, so an upstream that keeps
+        linking a next page cannot make the walk go on.
+        """
+
+        async def page(number: int) -> PageFacts:
+            query = {**(params or {}), "page": number, "per_page": self._per_page}
             body = await self._request(
                 "GET", path, params=query, resource=resource, compact=compact
             )
@@ -280,11 +286,14 @@ class MammothProvider(Provider):
                 following = ((body.get("links") or {}).get("pages") or {}).get("next")
                 if not isinstance(chunk, list):
                     raise TypeError(key)
-            items.extend(chunk)
-            # Stop on the last page, and never loop on an upstream that keeps answering "next".
-            if not following or not chunk or len(items) >= total or page * self._per_page > total:
-                return items
-            page += 1
+            return PageFacts(items=chunk, has_next=bool(following), total=total)
+
+        try:
+            return await walk_pages(page)
+        except ListTooLong as error:
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered a {key} list that {error}.", provider=self.id
+            ) from None
 
     async def _bounded(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
         """Run per-server calls concurrently, at most ``concurrency`` at a time."""
@@ -609,4 +618,5 @@ class MammothProvider(Provider):
 
 
 def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # RFC 3339 (the spec's date-time): a four-digit year, which strftime("%Y") does not promise.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -12,6 +12,10 @@ Behaviour follows the seed (v0.24.3) and the platform's official spec (binarylan
     ``{"meta": {"total"}, "links": {"pages": {first, prev, next, last}}, "<items>": [...]}``;
     a link is present only where the spec says ("a link to the next page ... if this is not the
     last page"). Out-of-range paging answers 400 with ``errors`` (ValidationProblemDetails).
+    ``paging`` makes the answers stranger, still within the spec: ``"next_on_last"`` links a
+    ``next`` page from every page, the last included, and answers a page past the last as the
+    last one (as a server clamping the page number would); ``"endless"`` does the same and
+    reports ``meta.total`` as the largest int32.
   * Errors are problem-details (``type``, ``title``, ``status``, ``detail``, ``instance``), as
     ``application/problem+json``; injected faults answer in the same format.
   * ``POST /v2/servers/{id}/actions`` with ``{"type": ...}`` (the spec's ``#PowerOn``-style paths
@@ -46,6 +50,9 @@ from providers.mammoth.fleet import Fleet, Payload, build_fleet
 BASE = "/v2"
 DEFAULT_TOKENS = {"mammoth-emulator-token": "full-access", "mammoth-emulator-read": "read-only"}
 MAX_PER_PAGE = 200
+INT32_MAX = 2147483647
+#: ``paging`` options of ``create_app``.
+PAGING = {"spec", "next_on_last", "endless"}
 POWER_EFFECTS = {
     "power_on": "active",
     "reboot": "active",
@@ -80,13 +87,16 @@ def create_app(
     seed: int = 1,
     tokens: dict[str, str] | None = None,
     action_delay: float = 2.0,
+    paging: str = "spec",
 ) -> Starlette:
     """A Mammoth emulator over ``size`` servers drawn from ``seed``.
 
     ``app.state.emulator`` holds the fault settings and request log; ``app.state.fleet`` the data.
     """
+    if paging not in PAGING:
+        raise ValueError(f"paging must be one of {sorted(PAGING)}")
     fleet = build_fleet(size, seed)
-    api = _Api(fleet, dict(DEFAULT_TOKENS if tokens is None else tokens), action_delay)
+    api = _Api(fleet, dict(DEFAULT_TOKENS if tokens is None else tokens), action_delay, paging)
     app = create_emulator_app(api.routes(), fault_body=_fault_body)
     app.state.fleet = fleet
     return app
@@ -128,10 +138,13 @@ def _iso(value: datetime) -> str:
 class _Api:
     """The routes over one fleet."""
 
-    def __init__(self, fleet: Fleet, tokens: dict[str, str], action_delay: float) -> None:
+    def __init__(
+        self, fleet: Fleet, tokens: dict[str, str], action_delay: float, paging: str
+    ) -> None:
         self.fleet = fleet
         self.tokens = tokens
         self.action_delay = action_delay
+        self.paging = paging
 
     def routes(self) -> list[Route]:
         """Every served path (GET unless noted)."""
@@ -216,6 +229,8 @@ class _Api:
         page, per_page = self._paging(request)
         total = len(items)
         last = max(1, math.ceil(total / per_page))
+        if self.paging != "spec":
+            page = min(page, last)
 
         def link(number: int) -> str:
             return str(request.url.include_query_params(page=number, per_page=per_page))
@@ -223,18 +238,19 @@ class _Api:
         pages: dict[str, str] = {}
         if page > 1:
             pages.update(first=link(1), prev=link(min(page - 1, last)))
-        if page < last:
+        if page < last or self.paging != "spec":
             pages.update(next=link(page + 1), last=link(last))
         start = (page - 1) * per_page
         window = [build(item) for item in items[start : start + per_page]]
-        body = {"meta": {"total": total}, "links": {"pages": pages}, key: window}
+        reported = INT32_MAX if self.paging == "endless" else total
+        body = {"meta": {"total": reported}, "links": {"pages": pages}, key: window}
         return JSONResponse(body)
 
     @staticmethod
     def _paging(request: Request) -> tuple[int, int]:
         errors: dict[str, list[str]] = {}
         values = {}
-        for name, default, high in (("page", 1, 2147483647), ("per_page", 20, MAX_PER_PAGE)):
+        for name, default, high in (("page", 1, INT32_MAX), ("per_page", 20, MAX_PER_PAGE)):
             raw = request.query_params.get(name)
             try:
                 values[name] = default if raw is None else int(raw)

@@ -7,14 +7,21 @@ paths are the same under both. Auth is the ``X-Auth-Token`` header (seed, L1-3).
 
 Fleet: ``GET /projects/{id}/devices`` for each ``project_ids`` entry and
 ``GET /organizations/{id}/devices`` for each ``organization_ids`` entry, ``per_page=1000`` (the
-spec's maximum), following ``meta.next`` until it is absent; a device listed twice (its project
+spec's maximum), page after page until one is the last by any sign of the spec's ``Meta``: no
+``next``, ``current_page`` at ``last_page``, or ``total`` devices read (``providers.paging``:
+never past the last page, at most ``MAX_WALKED_PAGES``); a device listed twice (its project
 and its organization) counts once. Order: sources in configuration order, each in upstream order.
 Device lists embed ``facility``, ``metro``, ``plan``, ``operating_system`` and
 ``ip_addresses`` (seed L742-920), so no ``include`` is needed for any Server field; the only
-extra call is ``GET /projects/{id}/bgp/sessions`` (one per project, concurrent, bounded by the
-``max_concurrency`` option) when ``network.hasBgp`` is selected. The device lists can filter
-only by tag among DataPacket's filters: one required ``key=value`` tag is pushed down as
-``tag``; every filter is then applied on the mapped servers (``providers.filtering.window``).
+extra calls are ``GET /projects/{id}/bgp/sessions`` (one per project, concurrent, bounded by the
+``max_concurrency`` option) when ``network.hasBgp`` is selected. A device's project is its
+``project.id`` when the list carries it, else the configured project it was listed from; for a
+device listed from an organization without ``project.id``, ``GET /organizations/{id}/projects``
+names the projects to ask. Ids are never read out of an ``href`` (the spec types it as a plain
+string): a session names its device by a link compared whole with the device's ``id`` or
+``href``. The device lists can filter only by tag among DataPacket's filters: one required
+``key=value`` tag is pushed down as ``tag``; every filter is then applied on the mapped servers
+(``providers.filtering.window``).
 Reads are cached by the shared upstream cache as ``servers`` (devices, BGP sessions) or
 ``catalog`` (capacity, plans); the read of a tag read-merge-write is never cached.
 
@@ -31,7 +38,8 @@ Device -> Server (``providers/packet/mapping.py``):
     ``isBgpPrefix`` = false. ``uplinkCapacity`` = the sum of ``plan.specs.nics`` speeds when
     they read like ``"10Gbps"``, else null. ``ipmi`` ip/username null, ``ddosShieldLevel``
     UNKNOWN: Packet exposes neither.
-  * ``hasBgp`` = the device has a BGP session whose status reports ``up`` ("established").
+  * ``hasBgp`` = the device has a BGP session whose status reports ``up`` ("established"):
+    a session of its project linking to it, or one of ``GET /devices/{id}/bgp/sessions``.
   * ``system.os.name`` <- ``operating_system.name`` ("" when absent), ``raid`` UNKNOWN.
   * ``tags``: Packet tags are strings, read as ``key=value`` (no ``=`` -> value "").
   * ``powerStatus``, ``statusV2``, ``status`` from ``state`` (``mapping.DEVICE_STATES``: every
@@ -79,12 +87,14 @@ from providers.locations import city, unknown_location
 from providers.packet.mapping import (
     city_key,
     hardware_from_plan,
-    href_id,
+    links_device,
     map_device,
+    session_is_up,
     tag_string,
-    up_bgp_device_ids,
+    up_session_links,
     uplink_gbps,
 )
+from providers.paging import ListTooLong, PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import (
     GatewayError,
@@ -102,9 +112,8 @@ T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.packet.net"
 #: Spec, components.parameters.PerPage: maximum 1000 (seed: "items per page ... max 1_000").
+#: (A walk stops at ``providers.paging.MAX_WALKED_PAGES``, below the spec's maximum page 100000.)
 PER_PAGE = 1000
-#: Spec, components.parameters.Page: maximum 100000.
-MAX_PAGES = 100_000
 DEFAULT_MAX_CONCURRENCY = 8
 #: A cache kind with no TTL: the read of a read-merge-write must see the current device.
 FRESH = "fresh"
@@ -249,25 +258,45 @@ class PacketProvider(Provider):
 
     # --- servers --------------------------------------------------------------------
 
-    async def _device_pages(self, path: str, params: dict[str, Any]) -> list[dict]:
-        """Every device of one list endpoint, following ``meta.next`` (seed, "meta")."""
-        devices: list[dict] = []
-        for page in range(1, MAX_PAGES + 1):
-            body = await self._call("GET", path, params={**params, "page": page})
-            batch = body.get("devices") if isinstance(body, dict) else None
+    async def _list(self, path: str, key: str, params: dict[str, Any]) -> list[dict]:
+        """Every item (``key`` of each page) of one paginated list, walked to its end.
+
+        ``meta.next`` is not trusted alone: ``total``, ``current_page`` and ``last_page`` (spec,
+        Meta) end the walk too, and no page past the last is asked for.
+        """
+
+        async def page(number: int) -> PageFacts:
+            body = await self._call("GET", path, params={**params, "page": number})
+            batch = body.get(key) if isinstance(body, dict) else None
             if not isinstance(batch, list):
                 raise ProviderUnavailable(
-                    f"Provider {self.id!r} answered with a malformed device list.",
+                    f"Provider {self.id!r} answered with a malformed {key} list.",
                     provider=self.id,
                 )
-            devices.extend(batch)
-            following = (body.get("meta") or {}).get("next") or {}
-            if not batch or not following.get("href"):
-                break
-        return devices
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            following = meta.get("next")
+            return PageFacts(
+                items=batch,
+                has_next=isinstance(following, dict) and bool(following.get("href")),
+                total=_count(meta.get("total")),
+                last_page=_count(meta.get("last_page")),
+                current_page=_count(meta.get("current_page")),
+            )
+
+        try:
+            return await walk_pages(page)
+        except ListTooLong as error:
+            raise ProviderUnavailable(
+                f"Provider {self.id!r} answered a {key} list that {error}.", provider=self.id
+            ) from None
 
     async def _devices(self, server_filter: ServerFilter) -> list[dict]:
-        """The fleet's devices, each with ``_project`` (the project id it belongs to)."""
+        """The fleet's devices, each with ``_project`` and ``_organization`` (None if unknown).
+
+        ``_project`` is ``project.id`` when the device list carries it, else the configured
+        project the device was listed from; ``_organization`` is the configured organization
+        it was listed from.
+        """
         params: dict[str, Any] = {"per_page": PER_PAGE}
         tag = _pushed_tag(server_filter)
         if tag is not None:
@@ -276,7 +305,7 @@ class PacketProvider(Provider):
         sources += [("organizations", i) for i in self.organization_ids]
         lists = await asyncio.gather(
             *(
-                self._bounded(partial(self._device_pages, f"/{k}/{i}/devices", params))
+                self._bounded(partial(self._list, f"/{k}/{i}/devices", "devices", params))
                 for k, i in sources
             )
         )
@@ -285,13 +314,41 @@ class PacketProvider(Provider):
             for device in devices:
                 if device["id"] not in seen:
                     # A copy: the decoded list may be shared with the read cache.
-                    project = href_id(device.get("project"))
-                    project = project or (source_id if kind == "projects" else None)
-                    seen[device["id"]] = {**device, "_project": project}
+                    project = (device.get("project") or {}).get("id")
+                    if not isinstance(project, str) or not project:
+                        project = source_id if kind == "projects" else None
+                    organization = source_id if kind == "organizations" else None
+                    seen[device["id"]] = {
+                        **device,
+                        "_project": project,
+                        "_organization": organization,
+                    }
         return list(seen.values())
 
-    async def _bgp_up(self, project_ids: set[str]) -> set[str]:
-        """Devices with an established BGP session, one call per project."""
+    async def _bgp_links(self, devices: list[dict]) -> set[str]:
+        """Links to the devices with an established BGP session, one call per project.
+
+        The projects are those of the devices; a device listed from an organization without
+        its ``project.id`` is covered by every project of that organization.
+        """
+        project_ids = {d["_project"] for d in devices if d["_project"]}
+        organizations = sorted({d["_organization"] for d in devices if not d["_project"]})
+        listed = await asyncio.gather(
+            *(
+                self._bounded(
+                    partial(
+                        self._list,
+                        f"/organizations/{o}/projects",
+                        "projects",
+                        {"per_page": PER_PAGE},
+                    )
+                )
+                for o in organizations
+            )
+        )
+        project_ids.update(
+            p["id"] for group in listed for p in group if isinstance(p.get("id"), str) and p["id"]
+        )
 
         async def sessions(project_id: str) -> list[dict]:
             body = await self._call("GET", f"/projects/{project_id}/bgp/sessions")
@@ -300,16 +357,19 @@ class PacketProvider(Provider):
         found = await asyncio.gather(
             *(self._bounded(partial(sessions, p)) for p in sorted(project_ids))
         )
-        return up_bgp_device_ids(s for group in found for s in group)
+        return up_session_links(s for group in found for s in group)
 
     async def _servers(self, server_filter: ServerFilter, selection: Selection) -> list[dict]:
         return await self._mapped(await self._devices(server_filter), selection)
 
     async def _mapped(self, devices: list[dict], selection: Selection) -> list[dict]:
-        bgp_up = None
-        if selection.has("network.hasBgp"):
-            bgp_up = await self._bgp_up({d["_project"] for d in devices if d["_project"]})
-        return [map_device(device, self.config.prefix, bgp_up) for device in devices]
+        if not selection.has("network.hasBgp"):
+            return [map_device(device, self.config.prefix) for device in devices]
+        links = await self._bgp_links(devices)
+        return [
+            map_device(device, self.config.prefix, links_device(links, device))
+            for device in devices
+        ]
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
@@ -355,11 +415,12 @@ class PacketProvider(Provider):
             raise ProviderUnavailable(
                 f"Provider {self.id!r} answered with a malformed device.", provider=self.id
             )
-        bgp_up = None
+        has_bgp = None
         if selection.has("network.hasBgp"):
+            # Every session of this endpoint is the device's own.
             body = await self._call("GET", f"/devices/{device_id}/bgp/sessions", server=name)
-            bgp_up = up_bgp_device_ids((body or {}).get("bgp_sessions") or [])
-        return map_device(device, self.config.prefix, bgp_up)
+            has_bgp = any(session_is_up(s) for s in (body or {}).get("bgp_sessions") or [])
+        return map_device(device, self.config.prefix, has_bgp)
 
     # --- mutations ------------------------------------------------------------------
 
@@ -474,6 +535,11 @@ class PacketProvider(Provider):
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
         return stock_named(await self._stock() if self.owns(name) else [], name, self.id)
+
+
+def _count(value: Any) -> int | None:
+    """A ``Meta`` count (spec: integer), or None when absent or not an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _pushed_tag(server_filter: ServerFilter) -> str | None:

@@ -20,7 +20,11 @@ silent, the official spec (``equinix-metal-openapi.yaml``):
     (1..1000, default 10; capped at ``page_cap`` to exercise paging) with ``meta`` holding
     ``first/previous/self/next/last`` hrefs, ``total``, ``current_page``, ``last_page``
     (``previous``/``next`` are left out on the first/last page). Device lists filter by
-    ``tag`` (exact), ``facility``, ``metro`` and ``hostname`` (partial).
+    ``tag`` (exact), ``facility``, ``metro`` and ``hostname`` (partial). ``paging`` makes the
+    answers stranger, still within the spec (every ``Meta`` field is optional): ``"next_on_last"``
+    links a ``next`` page from every page, the last included, and answers a page past the last
+    as the last one (as a server clamping the page number would); ``"endless"`` does the same
+    and leaves ``total``, ``current_page`` and ``last_page`` out.
   * Devices embed facility, metro, plan, operating_system and ip_addresses (seed L742-920);
     ``include=project`` expands the project link, ``exclude=<field>`` collapses an embedded
     object to its href (spec, parameters Include/Exclude).
@@ -83,6 +87,8 @@ ACTIONS: dict[str, tuple[set[str], list[tuple[float, str]], str]] = {
     "rescue": ({"active", "inactive"}, [(0.0, "powering_on")], "active"),
 }
 EMBEDDED = {"facility", "metro", "plan", "operating_system"}
+#: ``paging`` options of ``create_app``.
+PAGING = {"spec", "next_on_last", "endless"}
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -105,6 +111,7 @@ def create_app(
     tokens: dict[str, str] | None = None,
     power_delay: float = 0.5,
     page_cap: int = MAX_PER_PAGE,
+    paging: str = "spec",
 ) -> Starlette:
     """A Packet emulator over ``size`` devices from ``seed``, served under ``base_path``.
 
@@ -113,7 +120,10 @@ def create_app(
     """
     base = base_path.rstrip("/")
     fleet = build_fleet(size, seed, base, projects)
-    api = _Api(fleet, dict(DEFAULT_TOKENS if tokens is None else tokens), power_delay, page_cap)
+    if paging not in PAGING:
+        raise ValueError(f"paging must be one of {sorted(PAGING)}")
+    tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
+    api = _Api(fleet, tokens, power_delay, page_cap, paging)
     app = create_emulator_app(api.routes(base), fault_body=_fault_body)
     app.state.fleet = fleet
     return app
@@ -132,12 +142,13 @@ class _Api:
     """The routes over one fleet."""
 
     def __init__(
-        self, fleet: Fleet, tokens: dict[str, str], power_delay: float, page_cap: int
+        self, fleet: Fleet, tokens: dict[str, str], power_delay: float, page_cap: int, paging: str
     ) -> None:
         self.fleet = fleet
         self.tokens = tokens
         self.power_delay = power_delay
         self.page_cap = page_cap
+        self.paging = paging
 
     def routes(self, base: str) -> list[Route]:
         """Every route, named by the spec's operationId."""
@@ -228,6 +239,8 @@ class _Api:
         page = _int_param(request, "page", 1, MAX_PAGE)
         per_page = min(_int_param(request, "per_page", 1, MAX_PER_PAGE, default=10), self.page_cap)
         last = max(1, math.ceil(len(items) / per_page))
+        if self.paging != "spec":
+            page = min(page, last)
 
         def href(number: int) -> dict[str, str]:
             return {"href": f"{request.url.path}?page={number}&per_page={per_page}"}
@@ -242,8 +255,11 @@ class _Api:
         }
         if page > 1:
             meta["previous"] = href(page - 1)
-        if page < last:
+        if page < last or self.paging != "spec":
             meta["next"] = href(page + 1)
+        if self.paging == "endless":
+            for count in ("total", "current_page", "last_page"):
+                del meta[count]
         return items[(page - 1) * per_page : page * per_page], meta
 
     def _device_list(self, request: Request, devices: list[Entity]) -> Response:

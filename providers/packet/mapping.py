@@ -16,18 +16,20 @@ from providers.locations import city, unknown_location
 
 __all__ = [
     "DEVICE_STATES",
+    "DeviceLink",
     "FACILITY_CITIES",
     "METRO_CITIES",
     "city_key",
     "device_location",
     "hardware_from_plan",
-    "href_id",
     "ip_address",
+    "links_device",
     "map_device",
     "parse_size_gb",
     "parse_tags",
+    "session_is_up",
     "tag_string",
-    "up_bgp_device_ids",
+    "up_session_links",
     "uplink_gbps",
 ]
 
@@ -233,29 +235,43 @@ def ip_address(assignment: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def href_id(link: dict[str, Any] | None) -> str | None:
-    """The last path segment of an ``{"href": "/…/<id>"}`` link."""
-    href = (link or {}).get("href") or ""
-    return href.rstrip("/").rsplit("/", 1)[-1] or None
+def session_is_up(session: dict[str, Any]) -> bool:
+    """Whether a BGP session is established; ``status`` may list one value per switch."""
+    return "up" in re.split(r"[\s,]+", str(session.get("status") or "").lower())
 
 
-def up_bgp_device_ids(sessions: Iterable[dict[str, Any]]) -> set[str]:
-    """Devices with an established session; ``status`` may list one value per switch."""
-    return {
-        device_id
-        for session in sessions
-        if "up" in re.split(r"[\s,]+", str(session.get("status") or "").lower())
-        and (device_id := href_id(session.get("device")))
-    }
+#: A link to a device: ``("id", <device id>)`` or ``("href", <the device's href>)``.
+DeviceLink = tuple[str, str]
+
+
+def up_session_links(sessions: Iterable[dict[str, Any]]) -> set[DeviceLink]:
+    """The links to the devices of the sessions that are up (``device.id`` and ``device.href``).
+
+    A link is compared whole with a device's own ``id`` or ``href`` (``links_device``), never
+    taken apart: the spec types ``href`` as a plain string, so no id can be read out of it.
+    """
+    links: set[DeviceLink] = set()
+    for session in sessions:
+        device = session.get("device")
+        if session_is_up(session) and isinstance(device, dict):
+            links.update(_links(device))
+    return links
+
+
+def links_device(links: set[DeviceLink], device: dict[str, Any]) -> bool:
+    """Whether one of ``links`` names ``device``, by its ``id`` or its own ``href``."""
+    return not links.isdisjoint(_links(device))
+
+
+def _links(entity: dict[str, Any]) -> list[DeviceLink]:
+    return [(k, v) for k in ("id", "href") if isinstance(v := entity.get(k), str) and v]
 
 
 # --- device ---------------------------------------------------------------------------
 
 
-def map_device(
-    device: dict[str, Any], prefix: str, bgp_up: set[str] | None = None
-) -> dict[str, Any]:
-    """A ``Server`` dict from a ``Device``; ``hasBgp`` is null unless ``bgp_up`` was fetched."""
+def map_device(device: dict[str, Any], prefix: str, has_bgp: bool | None = None) -> dict[str, Any]:
+    """A ``Server`` dict from a ``Device``; ``hasBgp`` is null unless ``has_bgp`` was found out."""
     power, status_v2, status = DEVICE_STATES.get(device.get("state") or "", UNKNOWN_STATE)
     plan = device.get("plan")
     os_name = (device.get("operating_system") or {}).get("name")
@@ -270,7 +286,7 @@ def map_device(
             "ipmi": {"ip": None, "username": None},
             "ddosShieldLevel": "UNKNOWN",
             "uplinkCapacity": uplink_gbps(plan),
-            "hasBgp": None if bgp_up is None else device["id"] in bgp_up,
+            "hasBgp": has_bgp,
         },
         "system": {"os": {"name": os_name or ""}, "raid": "UNKNOWN"},
         "tags": parse_tags(device.get("tags")),

@@ -452,3 +452,17 @@ async def test_reads_are_cached_by_resource_class_but_the_health_ping_never(fres
     finally:
         await adapter.close()
     assert found[f"MC-{server['id']}"]["powerStatus"] == "OFF"
+
+
+async def test_a_next_link_on_the_last_page_is_not_followed(fresh_upstream):
+    # Spec, Links.pages.next is "a link to the next page ... if this is not the last page";
+    # an upstream that sends it anyway is stopped by meta.total.
+    upstream = fresh_upstream(paging="next_on_last")
+    adapter = adapter_for(upstream, per_page=7)
+    try:
+        page = await listed(adapter.list_servers(ServerFilter(), 0, 50, NAME))
+    finally:
+        await adapter.close()
+    assert page.total == 30
+    pages = [e.query["page"] for e in log_of(upstream).entries() if e.path == "/v2/servers"]
+    assert pages == ["1", "2", "3", "4", "5"]

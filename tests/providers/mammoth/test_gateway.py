@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.conftest import aliased_lookups, datapacket_config, error_codes
+from providers.emulation.server import EmulatorServer
+from providers.mammoth import emulator
+from tests.conftest import (
+    GatewayClient,
+    aliased_lookups,
+    datapacket_config,
+    error_codes,
+    start_gateway,
+)
 from tests.providers.mammoth.conftest import provider_table
 
 SERVERS = """
@@ -193,3 +201,18 @@ def test_traffic_combines_with_datapacket(gateway_over, datapacket_upstream, ups
     )
     assert data["traffic"]["aggregated"]["statisticsOut"]["sum"] > 0
     assert log.count() > 1  # the server list, then one sample-set read per Sydney server
+
+
+def test_a_list_claiming_more_pages_than_the_bound_is_refused_after_one_request(mammoth_kind):
+    # meta.total is an int32: 2147483647 servers at 200 per page are more pages than any walk
+    # reads, so the listing fails at once instead of following next links until the deadline.
+    with EmulatorServer(emulator.create_app(size=30, seed=1, paging="endless")) as upstream:
+        gateway = start_gateway([provider_table(upstream)], request_deadline=10)
+        try:
+            body = GatewayClient(gateway).query("{ servers { entriesTotalCount } }")
+        finally:
+            gateway.stop()
+        requests = upstream.app.state.emulator.request_log.entries()
+    assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+    assert "more than 1000 pages" in body["errors"][0]["message"]
+    assert [(e.path, e.query["page"]) for e in requests] == [("/v2/servers", "1")]

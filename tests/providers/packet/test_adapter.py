@@ -287,3 +287,94 @@ def test_config_accepts_projects_or_organizations() -> None:
     assert PacketProvider.config_problem({"token": "t"}, {"project_ids": ["p"]}) is None
     assert PacketProvider.config_problem({"token": "t"}, {"organization_ids": ["o"]}) is None
     assert PacketProvider.config_problem({}, {"project_ids": ["p"]}) == ("token", "is required")
+
+
+def up_devices(server: EmulatorServer) -> set[str]:
+    """The devices the emulator gives an established BGP session."""
+    sessions = server.app.state.fleet.bgp_sessions
+    return {d for d, found in sessions.items() if any("up" in s["status"] for s in found)}
+
+
+def bgp_paths(server: EmulatorServer) -> list[str]:
+    return [e.path for e in log(server).entries() if e.path.endswith("/bgp/sessions")]
+
+
+async def test_bgp_sessions_are_asked_of_the_configured_project_when_the_href_says_nothing(
+    packet,
+) -> None:
+    # Spec: Href.href is a plain string. A device list whose project links read "string" is
+    # valid, so the project id cannot come from the link.
+    provider, server = packet(size=30)
+    fleet = server.app.state.fleet
+    for device in fleet.devices.values():
+        device["project"] = {"href": "string"}
+    page = await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))
+    assert sorted(bgp_paths(server)) == sorted(
+        f"/projects/{p}/bgp/sessions" for p in fleet.project_ids
+    )
+    assert {s["name"][3:] for s in page.entries if s["network"]["hasBgp"]} == up_devices(server)
+
+
+async def test_organization_devices_use_project_id_or_the_organization_projects(upstream) -> None:
+    server = upstream(size=12)
+    fleet = server.app.state.fleet
+    devices = list(fleet.devices.values())
+    # Half the devices carry their project's id (the spec's Project has one); the others only
+    # a link that names nothing.
+    for index, device in enumerate(devices):
+        device["project"] = {"href": "string"}
+        if index % 2:
+            device["project"]["id"] = device["_project"]
+    provider = make_provider(server, project_ids=[], organization_ids=[fleet.organization["id"]])
+    try:
+        page = await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))
+    finally:
+        await provider.close()
+    assert log(server).count(operation="findOrganizationProjects") == 1
+    assert sorted(bgp_paths(server)) == sorted(
+        f"/projects/{p}/bgp/sessions" for p in fleet.project_ids
+    )
+    assert {s["name"][3:] for s in page.entries if s["network"]["hasBgp"]} == up_devices(server)
+
+
+async def test_devices_with_their_project_id_need_no_organization_projects(upstream) -> None:
+    server = upstream(size=12)
+    fleet = server.app.state.fleet
+    for device in fleet.devices.values():
+        device["project"] = {"id": device["_project"], "href": "string"}
+    provider = make_provider(server, project_ids=[], organization_ids=[fleet.organization["id"]])
+    try:
+        page = await listed(provider.list_servers(ServerFilter(), 0, 50, FULL))
+    finally:
+        await provider.close()
+    assert log(server).count(operation="findOrganizationProjects") == 0
+    assert len(bgp_paths(server)) == len(fleet.project_ids)
+    assert {s["name"][3:] for s in page.entries if s["network"]["hasBgp"]} == up_devices(server)
+
+
+async def test_a_device_read_back_has_bgp_from_its_own_sessions(packet) -> None:
+    provider, server = packet(size=30)
+    with_up = sorted(up_devices(server))[0]
+    fleet = server.app.state.fleet
+    # The sessions' device links name nothing: the device's own endpoint needs none.
+    for sessions in fleet.bgp_sessions.values():
+        for session in sessions:
+            session["device"] = {"href": "string"}
+    server_dict = await provider.set_server_alias(f"PK-{with_up}", "db-1", FULL)
+    assert server_dict["network"]["hasBgp"] is True
+    assert bgp_paths(server) == [f"/devices/{with_up}/bgp/sessions"]
+
+
+async def test_a_list_that_keeps_linking_a_next_page_is_refused_at_the_bound(
+    upstream, monkeypatch
+) -> None:
+    monkeypatch.setattr("providers.paging.MAX_WALKED_PAGES", 6)
+    server = upstream(size=16, page_cap=5, paging="endless")
+    provider = make_provider(server, project_ids=server.app.state.fleet.project_ids[:1])
+    try:
+        with pytest.raises(ProviderUnavailable, match="more than 6 pages"):
+            await provider.list_servers(ServerFilter(), 0, 50, NAMES)
+    finally:
+        await provider.close()
+    # Spec-valid answers (Meta without total or last_page, always a next link) end nowhere.
+    assert [e.query["page"] for e in log(server).entries()] == ["1", "2", "3", "4", "5", "6"]

@@ -251,3 +251,23 @@ def test_a_tag_write_reads_the_device_past_the_cache(packet_gateway) -> None:
     )
     assert client.data(mutation, {"n": name})["setServerTag"]
     assert device["tags"] == ["changed=elsewhere", "k=v"]
+
+
+@pytest.mark.parametrize("paging", ["next_on_last", "spec"])
+def test_a_next_link_on_the_last_page_is_not_followed(packet_kind: None, paging: str) -> None:
+    # Spec, Meta: every field is optional, so an answer may keep linking a next page while
+    # last_page and total say the list ended. The deadline only bounds a walk that would not end.
+    with EmulatorServer(create_app(size=16, seed=2, page_cap=5, paging=paging)) as packet:
+        gateway = start_gateway([packet_table(packet)], request_deadline=10)
+        try:
+            page = servers(GatewayClient(gateway))
+        finally:
+            gateway.stop()
+        lists = [
+            e
+            for e in packet.app.state.emulator.request_log.entries()
+            if e.operation == "findProjectDevices"
+        ]
+    assert page["entriesTotalCount"] == 16
+    # 8 devices per project at 5 per page: pages 1 and 2 of each, never a third.
+    assert sorted(e.query["page"] for e in lists) == ["1", "1", "2", "2"]

@@ -14,11 +14,12 @@ from providers.packet.mapping import (
     device_location,
     hardware_from_plan,
     ip_address,
+    links_device,
     map_device,
     parse_size_gb,
     parse_tags,
     tag_string,
-    up_bgp_device_ids,
+    up_session_links,
     uplink_gbps,
 )
 from tests.openapi_contract import CONTRACTS
@@ -237,7 +238,18 @@ def test_bgp_sessions_count_when_a_switch_reports_up() -> None:
         {"status": "down", "device": {"href": "/devices/c"}},
         {"status": "unknown", "device": {"href": "/devices/d"}},
     ]
-    assert up_bgp_device_ids(sessions) == {"a", "b"}
+    assert up_session_links(sessions) == {("href", "/metal/v1/devices/a"), ("href", "/devices/b")}
+
+
+def test_a_session_names_its_device_by_a_whole_link_never_by_a_parsed_id() -> None:
+    # Spec: Href.href is a plain string; "string" is as valid as a path ending in an id.
+    links = up_session_links(
+        [{"status": "up", "device": {"href": "string"}}, {"status": "up", "device": {"id": "b"}}]
+    )
+    assert links_device(links, {"id": "a", "href": "string"})
+    assert links_device(links, {"id": "b", "href": "/devices/b"})
+    assert not links_device(links, {"id": "string", "href": "/devices/string"})
+    assert not links_device(up_session_links([{"device": {"href": "/devices/c"}}]), {"id": "c"})
 
 
 def test_a_whole_device() -> None:
@@ -251,7 +263,7 @@ def test_a_whole_device() -> None:
         "operating_system": {"slug": "ubuntu_22_04", "name": "Ubuntu 22.04 LTS"},
         "ip_addresses": [],
     }
-    server = map_device(device, "PK", bgp_up=set())
+    server = map_device(device, "PK", has_bgp=False)
     assert server["name"] == "PK-8a4e3a3d-6a3b-4f2f-9d51-6a0f0a9a1b2c"
     assert server["alias"] is None
     assert server["location"] == {"name": "Frankfurt", "region": "Europe", "short": "FRA"}
