@@ -12,6 +12,7 @@ feature of the compiler, and generated ones (hypothesis-graphql, deterministic).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.test_fuzz import DATE_TIMES, FUZZ, SCHEMA, queries
 from tests.test_seed_examples import EXAMPLES, MUTATION_VARIABLES, QUERY_VARIABLES
 
 SIZE = 6
+SUPPORT_CLOCK = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LIMITS = {"queries_per_minute": 100_000, "mutations_per_minute": 100_000}
 
 
@@ -30,6 +32,9 @@ class Pair:
 
     def __init__(self) -> None:
         self.fleets = [Fleet(SIZE), Fleet(SIZE)]
+        # Support requests the mutations make are stamped alike on both fleets.
+        for fleet in self.fleets:
+            fleet.upstreams["datapacket"].app.state.fleet.clock = lambda: SUPPORT_CLOCK
         self.restart_gateways()
 
     def restart_gateways(self) -> None:

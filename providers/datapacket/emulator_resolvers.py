@@ -159,8 +159,9 @@ def create_support_request(ctx: Context, input: dict) -> bool:
     subject = input["subject"].replace("_", " ").capitalize()
     subject = subject.replace("bgp", "BGP").replace("ips", "IPs")
     next_id = max((r["id"] for r in ctx.fleet.support_requests), default=0) + 1
-    now = datetime.now(UTC)
-    request = new_support_request(ctx.fleet, next_id, subject, "NEW", now, input["message"])
+    request = new_support_request(
+        ctx.fleet, next_id, subject, "NEW", ctx.fleet.clock(), input["message"]
+    )
     ctx.fleet.support_requests.append(request)
     return True
 
@@ -235,7 +236,7 @@ def support_request_reply(ctx: Context, input: dict) -> bool:
     request = support_request(ctx, {"id": input["id"]})
     if not input["message"].strip():
         raise ApiError("VALIDATION_FAILED", "message must not be empty")
-    add_post(ctx.fleet, request, input["message"], datetime.now(UTC), by_staff=False)
+    add_post(ctx.fleet, request, input["message"], ctx.fleet.clock(), by_staff=False)
     return True
 
 

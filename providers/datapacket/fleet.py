@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +113,9 @@ class Fleet:
     next_post_id: int = 1
     #: Switch for tests: the reverse-DNS API answers REVERSE_DNS_API_NOT_AVAILABLE while set.
     reverse_dns_maintenance: bool = False
+    #: The time support requests and posts made now are stamped with (tests comparing two
+    #: fleets give both the same clock).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     server_by_name: dict[str, Entity] = field(init=False)
 
     def __post_init__(self) -> None:
