@@ -133,16 +133,19 @@ class UpstreamClient:
         url: str,
         *,
         write: bool,
-        resource: str = "servers",
+        resource: str | None = "servers",
         retry: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request; transport failures become ``PROVIDER_UNAVAILABLE``.
 
-        A read (``write=False``) is served from the cache for ``resource``'s TTL, shares an
-        identical read in flight, and is retried per the instance's policy (``retry=False``
-        for adapters that apply an upstream-specific retry rule themselves). A write is sent
-        exactly once; a successful one clears this instance's cache.
+        A read (``write=False``) is served from the cache for the TTL of its ``resource``
+        kind (``servers``, ``billing``, ``support``, ``traffic``, ``catalog``; see
+        ``providers.cache.DEFAULT_TTLS``) and shares an identical read in flight;
+        ``resource=None`` is never cached nor shared: health pings, logins, and reads that
+        must see the upstream as it is now. Reads are retried per the instance's policy
+        (``retry=False`` for adapters that apply an upstream-specific retry rule themselves).
+        A write is sent exactly once; a successful one clears this instance's cache.
         """
         request = self._client.build_request(method, url, **kwargs)
         observer = upstream_observer.get()

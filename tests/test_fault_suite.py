@@ -23,6 +23,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.demo import DEMO_BACKENDS
+from gateway.health import ProviderHealth
+from providers.cache import DEFAULT_TTLS
 from providers.dcimanager.emulator import SESSION as DCI_SESSION
 from providers.emulation.faults import FaultSettings
 from providers.registry import PROVIDER_KINDS
@@ -231,6 +233,27 @@ def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind)
     client.query(LISTING)  # the probe succeeds (concurrent calls of it failed fast)
     assert client.http.get("/readyz").json()["circuits"][kind] == "CLOSED"
     assert "errors" not in client.query(LISTING)
+
+
+# --- health pings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_health_ping_always_reaches_the_upstream(fleet, kind):
+    # The cache on, every kind kept an hour: a ping served from it would still say "up".
+    cache = {"enabled": True, **{resource: 3600 for resource in DEFAULT_TTLS}}
+    client = fleet.gateway(cache=cache, health=ProviderHealth(ttl=0))  # no 10 s memo
+    assert client.http.get("/readyz").json()["status"] == "up"
+    fleet.clear_logs()
+    fleet.faults(kind).update({"error_rate": 1.0, "error_status": 500})
+    ready = client.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["providers"] == {other: other != kind for other in KINDS}
+    assert fleet.log(kind).count() == 1  # the ping itself (a 500 is not retried)
+    reachable = client.data("{ providers { id reachable } }")["providers"]
+    assert {p["id"]: p["reachable"] for p in reachable} == {k: k != kind for k in KINDS}
+    assert fleet.log(kind).count() == 2
 
 
 # --- a connection cut mid-run -----------------------------------------------------------------
