@@ -48,19 +48,25 @@ class Gateway:
 
 
 def create_app(
-    settings: Settings, *, demo_token: str | None = None, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    demo_token: str | None = None,
+    tracing: Tracing | None = None,
+    health: ProviderHealth | None = None,
 ) -> FastAPI:
     """Build the ASGI app; provider connections open and close with its lifespan.
 
     ``tracing`` replaces the one the settings describe (tests pass an in-memory exporter);
-    a configured tracing whose packages are missing raises ``ConfigError``.
+    a configured tracing whose packages are missing raises ``ConfigError``. ``health``
+    replaces the default reachability monitor (10 s memo, 5 s per ping), e.g. one that pings
+    on every check.
     """
     providers = ProviderSet(create_provider(config) for config in settings.providers)
     gateway = Gateway(
         settings=settings,
         providers=providers,
         tokens=TokenStore(settings.tokens),
-        health=ProviderHealth(),
+        health=health or ProviderHealth(),
         rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
         graphql_schema=build_schema(schema_sdl()),
         observability=Observability(

@@ -6,6 +6,7 @@ Every key is documented in the README ("Configuration"). Any mistake stops start
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -133,10 +134,11 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
     for i, provider_id in enumerate(ids):
         if provider_id in ids[:i]:
             raise reader.error(f"providers[{i}].id", f"duplicate id {provider_id!r}")
+    token_tables = reader.tables(data, "tokens", required=True)
     tokens = [
-        _token(reader, table, f"tokens[{i}]", set(ids))
-        for i, table in enumerate(reader.tables(data, "tokens", required=True))
+        _token(reader, table, f"tokens[{i}]", set(ids)) for i, table in enumerate(token_tables)
     ]
+    _refuse_duplicate_tokens(reader, tokens, token_tables)
     limits = QueryLimits(
         **{
             key: reader.positive_integer(limits_table, f"limits.{key}", default)
@@ -147,13 +149,15 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         providers=providers,
         tokens=tokens,
         host=reader.string(server, "server.host", default="127.0.0.1"),
-        port=reader.integer(server, "server.port", default=8000),
+        port=reader.integer(server, "server.port", default=8000, low=1, high=65535),
         graphiql=reader.boolean(server, "server.graphiql", default=True),
         introspection=reader.boolean(server, "server.introspection", default=True),
         cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
         limits=limits,
-        queries_per_minute=reader.integer(limits_table, "limits.queries_per_minute", default=600),
-        mutations_per_minute=reader.integer(
+        queries_per_minute=reader.positive_integer(
+            limits_table, "limits.queries_per_minute", default=600
+        ),
+        mutations_per_minute=reader.positive_integer(
             limits_table, "limits.mutations_per_minute", default=60
         ),
         shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
@@ -198,8 +202,8 @@ def _cache_ttls(reader: _Reader, table: dict[str, Any]) -> dict[str, float]:
     ttls = {}
     for resource, default in DEFAULT_TTLS.items():
         value = reader._value(table, f"cache.{resource}", (int, float), "a number", default)
-        if value < 0:
-            raise reader.error(f"cache.{resource}", "must be 0 or more")
+        if not math.isfinite(value) or value < 0:
+            raise reader.error(f"cache.{resource}", "must be a number of seconds, 0 or more")
         ttls[resource] = float(value)
     return ttls
 
@@ -256,13 +260,17 @@ def _resilience(reader: _Reader, table: dict[str, Any], where: str) -> Resilienc
     values: dict[str, Any] = {}
     for key, default in vars(ResiliencePolicy()).items():
         if isinstance(default, int):
-            value = reader.integer(table, f"{where}.{key}", default)
-            if value < (0 if key == "retries" else 1):
-                raise reader.error(f"{where}.{key}", "is out of range")
+            # retries = 0 is the way to turn retries off; every other count is at least 1.
+            low = 0 if key == "retries" else 1
+            value = reader.integer(table, f"{where}.{key}", default, low=low)
+        elif key == "retry_budget":
+            value = reader._value(table, f"{where}.{key}", (int, float), "a number", default)
+            if not 0 < value <= 1:  # nan fails this too
+                raise reader.error(
+                    f"{where}.{key}", "must be more than 0 and at most 1 (retries = 0: no retries)"
+                )
         else:
             value = reader.number(table, f"{where}.{key}", default)
-            if key == "retry_budget" and value > 1:
-                raise reader.error(f"{where}.{key}", "must be at most 1")
         values[key] = value
     return ResiliencePolicy(**values)
 
@@ -290,6 +298,23 @@ def _token(
             raise reader.error(f"{where}.sha256", "must be 64 hexadecimal characters")
         return TokenEntry.from_digest(name, scope, digest, providers)
     return TokenEntry.from_token(name, scope, reader.secret(table, where, "token"), providers)
+
+
+def _refuse_duplicate_tokens(
+    reader: _Reader, tokens: list[TokenEntry], tables: list[dict[str, Any]]
+) -> None:
+    """Two entries with one token (inline, by variable or by digest) would let the last one's
+    scope and providers win silently; the second is named."""
+    first: dict[bytes, int] = {}
+    for i, entry in enumerate(tokens):
+        earlier = first.setdefault(entry.digest, i)
+        if earlier != i:
+            key = next(key for key in ("token", "token_env", "sha256") if key in tables[i])
+            raise reader.error(
+                f"tokens[{i}].{key}",
+                f"is the same client token as tokens[{earlier}] ({tokens[earlier].name!r}); "
+                "each token must be unique",
+            )
 
 
 _REQUIRED: Any = object()
@@ -337,20 +362,30 @@ class _Reader:
     def string(self, table: dict[str, Any], key: str, default: Any = _REQUIRED) -> str:
         return self._value(table, key, (str,), "a string", default)
 
-    def integer(self, table: dict[str, Any], key: str, default: int) -> int:
-        return self._value(table, key, (int,), "an integer", default)
+    def integer(
+        self,
+        table: dict[str, Any],
+        key: str,
+        default: int,
+        *,
+        low: int | None = None,
+        high: int | None = None,
+    ) -> int:
+        value = self._value(table, key, (int,), "an integer", default)
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise self.error(key, f"must be an integer {bounds}")
+        return value
 
     def number(self, table: dict[str, Any], key: str, default: float) -> float:
         value = self._value(table, key, (int, float), "a number", default)
-        if value <= 0:
-            raise self.error(key, "must be greater than 0")
+        # TOML has nan and inf: neither is a usable timeout, rate or delay.
+        if not math.isfinite(value) or value <= 0:
+            raise self.error(key, "must be a number greater than 0")
         return float(value)
 
     def positive_integer(self, table: dict[str, Any], key: str, default: int) -> int:
-        value = self.integer(table, key, default)
-        if value <= 0:
-            raise self.error(key, "must be greater than 0")
-        return value
+        return self.integer(table, key, default, low=1)
 
     def strings(self, table: dict[str, Any], key: str, default: list[str]) -> list[str]:
         value = self._value(table, key, (list,), "a list of strings", default)
@@ -363,6 +398,8 @@ class _Reader:
 
     def secret(self, table: dict[str, Any], where: str, key: str) -> str:
         """A secret given inline (``key``) or by environment variable name (``key_env``)."""
+        if key in table and f"{key}_env" in table:
+            raise self.error(f"{where}.{key}", f"give {key} or {key}_env, not both")
         if f"{key}_env" in table:
             variable = self.string(table, f"{where}.{key}_env")
             value = os.environ.get(variable)

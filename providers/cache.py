@@ -6,6 +6,9 @@ or token never reads another's entries. Concurrent identical reads share one in-
 A successful write evicts the whole instance's cache: every entry it might have changed
 (the server, the lists holding it) goes, at the price of some entries that did not change.
 Upstream ``Cache-Control: no-store`` is never stored, and ``max-age`` shortens the TTL.
+
+A read names its resource kind (a key of ``DEFAULT_TTLS``) or ``None``: never cached, for
+health pings, logins and reads that must see the upstream as it is now.
 """
 
 from __future__ import annotations
@@ -68,8 +71,13 @@ class ReadCache:
         self.hits = 0
         self.misses = 0
 
-    def ttl(self, resource: str) -> float:
-        """The configured lifetime of ``resource`` entries (0: not cached)."""
+    def ttl(self, resource: str | None) -> float:
+        """The lifetime of ``resource`` entries; 0 for ``None`` (never cached) or a kind off."""
+        if resource is None:
+            return 0.0
+        if resource not in DEFAULT_TTLS:
+            # A misspelt kind must not quietly mean "never cached".
+            raise ValueError(f"unknown cache resource kind {resource!r}")
         return self.ttls.get(resource, 0.0)
 
     async def read(

@@ -50,6 +50,17 @@ def _remaining() -> float | None:
     return None if deadline is None else max(0.0, deadline - asyncio.get_running_loop().time())
 
 
+def _readable(response: httpx.Response) -> bool:
+    """Whether a 2xx answer's body is JSON or empty (any other status: not judged here)."""
+    if not 200 <= response.status_code < 300 or not response.content:
+        return True
+    try:
+        orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def endpoint_template(path: str) -> str:
     """The path with every id-like segment replaced by ``{id}``: a bounded metric label.
 
@@ -71,7 +82,8 @@ class UpstreamCall:
     method: str
     endpoint: str
     retry: bool
-    #: The HTTP status as text, or how the exchange failed: connect_error, timeout, error.
+    #: The HTTP status as text, or how the exchange ended without one: connect_error,
+    #: timeout, deadline (the GraphQL request's), cancelled, error.
     status: str = "error"
 
 
@@ -133,16 +145,19 @@ class UpstreamClient:
         url: str,
         *,
         write: bool,
-        resource: str = "servers",
+        resource: str | None = "servers",
         retry: bool = True,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request; transport failures become ``PROVIDER_UNAVAILABLE``.
 
-        A read (``write=False``) is served from the cache for ``resource``'s TTL, shares an
-        identical read in flight, and is retried per the instance's policy (``retry=False``
-        for adapters that apply an upstream-specific retry rule themselves). A write is sent
-        exactly once; a successful one clears this instance's cache.
+        A read (``write=False``) is served from the cache for the TTL of its ``resource``
+        kind (``servers``, ``billing``, ``support``, ``traffic``, ``catalog``; see
+        ``providers.cache.DEFAULT_TTLS``) and shares an identical read in flight;
+        ``resource=None`` is never cached nor shared: health pings, logins, and reads that
+        must see the upstream as it is now. Reads are retried per the instance's policy
+        (``retry=False`` for adapters that apply an upstream-specific retry rule themselves).
+        A write is sent exactly once; a successful one clears this instance's cache.
         """
         request = self._client.build_request(method, url, **kwargs)
         observer = upstream_observer.get()
@@ -192,8 +207,13 @@ class UpstreamClient:
     async def _attempt(
         self, request: httpx.Request, *, write: bool, retried: bool
     ) -> tuple[ProviderUnavailable | None, httpx.Response | None]:
-        """One upstream exchange through the breaker and the outbound limits."""
-        if not self.guard.admit():
+        """One upstream exchange through the breaker and the outbound limits.
+
+        The admission is released however the exchange ends (``Admission``): a deadline or a
+        cancellation, while queued for a slot or in flight, leaves no probe waiting forever.
+        """
+        admission = self.guard.admit()
+        if admission is None:
             failure = ProviderUnavailable(
                 f"Provider {self.provider_id!r} is failing; calls are paused for a few seconds.",
                 provider=self.provider_id,
@@ -203,39 +223,47 @@ class UpstreamClient:
         call = UpstreamCall(
             self.provider_id, request.method, endpoint_template(request.url.path), retried
         )
-        try:
-            async with asyncio.timeout(_remaining()):
-                slot = await self.guard.slot(retry=retried)
-        except TimeoutError:
-            return self._past_deadline(outcome=None), None  # still queued: nothing was sent
-        async with slot:
-            with self._observed(call):
-                try:
-                    async with asyncio.timeout(_remaining()):
-                        response = await self._client.send(request)
-                except TimeoutError:
-                    call.status = "deadline"
-                    return self._past_deadline(outcome="unknown" if write else None), None
-                except httpx.ConnectError as exc:
-                    # Nothing reached the upstream: a plain failure, even for writes.
-                    self.guard.failed()
-                    call.status = "connect_error"
-                    return self._unavailable("could not connect", exc), None
-                except httpx.TimeoutException as exc:
-                    self.guard.failed()
-                    call.status = "timeout"
-                    connect = isinstance(exc, httpx.ConnectTimeout)
-                    outcome = "unknown" if write and not connect else None
-                    return self._unavailable("timed out", exc, outcome=outcome), None
-                except httpx.HTTPError as exc:
-                    self.guard.failed()
-                    outcome = "unknown" if write else None
-                    return self._unavailable("failed", exc, outcome=outcome), None
-                call.status = str(response.status_code)
-        if response.status_code >= 500:
-            self.guard.failed()
-        elif response.status_code != 429:
-            self.guard.succeeded()
+        with admission:
+            try:
+                async with asyncio.timeout(_remaining()):
+                    slot = await self.guard.slot(retry=retried)
+            except TimeoutError:
+                return self._past_deadline(outcome=None), None  # still queued: nothing was sent
+            async with slot:
+                with self._observed(call):
+                    try:
+                        async with asyncio.timeout(_remaining()):
+                            response = await self._client.send(request)
+                    except TimeoutError:
+                        call.status = "deadline"
+                        return self._past_deadline(outcome="unknown" if write else None), None
+                    except asyncio.CancelledError:
+                        call.status = "cancelled"
+                        raise
+                    except httpx.ConnectError as exc:
+                        # Nothing reached the upstream: a plain failure, even for writes.
+                        admission.failed()
+                        call.status = "connect_error"
+                        return self._unavailable("could not connect", exc), None
+                    except httpx.TimeoutException as exc:
+                        admission.failed()
+                        call.status = "timeout"
+                        connect = isinstance(exc, httpx.ConnectTimeout)
+                        outcome = "unknown" if write and not connect else None
+                        return self._unavailable("timed out", exc, outcome=outcome), None
+                    except httpx.HTTPError as exc:
+                        admission.failed()
+                        outcome = "unknown" if write else None
+                        return self._unavailable("failed", exc, outcome=outcome), None
+                    call.status = str(response.status_code)
+            status = response.status_code
+            # A probe is judged on its body as well: a 200 with garbage must reopen the
+            # circuit, not close it (other calls' bodies are judged by decode_json). A 429 gives
+            # no verdict: the upstream is up but asks us to wait.
+            if status >= 500 or admission.probe and not _readable(response):
+                admission.failed()
+            elif status != 429:
+                admission.succeeded()
         return None, response
 
     def _past_deadline(self, *, outcome: str | None) -> ProviderUnavailable:
@@ -255,8 +283,10 @@ class UpstreamClient:
     ) -> Any:
         """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON.
 
-        Garbage counts against the breaker like an error status, is never served again from
-        the cache, and after a write it means the change may have been applied.
+        Garbage counts against the breaker like an error status (a half-open probe's body was
+        judged before its verdict, so a garbage probe has already reopened the circuit), is
+        never served again from the cache, and after a write it means the change may have been
+        applied.
 
         The body is decoded once per response: a cached response hands every reader the same
         objects, so callers must treat them as read-only (copy before changing). For large

@@ -9,7 +9,19 @@ One ``UpstreamGuard`` per provider instance (``Provider.guard``), used by its
   at least a few) so a struggling upstream is not hammered. Writes are never retried.
 * The breaker opens after ``breaker_failures`` consecutive failures, fails fast with
   ``PROVIDER_UNAVAILABLE`` while open, and after ``breaker_cooldown`` seconds lets one probe
-  through (half-open): success closes it, failure opens it again.
+  through (half-open). Every call holds an ``Admission`` and ends with one verdict:
+
+  - success (an answer below 500, not 429; for a probe, a 2xx body that is JSON) closes the
+    circuit and resets the count of failures;
+  - failure (connection error, timeout, 5xx, a probe's unreadable 2xx body) counts towards
+    opening, and a failed probe reopens the circuit for a fresh cooldown;
+  - no verdict (429: the upstream is up but asks us to wait; the request's own deadline; a
+    cancellation) counts nothing, and a probe left so is released: the circuit stays
+    half-open and the next call probes. A 429 does not reopen the circuit: the retry loop
+    already waits for ``Retry-After``, and half-open lets one call through at a time.
+
+  While the circuit is open or half-open only the probe's verdict counts; calls admitted
+  before it opened may still end, and say nothing newer than the failures that opened it.
 * At most ``max_concurrency`` calls are in flight and at most ``rate_per_second`` start per
   second (a token bucket), so a burst of client queries queues in the gateway instead of
   tripping the upstream's own rate limit.
@@ -23,7 +35,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "ResiliencePolicy", "UpstreamGuard"]
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "Admission", "ResiliencePolicy", "UpstreamGuard"]
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -51,7 +63,7 @@ class UpstreamGuard:
         self.state = CLOSED
         self._failures = 0
         self._opened_at = 0.0
-        self._probing = False
+        self._probing = False  # whether the half-open probe is out
         self._slots = asyncio.Semaphore(policy.max_concurrency)
         self._tokens = policy.rate_per_second
         self._refilled = time.monotonic()
@@ -59,31 +71,42 @@ class UpstreamGuard:
 
     # --- circuit breaker ----------------------------------------------------------------
 
-    def admit(self) -> bool:
-        """Whether a call may go upstream now (false: the circuit is open)."""
+    def admit(self) -> Admission | None:
+        """A pass for one call, or ``None``: the circuit is open, or half-open with a probe out.
+
+        Use it as a context manager around the call (see ``Admission``).
+        """
         if self.state == OPEN:
             if time.monotonic() - self._opened_at < self.policy.breaker_cooldown:
-                return False
+                return None
             self.state = HALF_OPEN
         if self.state == HALF_OPEN:
             if self._probing:
-                return False
+                return None
             self._probing = True
-        return True
-
-    def succeeded(self) -> None:
-        """Record an answer from the upstream (any status below 500 but 429)."""
-        self._failures = 0
-        self._probing = False
-        self.state = CLOSED
+            return Admission(self, probe=True)
+        return Admission(self, probe=False)
 
     def failed(self) -> None:
-        """Record a failure; open the circuit after enough of them in a row."""
-        self._failures += 1
-        self._probing = False
-        if self.state == HALF_OPEN or self._failures >= self.policy.breaker_failures:
-            self.state = OPEN
-            self._opened_at = time.monotonic()
+        """Count a failure found after a call's verdict (a body that does not decode)."""
+        self._record(probe=False, verdict=False)
+
+    def _record(self, *, probe: bool, verdict: bool | None) -> None:
+        if probe:
+            self._probing = False
+            if verdict is True:
+                self.state = CLOSED
+                self._failures = 0
+            elif verdict is False:
+                self._open()
+        elif self.state == CLOSED and verdict is not None:
+            self._failures = 0 if verdict else self._failures + 1
+            if self._failures >= self.policy.breaker_failures:
+                self._open()
+
+    def _open(self) -> None:
+        self.state = OPEN
+        self._opened_at = time.monotonic()
 
     # --- retries ----------------------------------------------------------------------
 
@@ -126,6 +149,49 @@ class UpstreamGuard:
                 self._tokens -= 1
                 return
             await asyncio.sleep((1 - self._tokens) / rate)
+
+
+class Admission:
+    """One call let through the breaker, with at most one verdict.
+
+    ``succeeded`` or ``failed`` records what the upstream did; leaving the ``with`` block
+    without either (a 429, the request's deadline, a cancellation) records nothing and
+    releases a probe, so no outcome can leave the circuit waiting for a verdict forever.
+
+    Example:
+        admission = guard.admit()
+        if admission is not None:
+            with admission:
+                response = await send()
+                admission.succeeded()
+    """
+
+    __slots__ = ("_guard", "_settled", "probe")
+
+    def __init__(self, guard: UpstreamGuard, *, probe: bool) -> None:
+        self._guard = guard
+        self._settled = False
+        #: Whether this is the half-open probe whose verdict closes or reopens the circuit.
+        self.probe = probe
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._settle(None)
+
+    def succeeded(self) -> None:
+        """The upstream answered (below 500, not 429)."""
+        self._settle(True)
+
+    def failed(self) -> None:
+        """The upstream failed: no connection, a timeout, a 5xx or an unreadable body."""
+        self._settle(False)
+
+    def _settle(self, verdict: bool | None) -> None:
+        if not self._settled:
+            self._settled = True
+            self._guard._record(probe=self.probe, verdict=verdict)
 
 
 class _Slot:

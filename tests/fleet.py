@@ -10,6 +10,7 @@ from typing import Any
 
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS
+from gateway.health import ProviderHealth
 from gateway.settings import settings_from_dict
 from providers.emulation.faults import FaultSettings
 from providers.emulation.request_log import RequestLog
@@ -47,16 +48,18 @@ class Fleet:
         kinds: list[str] | None = None,
         *,
         tokens: list[dict[str, Any]] = TOKENS,
-        cache: bool = True,
+        cache: bool | dict[str, Any] = True,
         server: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
+        health: ProviderHealth | None = None,
         **overrides: dict[str, Any],
     ) -> EmulatorServer:
         """A new gateway (empty cache, closed circuits) over ``kinds`` in the demo's order.
 
-        ``server`` and ``limits`` are its ``[server]`` and ``[limits]`` tables; ``overrides``
-        changes one provider's table, e.g. ``mammoth={"read_timeout": 0.3}``; a value of
-        ``None`` removes that key.
+        ``cache`` is ``[cache] enabled`` or the whole ``[cache]`` table; ``server`` and
+        ``limits`` are its ``[server]`` and ``[limits]`` tables; ``health`` its reachability
+        monitor (default: the gateway's); ``overrides`` changes one provider's table, e.g.
+        ``mammoth={"read_timeout": 0.3}``; a value of ``None`` removes that key.
         """
         providers = []
         for kind in kinds or KINDS:
@@ -68,11 +71,11 @@ class Fleet:
                 "limits": limits or {},
                 "providers": providers,
                 "tokens": tokens,
-                "cache": {"enabled": cache},
+                "cache": cache if isinstance(cache, dict) else {"enabled": cache},
             },
             source="<fleet test>",
         )
-        return EmulatorServer(create_app(settings)).start()
+        return EmulatorServer(create_app(settings, health=health)).start()
 
     def gateway(self, kinds: list[str] | None = None, **options: Any) -> GatewayClient:
         """Like ``start``, stopped by ``stop_gateways``."""

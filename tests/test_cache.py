@@ -13,6 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
+from providers.cache import DEFAULT_TTLS, ReadCache
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config, start_gateway
@@ -122,3 +123,13 @@ def test_the_cache_can_be_switched_off(upstream):
         client.data(SERVERS)
         client.data(SERVERS)
     assert calls(upstream) == 2
+
+
+def test_never_cached_is_explicit_and_an_unknown_kind_is_refused():
+    cache = ReadCache(DEFAULT_TTLS)
+    assert cache.ttl(None) == 0  # health pings, logins, read-merge-writes
+    assert cache.ttl("catalog") == DEFAULT_TTLS["catalog"]
+    # The old convention ("health", "ping", "session": no TTL, so never cached) is gone: a
+    # misspelt kind would otherwise quietly turn caching off.
+    with pytest.raises(ValueError, match="'health'"):
+        cache.ttl("health")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,121 @@ def test_bad_config_names_the_key(tmp_path, change, key):
         load_settings(path)
     assert str(path) in str(raised.value)
     assert key in str(raised.value)
+
+
+def refused(path: Path) -> str:
+    """The one-line ConfigError message loading ``path`` raises."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message
+
+
+def with_key(where: str, line: str) -> str:
+    """VALID with one more key: in the provider table, or in a ``[server]``-like table."""
+    if where == "provider":
+        return VALID.replace('token = "upstream-secret"', f'token = "upstream-secret"\n{line}')
+    return VALID.replace("[[tokens]]", f"[{where}]\n{line}\n\n[[tokens]]")
+
+
+#: Every numeric key and values it refuses: zero or negative rates, limits and timeouts,
+#: nan and inf (TOML has both), booleans (True is an int in Python), wrong types.
+NUMERIC_KEYS = [
+    ("server", "port", ["0", "65536", "-1", "true", "80.5"], "server.port"),
+    ("server", "request_deadline", ["0", "-1", "nan", "inf", "true"], "server.request_deadline"),
+    ("server", "shutdown_timeout", ["0", "-0.5", "nan"], "server.shutdown_timeout"),
+    ("limits", "queries_per_minute", ["0", "-1", "true", "1.5"], "limits.queries_per_minute"),
+    ("limits", "mutations_per_minute", ["0", "-60"], "limits.mutations_per_minute"),
+    ("limits", "max_depth", ["0", "true"], "limits.max_depth"),
+    ("limits", "max_body_bytes", ["-1"], "limits.max_body_bytes"),
+    ("cache", "servers", ["-1", "nan", "inf", "true"], "cache.servers"),
+    ("cache", "catalog", ['"600"'], "cache.catalog"),
+    ("provider", "connect_timeout", ["0", "-1", "nan", "true"], "providers[0].connect_timeout"),
+    ("provider", "read_timeout", ["0", "inf"], "providers[0].read_timeout"),
+    ("provider", "rate_per_second", ["0", "-3"], "providers[0].rate_per_second"),
+    ("provider", "max_concurrency", ["0", "true", "2.5"], "providers[0].max_concurrency"),
+    ("provider", "breaker_failures", ["0", "true"], "providers[0].breaker_failures"),
+    ("provider", "breaker_cooldown", ["0", "-10"], "providers[0].breaker_cooldown"),
+    ("provider", "retries", ["-1", "true", "1.5"], "providers[0].retries"),
+    ("provider", "retry_backoff", ["0"], "providers[0].retry_backoff"),
+    ("provider", "max_backoff", ["-1"], "providers[0].max_backoff"),
+    ("provider", "retry_budget", ["0", "1.5", "nan", "true"], "providers[0].retry_budget"),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "line", "key"),
+    [
+        (where, f"{name} = {value}", key)
+        for where, name, values, key in NUMERIC_KEYS
+        for value in values
+    ],
+)
+def test_a_numeric_key_out_of_range_names_the_key(tmp_path, where, line, key):
+    assert f": {key}: " in refused(write(tmp_path, with_key(where, line)))
+
+
+def test_zero_where_zero_has_a_meaning_is_accepted(tmp_path):
+    no_retries = load_settings(write(tmp_path, with_key("provider", "retries = 0")))
+    assert no_retries.providers[0].resilience.retries == 0  # 0: reads are not retried
+    uncached = load_settings(write(tmp_path, with_key("cache", "servers = 0\ncatalog = 0")))
+    ttls = uncached.providers[0].cache_ttls  # 0: that kind is not cached
+    assert (ttls["servers"], ttls["catalog"], ttls["billing"]) == (0, 0, 60)
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "key"),
+    [
+        ('kind = "mammoth"', "concurrency = 0", "concurrency"),
+        ('kind = "mammoth"', "concurrency = true", "concurrency"),
+        ('kind = "mammoth"', "per_page = 201", "per_page"),
+        ('kind = "dashserv"', "concurrency = -1", "concurrency"),
+        ('kind = "packet"\nproject_ids = ["p1"]', "max_concurrency = true", "max_concurrency"),
+        ('kind = "packet"\nproject_ids = ["p1"]', "max_concurrency = 0", "max_concurrency"),
+    ],
+)
+def test_an_adapter_option_out_of_range_names_the_key(tmp_path, table, line, key):
+    text = VALID.replace('kind = "datapacket"', table).replace(
+        'token = "upstream-secret"', f'token = "upstream-secret"\n{line}'
+    )
+    assert f": providers[0].{key}: " in refused(write(tmp_path, text))
+
+
+def test_a_credential_given_inline_and_by_variable_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETQL_TEST_UPSTREAM", "from-the-environment")
+    text = with_key("provider", 'token_env = "FLEETQL_TEST_UPSTREAM"')
+    message = refused(write(tmp_path, text))
+    assert ": providers[0].token: " in message and "not both" in message
+    assert "upstream-secret" not in message and "from-the-environment" not in message
+
+
+SECOND_TOKEN = '\n[[tokens]]\nname = "dashboard"\nscope = "read-only"\n'
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('token = "client-secret"', "tokens[1].token"),
+        (f'sha256 = "{hashlib.sha256(b"client-secret").hexdigest()}"', "tokens[1].sha256"),
+        (f'sha256 = "{hashlib.sha256(b"client-secret").hexdigest().upper()}"', "tokens[1].sha256"),
+        ('token_env = "FLEETQL_TEST_CLIENT"', "tokens[1].token_env"),
+    ],
+)
+def test_one_client_token_in_two_entries_is_refused(tmp_path, monkeypatch, line, key):
+    # Before, the last entry silently won: a full-access token became read-only.
+    monkeypatch.setenv("FLEETQL_TEST_CLIENT", "client-secret")
+    message = refused(write(tmp_path, VALID + SECOND_TOKEN + line + "\n"))
+    assert f": {key}: is the same client token as tokens[0] ('ops')" in message
+    assert "client-secret" not in message
+
+
+def test_two_variables_holding_one_token_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETQL_TEST_A", "shared-secret")
+    monkeypatch.setenv("FLEETQL_TEST_B", "shared-secret")
+    text = VALID.replace('token = "client-secret"', 'token_env = "FLEETQL_TEST_A"')
+    message = refused(write(tmp_path, text + SECOND_TOKEN + 'token_env = "FLEETQL_TEST_B"\n'))
+    assert ": tokens[1].token_env: is the same client token as tokens[0]" in message
 
 
 def test_missing_sections_and_bad_toml(tmp_path):

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.demo import DEMO_BACKENDS
+from gateway.health import ProviderHealth
+from providers.cache import DEFAULT_TTLS
 from providers.dcimanager.emulator import SESSION as DCI_SESSION
 from providers.emulation.faults import FaultSettings
 from providers.registry import PROVIDER_KINDS
@@ -288,6 +290,120 @@ def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind)
     client.query(LISTING)  # the probe succeeds (concurrent calls of it failed fast)
     assert client.http.get("/readyz").json()["circuits"][kind] == "CLOSED"
     assert "errors" not in client.query(LISTING)
+
+
+#: What a half-open probe meets. 429, the request's deadline and a cancellation give no
+#: verdict (the probe is released, the next call probes); a malformed 200 is a failure.
+PROBE_FAULTS = {
+    "429": {"retry_after": 0},
+    "deadline": {"hang": True},
+    "cancelled": {"hang": True},
+    "malformed": {"malformed": True},
+}
+COOLDOWN = 0.3
+#: Two aliased listings of Mammoth alone: in half-open, one of them is the probe and the
+#: other fails fast; that failure nulls the whole response (both fields are non-null), so
+#: graphql-core cancels the probe.
+TWO_MAMMOTH_LISTINGS = (
+    '{ a: servers(input: {pageSize: 5, filter: {provider_in: ["mammoth"]}}) '
+    "{ entriesTotalCount } "
+    'b: servers(input: {pageSize: 6, filter: {provider_in: ["mammoth"]}}) '
+    "{ entriesTotalCount } }"
+)
+
+
+def open_mammoths_circuit(fleet: Fleet, client: GatewayClient, names, failures: int) -> None:
+    """Fail Mammoth's listing ``failures`` times (500, no retry): its circuit opens."""
+    fleet.faults("mammoth").update({"error_rate": 1.0, "error_status": 500})
+    for _ in range(failures):
+        assert_partial(client.query(LISTING), names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    assert fleet.log("mammoth").count() == failures
+    fast = client.query(LISTING)
+    assert fast["errors"][0]["extensions"]["circuit"] == "OPEN"
+    assert fleet.log("mammoth").count() == failures  # open: nothing more was sent
+
+
+@pytest.mark.parametrize("outcome", sorted(PROBE_FAULTS))
+def test_every_probe_outcome_releases_the_probe(fleet, names, outcome):
+    # Two failures open the circuit: with one, the old count of a malformed body (after its
+    # 200 was counted a success) would reopen it too and hide whether the probe was judged.
+    policy = {"breaker_failures": 2, "breaker_cooldown": COOLDOWN, "retries": 0}
+    server = {"request_deadline": 1.0} if outcome == "deadline" else {}
+    client = fleet.gateway(cache=False, server=server, mammoth=policy)
+    open_mammoths_circuit(fleet, client, names, failures=2)
+
+    faults = fleet.faults("mammoth")
+    faults.update({"error_rate": 0.0, **PROBE_FAULTS[outcome]})
+    time.sleep(COOLDOWN + 0.05)  # past the cooldown: the next call is the probe
+    fleet.clear_logs()
+    if outcome == "cancelled":
+        body = client.query(TWO_MAMMOTH_LISTINGS)
+        assert body["data"] is None
+        assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
+        assert body["errors"][0]["extensions"]["circuit"] == "OPEN"  # the other one, refused
+        assert fleet.log("mammoth").count() <= 1  # the probe, if it got out before the cut
+    else:
+        body = client.query(LISTING)
+        assert_partial(body, names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+        assert fleet.log("mammoth").count() == 1  # the probe
+        expected = {"429": "HTTP 429", "deadline": "deadline", "malformed": "malformed"}
+        assert expected[outcome] in body["errors"][0]["message"]
+
+    faults.update(vars(FaultSettings()))
+    fleet.clear_logs()
+    if outcome == "malformed":
+        # A failed probe: open again, for a fresh cooldown.
+        fast = client.query(LISTING)
+        assert fast["errors"][0]["extensions"]["circuit"] == "OPEN"
+        assert fleet.log("mammoth").count() == 0
+        time.sleep(COOLDOWN + 0.05)
+    # No verdict released the probe at once; a failed one after one more cooldown.
+    assert "errors" not in client.query(LISTING)
+    assert fleet.log("mammoth").count() == 1
+    assert "errors" not in client.query(LISTING)  # closed again: every call goes through
+    assert fleet.log("mammoth").count() == 2
+
+
+def test_a_health_ping_cut_short_releases_the_probe(fleet, names):
+    # /readyz gives each ping `timeout` seconds and then cancels it; here the ping is the
+    # probe of a hanging Mammoth (read_timeout far longer than the health timeout).
+    health = ProviderHealth(ttl=0, timeout=0.5)
+    policy = {"breaker_failures": 1, "breaker_cooldown": COOLDOWN, "retries": 0}
+    client = fleet.gateway(cache=False, health=health, mammoth=policy)
+    open_mammoths_circuit(fleet, client, names, failures=1)
+    fleet.faults("mammoth").update({"error_rate": 0.0, "hang": True})
+    time.sleep(COOLDOWN + 0.05)
+    fleet.clear_logs()
+    ready = client.http.get("/readyz").json()
+    assert ready["providers"] == {kind: kind != "mammoth" for kind in KINDS}
+    assert fleet.log("mammoth").count() == 1  # the ping was sent: it was the probe
+
+    fleet.faults("mammoth").hang = False
+    fleet.clear_logs()
+    assert "errors" not in client.query(LISTING)  # the next call probed, and closed it
+    assert fleet.log("mammoth").count() == 1
+    assert client.http.get("/readyz").json()["status"] == "up"
+
+
+# --- health pings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_health_ping_always_reaches_the_upstream(fleet, kind):
+    # The cache on, every kind kept an hour: a ping served from it would still say "up".
+    cache = {"enabled": True, **{resource: 3600 for resource in DEFAULT_TTLS}}
+    client = fleet.gateway(cache=cache, health=ProviderHealth(ttl=0))  # no 10 s memo
+    assert client.http.get("/readyz").json()["status"] == "up"
+    fleet.clear_logs()
+    fleet.faults(kind).update({"error_rate": 1.0, "error_status": 500})
+    ready = client.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded"
+    assert ready.json()["providers"] == {other: other != kind for other in KINDS}
+    assert fleet.log(kind).count() == 1  # the ping itself (a 500 is not retried)
+    reachable = client.data("{ providers { id reachable } }")["providers"]
+    assert {p["id"]: p["reachable"] for p in reachable} == {k: k != kind for k in KINDS}
+    assert fleet.log(kind).count() == 2
 
 
 # --- a connection cut mid-run -----------------------------------------------------------------

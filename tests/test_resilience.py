@@ -7,12 +7,13 @@ import asyncio
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from providers.resilience import CLOSED, HALF_OPEN, OPEN, ResiliencePolicy, UpstreamGuard
-from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.conftest import FULL, GatewayClient, datapacket_config, error_codes, start_gateway
 
 ACCOUNT = "{ account { name } }"
 
@@ -107,14 +108,73 @@ def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(upstream):
         gateway.stop()
 
 
-def test_half_open_admits_a_single_probe():
-    guard = UpstreamGuard(ResiliencePolicy(breaker_failures=1, breaker_cooldown=0.0))
+def opened(**policy: float) -> UpstreamGuard:
+    """A guard whose circuit one failure has just opened."""
+    guard = UpstreamGuard(ResiliencePolicy(breaker_failures=1, **policy))
     guard.failed()
     assert guard.state == OPEN
-    assert guard.admit() is True and guard.state == HALF_OPEN
-    assert guard.admit() is False  # a second caller waits for the probe's verdict
-    guard.succeeded()
-    assert guard.state == CLOSED and guard.admit() is True
+    return guard
+
+
+def test_half_open_admits_a_single_probe():
+    guard = opened(breaker_cooldown=0.0)
+    probe = guard.admit()
+    assert probe is not None and probe.probe and guard.state == HALF_OPEN
+    assert guard.admit() is None  # a second caller waits for the probe's verdict
+    with probe:
+        probe.succeeded()
+    assert guard.state == CLOSED
+    admitted = guard.admit()
+    assert admitted is not None and not admitted.probe
+
+
+@pytest.mark.parametrize(
+    ("verdict", "state"), [("succeeded", CLOSED), ("failed", OPEN), (None, HALF_OPEN)]
+)
+def test_every_probe_outcome_releases_the_probe(verdict, state):
+    guard = opened(breaker_cooldown=0.0)
+    with guard.admit() as probe:  # None: a 429, the request's deadline
+        if verdict is not None:
+            getattr(probe, verdict)()
+    assert guard.state == state
+    assert guard.admit() is not None  # never left waiting for a verdict
+
+
+def test_a_failed_probe_reopens_for_a_fresh_cooldown():
+    guard = opened(breaker_cooldown=0.2)
+    time.sleep(0.25)  # the first cooldown is over
+    with guard.admit() as probe:
+        probe.failed()
+    assert guard.state == OPEN
+    assert guard.admit() is None  # a new cooldown started with the failed probe
+
+
+async def test_a_cancelled_probe_is_released():
+    guard = opened(breaker_cooldown=0.0)
+    sent = asyncio.Event()
+
+    async def probe() -> None:
+        with guard.admit():
+            sent.set()
+            await asyncio.Event().wait()  # an answer that never comes
+
+    task = asyncio.create_task(probe())
+    await asyncio.wait_for(sent.wait(), 10)  # a bound against a broken guard, not a timing
+    assert guard.admit() is None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert guard.state == HALF_OPEN
+    admitted = guard.admit()
+    assert admitted is not None and admitted.probe  # the next call probes
+
+
+def test_calls_admitted_before_the_circuit_opened_do_not_decide_it():
+    guard = UpstreamGuard(ResiliencePolicy(breaker_failures=1, breaker_cooldown=3600))
+    first, second = guard.admit(), guard.admit()
+    first.failed()
+    second.succeeded()  # older news than the failure that opened the circuit
+    assert guard.state == OPEN and guard.admit() is None
 
 
 async def test_outbound_concurrency_is_capped():
@@ -168,6 +228,37 @@ def test_the_request_deadline_bounds_a_hanging_provider_and_keeps_the_others():
     assert body["errors"][0]["extensions"]["provider"] == "slow"
     assert "deadline" in body["errors"][0]["message"]
     assert hanging.app.state.emulator.request_log.count() == 1  # no retry past the deadline
+
+
+def test_calls_cut_short_by_the_deadline_give_back_their_slot(upstream):
+    gateway = start_gateway(
+        [datapacket_config(upstream, max_concurrency=1, retries=0)], request_deadline=0.5
+    )
+    client = GatewayClient(gateway)
+
+    async def two_at_once() -> list[dict]:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+            headers = {"Authorization": f"Bearer {FULL}"}
+            responses = await asyncio.gather(
+                *(
+                    http.post("/graphql", json={"query": query}, headers=headers)
+                    for query in ("{ account { name } }", "{ account { email } }")
+                )
+            )
+        return [response.json() for response in responses]
+
+    try:
+        upstream.app.state.emulator.faults.hang = True
+        bodies = asyncio.run(two_at_once())
+        # One was in flight, the other queued for the only slot: both ended by the deadline.
+        assert all("deadline" in body["errors"][0]["message"] for body in bodies)
+        assert calls(upstream) == 1
+        upstream.app.state.emulator.faults.hang = False
+        assert "errors" not in client.query(ACCOUNT)  # the slot was given back
+        assert calls(upstream) == 2
+    finally:
+        upstream.app.state.emulator.faults.hang = False
+        gateway.stop()
 
 
 def test_an_unreadable_answer_to_a_write_has_an_unknown_outcome(upstream):

@@ -174,12 +174,16 @@ class DashservProvider(Provider):
 
     async def ping(self) -> None:
         # The smallest authenticated answer: the OS template groups; never from the cache.
-        await self._get("product/dedicated-server/templates", resource="ping")
+        await self._get("product/dedicated-server/templates", resource=None)
 
     # --- transport ------------------------------------------------------------------
 
     async def _get(
-        self, path: str, params: dict[str, str] | None = None, *, resource: str = "servers"
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        resource: str | None = "servers",
     ) -> Any:
         """``data`` of a GET (cached for ``resource``'s TTL), retrying while rate limited."""
         delays = list(self.read_retry_delays)

@@ -186,7 +186,7 @@ class DataPacketProvider(Provider):
         variables: dict[str, Any] | None = None,
         *,
         write: bool = False,
-        resource: str = "servers",
+        resource: str | None = "servers",
     ) -> dict[str, Any]:
         # base_url is the GraphQL endpoint itself, so the request goes to it verbatim.
         response = await self._http.send(
@@ -267,7 +267,8 @@ class DataPacketProvider(Provider):
         return Page(entries=entries, total=results[-1][field]["entriesTotalCount"])
 
     async def ping(self) -> None:
-        await self._execute("query { account { email } }")
+        # Never cached: the health check must see the upstream as it is now.
+        await self._execute("query { account { email } }", resource=None)
 
     # --- servers --------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ class DciManagerProvider(Provider):
         await self._client.close()
 
     async def ping(self) -> None:
-        await self._client.get(CONFIGURATION_PATH, what="Configuration list", resource="catalog")
+        # Never cached: the health check must see the upstream as it is now.
+        await self._client.get(CONFIGURATION_PATH, what="Configuration list", resource=None)
 
     # --- servers --------------------------------------------------------------------
 

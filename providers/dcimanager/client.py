@@ -40,8 +40,6 @@ _INVALID = (400, 409, 422)
 # ISPsystem's API guide, "How to process code 503": a platform service idle for long is
 # suspended and answers 503; "repeat the requests until another code is received".
 _SUSPENDED = 503
-#: A cache resource class with no TTL, so the shared read cache never stores a login.
-_NEVER_CACHED = "session"
 
 
 class DciClient:
@@ -68,10 +66,13 @@ class DciClient:
         """Close pooled connections."""
         await self._http.close()
 
-    async def get(self, path: str, *, what: str, resource: str = "servers") -> dict[str, Any]:
+    async def get(
+        self, path: str, *, what: str, resource: str | None = "servers"
+    ) -> dict[str, Any]:
         """GET a JSON object; 503 is retried with backoff; ``what`` names it in NOT_FOUND.
 
-        ``resource`` is the cache class of the read (see ``providers.cache.DEFAULT_TTLS``).
+        ``resource`` is the cache class of the read (see ``providers.cache.DEFAULT_TTLS``;
+        ``None``: never cached).
         """
         return await self._call("GET", path, what=what, write=False, resource=resource)
 
@@ -106,7 +107,7 @@ class DciClient:
             LOGIN_PATH,
             None,
             write=False,  # creating a session changes nothing: safe to retry on 503
-            resource=_NEVER_CACHED,  # each login must reach the upstream for a fresh session
+            resource=None,  # never cached: each login must reach the upstream for a session
             json={"email": self._email, "password": self._password},
         )
         if response.status_code in (*_REFUSED, *_INVALID):

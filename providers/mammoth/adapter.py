@@ -199,14 +199,14 @@ class MammothProvider(Provider):
         *,
         what: str = "The requested resource",
         write: bool = False,
-        resource: str = "servers",
+        resource: str | None = "servers",
         compact: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """One upstream call; its JSON object, or the translated error.
 
-        ``resource`` is the cache class of a read (servers, billing, traffic, catalog);
-        ``compact`` trims a large body once (``UpstreamClient.decode_json``).
+        ``resource`` is the cache class of a read (servers, billing, traffic, catalog; None:
+        never cached); ``compact`` trims a large body once (``UpstreamClient.decode_json``).
         """
         response = await self._http.send(method, path, write=write, resource=resource, **kwargs)
         if not response.is_success:
@@ -306,7 +306,7 @@ class MammothProvider(Provider):
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.
-        await self._request("GET", "/account", resource="health")
+        await self._request("GET", "/account", resource=None)
 
     # --- servers ------------------------------------------------------------------------
 

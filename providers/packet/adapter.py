@@ -115,8 +115,6 @@ DEFAULT_BASE_URL = "https://api.packet.net"
 #: (A walk stops at ``providers.paging.MAX_WALKED_PAGES``, below the spec's maximum page 100000.)
 PER_PAGE = 1000
 DEFAULT_MAX_CONCURRENCY = 8
-#: A cache kind with no TTL: the read of a read-merge-write must see the current device.
-FRESH = "fresh"
 
 #: DataPacket PowerAction -> DeviceActionInput.type (spec). SOFT has no counterpart.
 POWER_ACTIONS = {"ON": "power_on", "OFF": "power_off", "RESET": "reboot", "CYCLE": "reboot"}
@@ -189,10 +187,11 @@ class PacketProvider(Provider):
         await self._http.close()
 
     async def ping(self) -> None:
+        # Never cached: the health check must see the upstream as it is now.
         if self.project_ids:
-            await self._call("GET", f"/projects/{self.project_ids[0]}")
+            await self._call("GET", f"/projects/{self.project_ids[0]}", resource=None)
         else:
-            await self._call("GET", f"/organizations/{self.organization_ids[0]}")
+            await self._call("GET", f"/organizations/{self.organization_ids[0]}", resource=None)
 
     # --- transport ------------------------------------------------------------------
 
@@ -204,13 +203,13 @@ class PacketProvider(Provider):
         params: dict[str, Any] | None = None,
         json: Any = None,
         write: bool = False,
-        resource: str = "servers",
+        resource: str | None = "servers",
         server: str | None = None,
         field: str | None = None,
     ) -> Any:
         """One upstream request; the JSON body (None when empty) or a translated error.
 
-        ``resource`` is the cache kind of a read (``FRESH``: never cached); ``server`` names
+        ``resource`` is the cache kind of a read (``None``: never cached); ``server`` names
         the server a 404 means; ``field`` the input field a 422 is about.
         """
         response = await self._http.send(
@@ -484,7 +483,8 @@ class PacketProvider(Provider):
         # Tags are one list written whole (DeviceUpdateInput.tags): read, merge, write, with
         # the device's lock held so two concurrent tag writes cannot lose one another.
         async with self._tag_lock(device_id):
-            device = await self._call("GET", f"/devices/{device_id}", resource=FRESH, server=name)
+            # Never cached: the read of a read-merge-write must see the current device.
+            device = await self._call("GET", f"/devices/{device_id}", resource=None, server=name)
             tags = _merged_tags((device or {}).get("tags") or [], key, value)
             await self._update(name, {"tags": tags}, "key")
         return True
