@@ -11,7 +11,15 @@ from gateway.app import create_app
 from gateway.settings import ConfigError, settings_from_dict
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
-from tests.conftest import FULL, READ, TOKENS, GatewayClient, datapacket_config, error_codes
+from tests.conftest import (
+    FULL,
+    READ,
+    TOKENS,
+    GatewayClient,
+    datapacket_config,
+    error_codes,
+    fragment_bomb,
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,18 @@ def test_cost_counts_fan_out(limited):
         "{ entries { name powerStatus network { uplinkCapacity } } } }"
     )
     assert limit_of(limited.query(heavy)) == "max_cost"
+
+
+def test_a_fragment_bomb_is_refused_before_any_upstream_call(gateway, datapacket_upstream):
+    # 1 KiB of text standing for 50 * 10**11 names: refused on the cost, without expanding it.
+    log = datapacket_upstream.app.state.emulator.request_log
+    before = log.count()
+    body = gateway.query(fragment_bomb(12), token=READ)
+    assert limit_of(body) == "max_cost"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["allowed"] == 20000 < extensions["actual"]
+    assert log.count() == before
+    assert gateway.http.get("/healthz").status_code == 200
 
 
 def test_token_limit(limited):
