@@ -11,7 +11,13 @@ cost far more than 50 names.
 The count costs work linear in the document, however its fragments spread each other: a
 fragment is walked once per context its value depends on (at the root or not, and the page
 size in force below the root), and every later spread in that context adds the remembered
-value, scaled by the spread's multiplier. Counting stops as soon as a limit is passed.
+value, scaled by the spread's multiplier. Counting stops as soon as a limit is passed. A
+spread of a fragment being walked closes a cycle and is skipped, as is an unknown fragment
+(validation refuses both); in a cyclic document a fragment's remembered value is the one
+of the first path that reached it.
+
+Last, graphql-core's check that same-named fields can be merged, whose work grows with the
+square of the document, runs on a budget of ``max_merge_work`` units.
 """
 
 from __future__ import annotations
@@ -32,8 +38,11 @@ from graphql import (
     OperationDefinitionNode,
     SelectionNode,
     SelectionSetNode,
+    ValidationContext,
+    validate,
     value_from_ast_untyped,
 )
+from graphql.validation import OverlappingFieldsCanBeMergedRule
 
 from schema.errors import GraphQLValidationFailed
 
@@ -57,6 +66,7 @@ class QueryLimits:
     max_operations: int = 10
     max_cost: int = 20000
     max_body_bytes: int = 100_000
+    max_merge_work: int = 10_000
 
 
 def check_document(
@@ -68,12 +78,14 @@ def check_document(
 ) -> DocumentCounter:
     """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document passes.
 
-    Returns the counter (depth, aliases, cost, nodes visited) of a document within limits.
+    Returns the counter (depth, aliases, cost, nodes visited, merge work) of a document
+    within limits.
     """
     if len(operations) > limits.max_operations:
         _exceeded("max_operations", limits.max_operations, len(operations))
     counter = DocumentCounter(schema, document, variables, limits)
     counter.count(operations)
+    counter.count_merge_work()
     return counter
 
 
@@ -134,7 +146,8 @@ class _Level:
 
 
 class DocumentCounter:
-    """Depth, aliases and estimated cost of a document's operations, in one linear pass.
+    """Depth, aliases and estimated cost of a document's operations, in one linear pass;
+    and the work of checking that its fields can be merged.
 
     Example:
         ``DocumentCounter(schema, document, variables, QueryLimits()).count(operations)``
@@ -151,6 +164,7 @@ class DocumentCounter:
         limits: QueryLimits,
     ) -> None:
         self.schema = schema
+        self.document = document
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -160,6 +174,7 @@ class DocumentCounter:
         self.aliases = 0
         self.cost = 0
         self.visited = 0
+        self.merge_work = 0
         # (fragment name, (at the root, page size in force)) -> what a spread there adds.
         self._contributions: dict[tuple[str, tuple[bool, int]], _Contribution] = {}
         # Fragments being walked: a spread of one of them closes a cycle and is skipped.
@@ -170,6 +185,27 @@ class DocumentCounter:
         for operation in operations:
             root = self.schema.get_root_type(operation.operation)
             self._walk(self._level(operation.selection_set, root, 1, 1, DEFAULT_PAGE_SIZE))
+
+    def count_merge_work(self) -> None:
+        """Run graphql-core's field-merging rule on a budget of ``max_merge_work``.
+
+        The rule compares every pair of same-named fields and fragments in a selection set:
+        its work grows with the square of the document, so hundreds of fragments within the
+        token limit keep it busy for hundreds of milliseconds (it gives up only after 500,000
+        units of work). Here it gives up after ``max_merge_work`` units and the document is
+        refused; one within budget is validated in full (conflicts included) afterwards.
+        """
+        budget = self.limits.max_merge_work
+        rules: list[_BudgetedMerging] = []
+
+        def rule(context: ValidationContext) -> _BudgetedMerging:
+            rules.append(_BudgetedMerging(context, budget))
+            return rules[-1]
+
+        validate(self.schema, self.document, [rule])
+        self.merge_work = sum(r.work for r in rules)
+        if self.merge_work > budget:
+            _exceeded("max_merge_work", budget, self.merge_work, at_least=True)
 
     def _walk(self, top: _Level) -> None:
         # An explicit stack rather than recursion: fragments may spread each other hundreds
@@ -294,3 +330,18 @@ class DocumentCounter:
                 if isinstance(value, dict) and isinstance(value.get("pageSize"), int):
                     return max(1, min(value["pageSize"], DEFAULT_PAGE_SIZE))
         return DEFAULT_PAGE_SIZE
+
+
+class _BudgetedMerging(OverlappingFieldsCanBeMergedRule):
+    """graphql-core's OverlappingFieldsCanBeMergedRule, given up after ``budget`` units."""
+
+    def __init__(self, context: ValidationContext, budget: int) -> None:
+        super().__init__(context)
+        # The rule meters its own work in its context; the module-wide default is too high.
+        self.rule_context.remaining_complexity_budget = budget
+        self.budget = budget
+
+    @property
+    def work(self) -> int:
+        """Units of work done so far (more than the budget once given up)."""
+        return self.budget - self.rule_context.remaining_complexity_budget

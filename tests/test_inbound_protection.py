@@ -93,6 +93,20 @@ def test_a_fragment_bomb_is_refused_before_any_upstream_call(gateway, datapacket
     assert gateway.http.get("/healthz").status_code == 200
 
 
+def test_hundreds_of_overlapping_fragments_are_refused_on_merge_work(gateway, datapacket_upstream):
+    # Within the token limit, but checking that 400 fragments' fields can be merged compares
+    # every pair of them: graphql-core would spend 500,000 units of work before giving up.
+    spreads = " ".join(f"...F{i}" for i in range(400))
+    fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(400))
+    log = datapacket_upstream.app.state.emulator.request_log
+    before = log.count()
+    body = gateway.query(f"{{ account {{ {spreads} }} }} {fragments}", token=READ)
+    assert limit_of(body) == "max_merge_work"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["allowed"] == 10_000 < extensions["actual"]
+    assert log.count() == before
+
+
 def test_token_limit(limited):
     body = limited.query("{ " + " ".join(["account { name }"] * 60) + " }")
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
@@ -193,8 +207,7 @@ def test_a_scoped_token_never_sees_other_providers(upstreams):
         server.stop()
 
 
-def test_bad_limits_config_names_the_key():
-    with pytest.raises(ConfigError, match="limits.max_depth"):
-        settings_from_dict(
-            {"providers": [], "tokens": TOKENS, "limits": {"max_depth": 0}}, source="x.toml"
-        )
+@pytest.mark.parametrize("key", ["max_depth", "max_merge_work"])
+def test_bad_limits_config_names_the_key(key):
+    with pytest.raises(ConfigError, match=f"limits.{key}"):
+        settings_from_dict({"providers": [], "tokens": TOKENS, "limits": {key: 0}}, source="x.toml")

@@ -45,7 +45,7 @@ SCHEMA = graphql.build_schema(
     Path(__file__).resolve().parent.parent.joinpath("schema.graphql").read_text()
 )
 #: Limits nothing reaches: the counter then counts the whole document.
-UNLIMITED = QueryLimits(max_depth=10**9, max_aliases=10**9, max_cost=10**30)
+UNLIMITED = QueryLimits(max_depth=10**9, max_aliases=10**9, max_cost=10**30, max_merge_work=10**9)
 TIGHT = QueryLimits(max_depth=3, max_aliases=3, max_cost=300)
 
 
@@ -434,6 +434,42 @@ def test_check_document_returns_the_counts():
     document = parse("{ servers(input: {pageSize: 2}) { entries { n: name } } }")
     counter = check_document(SCHEMA, document, operations_of(document), None, QueryLimits())
     assert (counter.max_depth, counter.aliases, counter.cost) == (3, 1, 10 + 1 + 2)
+
+
+def merge_work(text: str, limits: QueryLimits = UNLIMITED) -> DocumentCounter:
+    counter = DocumentCounter(SCHEMA, parse(text), None, limits)
+    counter.count_merge_work()
+    return counter
+
+
+def test_merge_work_of_real_documents_is_far_below_the_default():
+    introspection = graphql.get_introspection_query(descriptions=True)
+    fields = (
+        "name powerStatus location { name region } system { os { name } } "
+        "network { ipAddresses { ip isPrimary } uplinkCapacity }"
+    )
+    fragments = " ".join(f"fragment {f} on Server {{ {fields} }}" for f in "ABCDEF")
+    dashboard = "{ servers { entries { ...A ...B ...C ...D ...E ...F } } } " + fragments
+    assert merge_work(introspection).merge_work < 100
+    assert merge_work(dashboard).merge_work < QueryLimits().max_merge_work / 10
+
+
+def test_merge_work_stops_at_its_budget():
+    spreads = " ".join(f"...F{i}" for i in range(400))
+    fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(400))
+    text = f"{{ account {{ {spreads} }} }} {fragments}"
+    assert merge_work(text, UNLIMITED).merge_work > 250_000  # every pair of fragments
+    limits = QueryLimits(max_merge_work=1000)
+    counter = DocumentCounter(SCHEMA, parse(text), None, limits)
+    with pytest.raises(GraphQLValidationFailed) as refused:
+        counter.count_merge_work()
+    assert refused.value.extensions["limit"] == "max_merge_work"
+    assert 1000 < counter.merge_work <= 1002  # the rule gave up on the first unit over
+
+
+def test_merge_conflicts_are_left_to_validation():
+    # A conflict costs little work: validation reports it afterwards, with its own message.
+    assert merge_work("{ account { n: name n: email } }", QueryLimits()).merge_work < 10
 
 
 @pytest.mark.parametrize(
