@@ -7,12 +7,24 @@ costs 1 per item of the page it sits in (``pageSize`` entries multiply what is b
 lists nested in an item arrive in the same upstream payload and do not); and a field that
 may need an extra upstream call per server costs 5 more, so 50 servers with network details
 cost far more than 50 names.
+
+The count costs work linear in the document, however its fragments spread each other: a
+fragment is walked once per context its value depends on (at the root or not, and the page
+size in force below the root), and every later spread in that context adds the remembered
+value, scaled by the spread's multiplier. Counting stops as soon as a limit is passed. A
+spread of a fragment being walked closes a cycle and is skipped, as is an unknown fragment
+(validation refuses both); in a cyclic document a fragment's remembered value is the one
+of the first path that reached it.
+
+Last, graphql-core's check that same-named fields can be merged, whose work grows with the
+square of the document, runs on a budget of ``max_merge_work`` units.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from graphql import (
     DocumentNode,
@@ -23,21 +35,25 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
+    ValidationContext,
+    validate,
     value_from_ast_untyped,
 )
+from graphql.validation import OverlappingFieldsCanBeMergedRule
 
 from schema.errors import GraphQLValidationFailed
 
-__all__ = ["QueryLimits", "check_document", "uses_introspection"]
+__all__ = ["DocumentCounter", "QueryLimits", "check_document", "uses_introspection"]
 
 #: Fields that may cost an extra upstream call per server on some backends.
 EXTRA_CALL_FIELDS = {("Server", "powerStatus"), ("Server", "network"), ("Server", "system")}
 EXTRA_CALL_COST = 5
 ROOT_FIELD_COST = 10
 DEFAULT_PAGE_SIZE = 50
+INTROSPECTION_FIELDS = ("__schema", "__type")
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,7 @@ class QueryLimits:
     max_operations: int = 10
     max_cost: int = 20000
     max_body_bytes: int = 100_000
+    max_merge_work: int = 10_000
 
 
 def check_document(
@@ -58,114 +75,253 @@ def check_document(
     operations: list[OperationDefinitionNode],
     variables: dict[str, Any] | None,
     limits: QueryLimits,
-) -> None:
-    """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document exceeds."""
+) -> DocumentCounter:
+    """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document passes.
+
+    Returns the counter (depth, aliases, cost, nodes visited, merge work) of a document
+    within limits.
+    """
     if len(operations) > limits.max_operations:
         _exceeded("max_operations", limits.max_operations, len(operations))
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    walker = _Walker(schema, fragments, variables or {})
-    for operation in operations:
-        root = schema.get_root_type(operation.operation)
-        walker.walk(operation.selection_set, root, depth=1, multiplier=1)
-    if walker.max_depth > limits.max_depth:
-        _exceeded("max_depth", limits.max_depth, walker.max_depth)
-    if walker.aliases > limits.max_aliases:
-        _exceeded("max_aliases", limits.max_aliases, walker.aliases)
-    if walker.cost > limits.max_cost:
-        _exceeded("max_cost", limits.max_cost, walker.cost)
+    counter = DocumentCounter(schema, document, variables, limits)
+    counter.count(operations)
+    counter.count_merge_work()
+    return counter
 
 
 def uses_introspection(document: DocumentNode) -> bool:
     """Whether any selection asks for ``__schema`` or ``__type``."""
-    return any(
-        isinstance(node, FieldNode) and node.name.value in ("__schema", "__type")
-        for node in _nodes(document)
-    )
+    # Fields sit only in selection sets; an explicit stack looks at each selection once.
+    pending: list[SelectionSetNode] = [
+        definition.selection_set
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode)
+    ]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_FIELDS:
+                return True
+            nested = getattr(selection, "selection_set", None)
+            if nested is not None:
+                pending.append(nested)
+    return False
 
 
-def _nodes(node: Any):
-    yield node
-    for key in getattr(node, "keys", ()):
-        value = getattr(node, key, None)
-        for child in value if isinstance(value, tuple | list) else [value]:
-            if hasattr(child, "kind"):
-                yield from _nodes(child)
-
-
-def _exceeded(limit: str, allowed: int, actual: int) -> None:
+def _exceeded(limit: str, allowed: int, actual: int, *, at_least: bool = False) -> NoReturn:
+    bound = "at least " if at_least else ""
     raise GraphQLValidationFailed(
-        f"The query exceeds the {limit} limit ({actual} > {allowed}).",
+        f"The query exceeds the {limit} limit ({bound}{actual} > {allowed}).",
         limit=limit,
         allowed=allowed,
         actual=actual,
     )
 
 
-class _Walker:
-    """One pass over the operations: depth, aliases and estimated cost."""
+@dataclass(frozen=True)
+class _Contribution:
+    """What one spread of a fragment adds, in one context."""
 
-    def __init__(self, schema: GraphQLSchema, fragments: dict, variables: dict[str, Any]):
+    #: Estimated cost at a multiplier of 1 (a spread adds ``multiplier * cost``).
+    cost: int
+    aliases: int
+    #: Selection levels below the spread's own (0: the fragment selects leaves only).
+    depth: int
+
+
+@dataclass(slots=True)
+class _Level:
+    """A selection set being walked, and what it is walked as."""
+
+    selections: Iterator[SelectionNode]
+    parent: Any
+    depth: int
+    multiplier: int
+    page_size: int
+    #: The deepest level reached so far in this selection set and below it.
+    deepest: int
+    #: Set on the body of a fragment spread: its memo key and the totals when it began.
+    fragment: tuple[str, tuple[bool, int]] | None = None
+    cost_before: int = 0
+    aliases_before: int = 0
+
+
+class DocumentCounter:
+    """Depth, aliases and estimated cost of a document's operations, in one linear pass;
+    and the work of checking that its fields can be merged.
+
+    Example:
+        ``DocumentCounter(schema, document, variables, QueryLimits()).count(operations)``
+        raises ``GRAPHQL_VALIDATION_FAILED`` (``extensions.limit``) the moment a limit is
+        passed; ``actual`` is then what was counted so far, a lower bound. ``visited`` counts
+        the selections looked at, for tests that assert the work stays linear.
+    """
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        limits: QueryLimits,
+    ) -> None:
         self.schema = schema
-        self.fragments = fragments
-        self.variables = variables
+        self.document = document
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.variables = variables or {}
+        self.limits = limits
         self.max_depth = 0
         self.aliases = 0
         self.cost = 0
-        self._spreads: list[str] = []
+        self.visited = 0
+        self.merge_work = 0
+        # (fragment name, (at the root, page size in force)) -> what a spread there adds.
+        self._contributions: dict[tuple[str, tuple[bool, int]], _Contribution] = {}
+        # Fragments being walked: a spread of one of them closes a cycle and is skipped.
+        self._open_fragments: set[str] = set()
 
-    def walk(
+    def count(self, operations: list[OperationDefinitionNode]) -> None:
+        """Count every operation, raising as soon as a limit is passed."""
+        for operation in operations:
+            root = self.schema.get_root_type(operation.operation)
+            self._walk(self._level(operation.selection_set, root, 1, 1, DEFAULT_PAGE_SIZE))
+
+    def count_merge_work(self) -> None:
+        """Run graphql-core's field-merging rule on a budget of ``max_merge_work``.
+
+        The rule compares every pair of same-named fields and fragments in a selection set:
+        its work grows with the square of the document, so hundreds of fragments within the
+        token limit keep it busy for hundreds of milliseconds (it gives up only after 500,000
+        units of work). Here it gives up after ``max_merge_work`` units and the document is
+        refused; one within budget is validated in full (conflicts included) afterwards.
+        """
+        budget = self.limits.max_merge_work
+        rules: list[_BudgetedMerging] = []
+
+        def rule(context: ValidationContext) -> _BudgetedMerging:
+            rules.append(_BudgetedMerging(context, budget))
+            return rules[-1]
+
+        validate(self.schema, self.document, [rule])
+        self.merge_work = sum(r.work for r in rules)
+        if self.merge_work > budget:
+            _exceeded("max_merge_work", budget, self.merge_work, at_least=True)
+
+    def _walk(self, top: _Level) -> None:
+        # An explicit stack rather than recursion: fragments may spread each other hundreds
+        # deep within the token limit, and nesting does not always add depth.
+        stack = [top]
+        while stack:
+            level = stack[-1]
+            node = next(level.selections, None)
+            if node is None:
+                stack.pop()
+                self._leave(level)
+                if stack:
+                    stack[-1].deepest = max(stack[-1].deepest, level.deepest)
+                continue
+            self.visited += 1
+            if isinstance(node, FieldNode):
+                below = self._field(node, level)
+            elif isinstance(node, FragmentSpreadNode):
+                below = self._spread(node, level)
+            else:  # an inline fragment, the only other kind of selection
+                condition = node.type_condition
+                parent = self.schema.get_type(condition.name.value) if condition else level.parent
+                below = self._level(
+                    node.selection_set, parent, level.depth, level.multiplier, level.page_size
+                )
+            if below is not None:
+                stack.append(below)
+
+    def _level(
         self,
-        selections: SelectionSetNode,
+        selection_set: SelectionSetNode,
         parent: Any,
         depth: int,
         multiplier: int,
-        page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> None:
-        self.max_depth = max(self.max_depth, depth)
-        for node in selections.selections:
-            if isinstance(node, FieldNode):
-                self._field(node, parent, depth, multiplier, page_size)
-                continue
-            if isinstance(node, FragmentSpreadNode):
-                name = node.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in self._spreads:
-                    continue  # unknown or cyclic: validation reports it
-                self._spreads.append(name)
-                target = self.schema.get_type(fragment.type_condition.name.value)
-                self.walk(fragment.selection_set, target, depth, multiplier, page_size)
-                self._spreads.pop()
-            elif isinstance(node, InlineFragmentNode):
-                condition = node.type_condition
-                target = self.schema.get_type(condition.name.value) if condition else parent
-                self.walk(node.selection_set, target, depth, multiplier, page_size)
+        page_size: int,
+    ) -> _Level:
+        self._reach(depth)
+        return _Level(iter(selection_set.selections), parent, depth, multiplier, page_size, depth)
 
-    def _field(
-        self, node: FieldNode, parent: Any, depth: int, multiplier: int, page_size: int
-    ) -> None:
-        if node.alias is not None:
-            self.aliases += 1
+    def _spread(self, node: FragmentSpreadNode, level: _Level) -> _Level | None:
         name = node.name.value
-        self.cost += multiplier * (ROOT_FIELD_COST if depth == 1 else 1)
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._open_fragments:
+            return None  # unknown or cyclic: validation reports it
+        # Below the root only the page size in force changes what a fragment adds; at the
+        # root each root field reads its own.
+        context = (True, 0) if level.depth == 1 else (False, level.page_size)
+        known = self._contributions.get((name, context))
+        if known is not None:
+            reached = level.depth + known.depth
+            self._reach(reached)
+            level.deepest = max(level.deepest, reached)
+            self._add_aliases(known.aliases)
+            self._add_cost(level.multiplier * known.cost)
+            return None
+        self._open_fragments.add(name)
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        body = self._level(
+            fragment.selection_set, target, level.depth, level.multiplier, level.page_size
+        )
+        body.fragment = (name, context)
+        body.cost_before, body.aliases_before = self.cost, self.aliases
+        return body
+
+    def _leave(self, level: _Level) -> None:
+        if level.fragment is None:
+            return
+        name, _ = level.fragment
+        self._open_fragments.discard(name)
+        # Every cost added within the body was a multiple of the spread's multiplier.
+        self._contributions[level.fragment] = _Contribution(
+            cost=(self.cost - level.cost_before) // level.multiplier,
+            aliases=self.aliases - level.aliases_before,
+            depth=level.deepest - level.depth,
+        )
+
+    def _field(self, node: FieldNode, level: _Level) -> _Level | None:
+        if node.alias is not None:
+            self._add_aliases(1)
+        name = node.name.value
+        parent = level.parent
+        cost = ROOT_FIELD_COST if level.depth == 1 else 1
         if (getattr(parent, "name", ""), name) in EXTRA_CALL_FIELDS:
-            self.cost += multiplier * EXTRA_CALL_COST
+            cost += EXTRA_CALL_COST
+        self._add_cost(level.multiplier * cost)
         definition = getattr(parent, "fields", {}).get(name)
         if node.selection_set is None or definition is None:
-            return
-        if depth == 1:
-            page_size = self._page_size(node)
+            return None
+        page_size = self._page_size(node) if level.depth == 1 else level.page_size
         field_type = definition.type
         while isinstance(field_type, GraphQLNonNull):
             field_type = field_type.of_type
         items = 1
-        if isinstance(field_type, GraphQLList) and (depth == 1 or name == "entries"):
+        if isinstance(field_type, GraphQLList) and (level.depth == 1 or name == "entries"):
             items = page_size
         while isinstance(field_type, GraphQLList | GraphQLNonNull):
             field_type = field_type.of_type
         target = field_type if isinstance(field_type, GraphQLObjectType) else None
-        self.walk(node.selection_set, target, depth + 1, multiplier * items, page_size)
+        return self._level(
+            node.selection_set, target, level.depth + 1, level.multiplier * items, page_size
+        )
+
+    def _reach(self, depth: int) -> None:
+        self.max_depth = max(self.max_depth, depth)
+        if depth > self.limits.max_depth:
+            _exceeded("max_depth", self.limits.max_depth, depth, at_least=True)
+
+    def _add_aliases(self, count: int) -> None:
+        self.aliases += count
+        if self.aliases > self.limits.max_aliases:
+            _exceeded("max_aliases", self.limits.max_aliases, self.aliases, at_least=True)
+
+    def _add_cost(self, cost: int) -> None:
+        self.cost += cost
+        if self.cost > self.limits.max_cost:
+            _exceeded("max_cost", self.limits.max_cost, self.cost, at_least=True)
 
     def _page_size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
@@ -174,3 +330,18 @@ class _Walker:
                 if isinstance(value, dict) and isinstance(value.get("pageSize"), int):
                     return max(1, min(value["pageSize"], DEFAULT_PAGE_SIZE))
         return DEFAULT_PAGE_SIZE
+
+
+class _BudgetedMerging(OverlappingFieldsCanBeMergedRule):
+    """graphql-core's OverlappingFieldsCanBeMergedRule, given up after ``budget`` units."""
+
+    def __init__(self, context: ValidationContext, budget: int) -> None:
+        super().__init__(context)
+        # The rule meters its own work in its context; the module-wide default is too high.
+        self.rule_context.remaining_complexity_budget = budget
+        self.budget = budget
+
+    @property
+    def work(self) -> int:
+        """Units of work done so far (more than the budget once given up)."""
+        return self.budget - self.rule_context.remaining_complexity_budget

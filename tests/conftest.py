@@ -96,6 +96,15 @@ def aliased_lookups(names: list[str], fields: str) -> str:
     return f"{{ {lookups} }}"
 
 
+def fragment_bomb(depth: int, fanout: int = 10) -> str:
+    """Fragments each spreading the next ``fanout`` times: ``fanout**depth`` names expanded."""
+    fragments = [
+        f"fragment F{i} on Server {{ {f'...F{i + 1} ' * fanout if i < depth - 1 else 'name'} }}"
+        for i in range(depth)
+    ]
+    return "query { servers { entries { ...F0 } } } " + " ".join(fragments)
+
+
 async def listed(pending: Awaitable[Page | LazyPage]) -> Page:
     """A provider's answer with every entry read (a ``LazyPage`` converts them now)."""
     page = await pending

@@ -11,7 +11,15 @@ from gateway.app import create_app
 from gateway.settings import ConfigError, settings_from_dict
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
-from tests.conftest import FULL, READ, TOKENS, GatewayClient, datapacket_config, error_codes
+from tests.conftest import (
+    FULL,
+    READ,
+    TOKENS,
+    GatewayClient,
+    datapacket_config,
+    error_codes,
+    fragment_bomb,
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +79,32 @@ def test_cost_counts_fan_out(limited):
         "{ entries { name powerStatus network { uplinkCapacity } } } }"
     )
     assert limit_of(limited.query(heavy)) == "max_cost"
+
+
+def test_a_fragment_bomb_is_refused_before_any_upstream_call(gateway, datapacket_upstream):
+    # 1 KiB of text standing for 50 * 10**11 names: refused on the cost, without expanding it.
+    log = datapacket_upstream.app.state.emulator.request_log
+    before = log.count()
+    body = gateway.query(fragment_bomb(12), token=READ)
+    assert limit_of(body) == "max_cost"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["allowed"] == 20000 < extensions["actual"]
+    assert log.count() == before
+    assert gateway.http.get("/healthz").status_code == 200
+
+
+def test_hundreds_of_overlapping_fragments_are_refused_on_merge_work(gateway, datapacket_upstream):
+    # Within the token limit, but checking that 400 fragments' fields can be merged compares
+    # every pair of them: graphql-core would spend 500,000 units of work before giving up.
+    spreads = " ".join(f"...F{i}" for i in range(400))
+    fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(400))
+    log = datapacket_upstream.app.state.emulator.request_log
+    before = log.count()
+    body = gateway.query(f"{{ account {{ {spreads} }} }} {fragments}", token=READ)
+    assert limit_of(body) == "max_merge_work"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["allowed"] == 10_000 < extensions["actual"]
+    assert log.count() == before
 
 
 def test_token_limit(limited):
@@ -173,8 +207,7 @@ def test_a_scoped_token_never_sees_other_providers(upstreams):
         server.stop()
 
 
-def test_bad_limits_config_names_the_key():
-    with pytest.raises(ConfigError, match="limits.max_depth"):
-        settings_from_dict(
-            {"providers": [], "tokens": TOKENS, "limits": {"max_depth": 0}}, source="x.toml"
-        )
+@pytest.mark.parametrize("key", ["max_depth", "max_merge_work"])
+def test_bad_limits_config_names_the_key(key):
+    with pytest.raises(ConfigError, match=f"limits.{key}"):
+        settings_from_dict({"providers": [], "tokens": TOKENS, "limits": {key: 0}}, source="x.toml")
