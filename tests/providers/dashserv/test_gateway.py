@@ -8,6 +8,7 @@ registered in ``providers/registry.py``.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -286,7 +287,10 @@ def test_persistent_rate_limit_is_provider_unavailable(fresh):
     upstream.app.state.emulator.faults.update({"error_rate": 1.0, "error_status": 503})
     body = client.query(SERVERS % "name", {"input": {}})
     assert error_codes(body) == ["PROVIDER_UNAVAILABLE"]
-    assert calls(upstream) == 4  # two lists, each tried twice (one retry delay configured)
+    # Two lists, each tried at most twice (one retry delay configured). The first to give up
+    # answers the request, so only the most-tried list's count is exact.
+    tries = Counter(entry.path for entry in log_of(upstream).entries())
+    assert len(tries) == 2 and max(tries.values()) == 2 and min(tries.values()) >= 1
 
 
 def test_a_failing_lookup_makes_no_write(fresh):
