@@ -283,8 +283,9 @@ class UpstreamClient:
     ) -> Any:
         """The JSON body, or ``PROVIDER_UNAVAILABLE`` when it is not JSON.
 
-        Garbage counts against the breaker like an error status (a half-open probe's body was
-        judged before its verdict, so a garbage probe has already reopened the circuit), is
+        Garbage counts against the breaker like an error status (``UpstreamGuard.unreadable``;
+        a half-open probe's body was judged before its verdict, so a garbage probe has
+        already reopened the circuit), is
         never served again from the cache, and after a write it means the change may have been
         applied.
 
@@ -301,13 +302,14 @@ class UpstreamClient:
         try:
             decoded = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            self.guard.failed()
+            self.guard.unreadable()
             self.cache.clear()
             written = response.extensions.get(_WRITE, False)
             outcome = "unknown" if written else None
             raise self._unavailable(
                 "answered with a malformed body", exc, outcome=outcome
             ) from None
+        self.guard.readable()
         if compact is not None:
             decoded = compact(decoded)
         response.extensions[key] = decoded

@@ -62,6 +62,7 @@ class UpstreamGuard:
         self.policy = policy
         self.state = CLOSED
         self._failures = 0
+        self._unreadable = 0  # bodies in a row that did not decode (see ``unreadable``)
         self._opened_at = 0.0
         self._probing = False  # whether the half-open probe is out
         self._slots = asyncio.Semaphore(policy.max_concurrency)
@@ -87,9 +88,20 @@ class UpstreamGuard:
             return Admission(self, probe=True)
         return Admission(self, probe=False)
 
-    def failed(self) -> None:
-        """Count a failure found after a call's verdict (a body that does not decode)."""
-        self._record(probe=False, verdict=False)
+    def unreadable(self) -> None:
+        """A body found unreadable after its call's verdict (a 200 with garbage).
+
+        Each such call's status already counted as a success, which resets the count of
+        failures, so these count in a row of their own: ``breaker_failures`` unreadable
+        bodies in a row open the circuit like as many errors.
+        """
+        self._unreadable += 1
+        if self.state == CLOSED and self._unreadable >= self.policy.breaker_failures:
+            self._open()
+
+    def readable(self) -> None:
+        """A body decoded: a row of unreadable ones is broken."""
+        self._unreadable = 0
 
     def _record(self, *, probe: bool, verdict: bool | None) -> None:
         if probe:

@@ -256,6 +256,19 @@ def test_a_malformed_body_is_reported_and_not_retried(fleet, shared, names, kind
     assert set(fleet.paths(kind).values()) == {1}  # a 200 with garbage is not "try again"
 
 
+def test_garbage_in_a_row_opens_the_circuit(fleet, names):
+    """Each garbage answer is a 200 (a success by its status), yet they add up."""
+    client = fleet.gateway(cache=False, mammoth={"breaker_failures": 2, "breaker_cooldown": 3600})
+    fleet.faults("mammoth").malformed = True
+    for _ in range(2):
+        assert_partial(client.query(LISTING), names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    fleet.clear_logs()
+    fast = client.query(LISTING)
+    assert_partial(fast, names, {"mammoth": "PROVIDER_UNAVAILABLE"})
+    assert fast["errors"][0]["extensions"]["circuit"] == "OPEN"
+    assert fleet.log("mammoth").count() == 0
+
+
 # --- the circuit breaker --------------------------------------------------------------------
 
 

@@ -111,7 +111,8 @@ def test_the_breaker_opens_fails_fast_and_closes_after_a_probe(upstream):
 def opened(**policy: float) -> UpstreamGuard:
     """A guard whose circuit one failure has just opened."""
     guard = UpstreamGuard(ResiliencePolicy(breaker_failures=1, **policy))
-    guard.failed()
+    with guard.admit() as admission:
+        admission.failed()
     assert guard.state == OPEN
     return guard
 
@@ -175,6 +176,22 @@ def test_calls_admitted_before_the_circuit_opened_do_not_decide_it():
     first.failed()
     second.succeeded()  # older news than the failure that opened the circuit
     assert guard.state == OPEN and guard.admit() is None
+
+
+def test_unreadable_bodies_in_a_row_open_the_circuit():
+    guard = UpstreamGuard(ResiliencePolicy(breaker_failures=2))
+
+    def garbage_200() -> None:  # the status counts as a success, then the body does not decode
+        with guard.admit() as admission:
+            admission.succeeded()
+        guard.unreadable()
+
+    garbage_200()
+    guard.readable()  # a good body between them breaks the row
+    garbage_200()
+    assert guard.state == CLOSED
+    garbage_200()
+    assert guard.state == OPEN
 
 
 async def test_outbound_concurrency_is_capped():
