@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from schema.errors import ProviderUnavailable
+
 __all__ = [
     "MAX_WALKED_PAGES",
-    "ListTooLong",
     "PageFacts",
     "UpstreamPage",
     "pages_for_window",
@@ -77,19 +78,19 @@ class PageFacts:
     current_page: int | None = None
 
 
-class ListTooLong(Exception):
-    """The upstream claims (or keeps linking) more pages than a walk reads; says how many."""
-
-
 async def walk_pages(
-    fetch: Callable[[int], Awaitable[PageFacts]], max_pages: int | None = None
+    fetch: Callable[[int], Awaitable[PageFacts]],
+    provider: str,
+    what: str,
+    max_pages: int | None = None,
 ) -> list[Any]:
     """Every item of a list, reading pages 1, 2, … until one of them is known to be the last.
 
     A page is the last when it links no next page, is empty, completes ``total`` items, or is
     (or is numbered) ``last_page``. The pages read never exceed ``last_page``, nor what
-    ``total`` and the first page's size imply; ``ListTooLong`` when more than ``max_pages``
-    would be needed (default ``MAX_WALKED_PAGES``).
+    ``total`` and the first page's size imply. A list that would need more than
+    ``max_pages`` (default ``MAX_WALKED_PAGES``) is ``PROVIDER_UNAVAILABLE`` naming
+    ``provider`` and ``what`` the list holds: refused, not cut short.
     """
     max_pages = MAX_WALKED_PAGES if max_pages is None else max_pages
     items: list[Any] = []
@@ -114,5 +115,7 @@ async def walk_pages(
         ):
             return items
         if page >= max_pages or (limit is not None and limit > max_pages):
-            raise ListTooLong(f"has more than {max_pages} pages")
+            raise ProviderUnavailable.failed(
+                provider, f"answered a {what} list of more than {max_pages} pages"
+            )
         page += 1

@@ -14,7 +14,7 @@ from providers.base import ProviderConfig
 from providers.datapacket import emulator as datapacket_emulator
 from providers.datapacket.adapter import DataPacketProvider
 from providers.emulation.server import EmulatorServer
-from providers.paging import ListTooLong, PageFacts, walk_pages
+from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import ProviderUnavailable
 
@@ -33,7 +33,7 @@ class Upstream:
 
 async def test_a_list_without_a_next_link_is_one_page() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[1, 2], has_next=False))
-    assert await walk_pages(upstream) == [1, 2]
+    assert await walk_pages(upstream, "pk", "device") == [1, 2]
     assert upstream.asked == [1]
 
 
@@ -41,13 +41,13 @@ async def test_a_next_link_on_the_last_page_is_not_followed_when_last_page_says_
     upstream = Upstream(
         lambda n: PageFacts(items=[n], has_next=True, last_page=3, current_page=min(n, 3))
     )
-    assert await walk_pages(upstream) == [1, 2, 3]
+    assert await walk_pages(upstream, "pk", "device") == [1, 2, 3]
     assert upstream.asked == [1, 2, 3]
 
 
 async def test_a_next_link_on_the_last_page_is_not_followed_when_total_is_read() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n, n], has_next=True, total=5))
-    assert await walk_pages(upstream) == [1, 1, 2, 2, 3, 3]
+    assert await walk_pages(upstream, "pk", "device") == [1, 1, 2, 2, 3, 3]
     assert upstream.asked == [1, 2, 3]  # ceil(5 / 2): never a fourth page
 
 
@@ -56,27 +56,27 @@ async def test_a_page_that_says_it_is_the_last_ends_the_walk() -> None:
     upstream = Upstream(
         lambda n: PageFacts(items=["x"], has_next=True, current_page=7, last_page=7)
     )
-    assert await walk_pages(upstream) == ["x"]
+    assert await walk_pages(upstream, "pk", "device") == ["x"]
     assert upstream.asked == [1]
 
 
 async def test_an_empty_page_ends_the_walk() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n] if n < 3 else [], has_next=True))
-    assert await walk_pages(upstream) == [1, 2]
+    assert await walk_pages(upstream, "pk", "device") == [1, 2]
     assert upstream.asked == [1, 2, 3]
 
 
 async def test_a_list_that_never_ends_is_refused_at_the_bound() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n], has_next=True))
-    with pytest.raises(ListTooLong):
-        await walk_pages(upstream, max_pages=10)
+    with pytest.raises(ProviderUnavailable, match="'pk' answered a device list of more than"):
+        await walk_pages(upstream, "pk", "device", max_pages=10)
     assert upstream.asked == list(range(1, 11))
 
 
 async def test_a_total_past_the_bound_is_refused_after_the_first_page() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n] * 200, has_next=True, total=2**31 - 1))
-    with pytest.raises(ListTooLong):
-        await walk_pages(upstream)
+    with pytest.raises(ProviderUnavailable, match="'pk' answered a device list of more than"):
+        await walk_pages(upstream, "pk", "device")
     assert upstream.asked == [1]
 
 
@@ -86,7 +86,7 @@ async def test_fewer_items_per_page_than_asked_for_are_still_all_read() -> None:
     upstream = Upstream(
         lambda n: PageFacts(items=items[(n - 1) * 4 : n * 4], has_next=n < 3, total=10)
     )
-    assert await walk_pages(upstream) == items
+    assert await walk_pages(upstream, "pk", "device") == items
     assert upstream.asked == [1, 2, 3]
 
 

@@ -29,7 +29,7 @@ from providers.base import (
     TrafficSeries,
 )
 from providers.http import UpstreamClient
-from providers.paging import ListTooLong, PageFacts, pages_for_window, walk_pages
+from providers.paging import PageFacts, pages_for_window, walk_pages
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 from schema.errors import (
@@ -451,13 +451,7 @@ class DataPacketProvider(Provider):
             requests = found["supportRequests"]
             return PageFacts(items=requests, has_next=len(requests) >= MAX_PAGE_SIZE)
 
-        try:
-            return await walk_pages(page)
-        except ListTooLong as error:
-            raise ProviderUnavailable(
-                f"Provider {self.id!r} answered a support request list that {error}.",
-                provider=self.id,
-            ) from None
+        return await walk_pages(page, self.id, "support request")
 
     async def support_request(self, request_id: int, selection: Selection) -> dict:
         return await self._single(

@@ -65,7 +65,7 @@ from providers.base import (
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.mammoth import mapping
-from providers.paging import ListTooLong, PageFacts, walk_pages
+from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import (
     GatewayError,
@@ -288,12 +288,7 @@ class MammothProvider(Provider):
                     raise TypeError(key)
             return PageFacts(items=chunk, has_next=bool(following), total=total)
 
-        try:
-            return await walk_pages(page)
-        except ListTooLong as error:
-            raise ProviderUnavailable(
-                f"Provider {self.id!r} answered a {key} list that {error}.", provider=self.id
-            ) from None
+        return await walk_pages(page, self.id, key)
 
     async def _bounded(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
         """Run per-server calls concurrently, at most ``concurrency`` at a time."""

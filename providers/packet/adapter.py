@@ -94,7 +94,7 @@ from providers.packet.mapping import (
     up_session_links,
     uplink_gbps,
 )
-from providers.paging import ListTooLong, PageFacts, walk_pages
+from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import (
     GatewayError,
@@ -282,12 +282,7 @@ class PacketProvider(Provider):
                 current_page=_count(meta.get("current_page")),
             )
 
-        try:
-            return await walk_pages(page)
-        except ListTooLong as error:
-            raise ProviderUnavailable(
-                f"Provider {self.id!r} answered a {key} list that {error}.", provider=self.id
-            ) from None
+        return await walk_pages(page, self.id, key)
 
     async def _devices(self, server_filter: ServerFilter) -> list[dict]:
         """The fleet's devices, each with ``_project`` and ``_organization`` (None if unknown).
