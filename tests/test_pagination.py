@@ -171,6 +171,11 @@ class Partials:
         self.reported.append((error.provider, path))
 
 
+async def fetch(provider: ListProvider, offset: int, limit: int) -> Page | LazyPage:
+    """``paginated_across``'s fetch over the in-memory providers."""
+    return await provider.window(offset, limit)
+
+
 async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
     first, broken, last = (
         ListProvider("first", 3),
@@ -180,9 +185,6 @@ async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
     providers = [first, broken, last]
     context = Partials()
     tolerance = Tolerance(context, ["servers"], providers)
-
-    async def fetch(provider: ListProvider, offset: int, limit: int) -> Page | LazyPage:
-        return await provider.window(offset, limit)
 
     response = await paginated_across(tolerance, providers, {"pageSize": 6}, fetch)
     # The page and its total are those of the providers that answered, as if "broken" had
@@ -210,9 +212,6 @@ async def test_a_provider_failing_late_leaves_the_others_shares_read_once():
     )
     providers = [first, broken, last]
     context = Partials()
-
-    async def fetch(provider: ListProvider, offset: int, limit: int) -> Page | LazyPage:
-        return await provider.window(offset, limit)
 
     response = await paginated_across(
         Tolerance(context, ["servers"], providers), providers, {"pageSize": 10}, fetch
