@@ -177,10 +177,12 @@ def upstream_reason(body: bytes | str | None, *paths: str) -> str | None:
     try:
         decoded: Any = json.loads(text)
     except ValueError:
-        decoded = text if paths == () or not text.lstrip().startswith(("{", "[")) else None
-    if paths and not isinstance(decoded, str):
-        decoded = next((found for path in paths if (found := _at(decoded, path))), None)
+        # Plain text or HTML is the reason itself; JSON cut short holds none.
+        decoded = None if text.lstrip().startswith(("{", "[")) else text
     if not isinstance(decoded, str):
+        found = (_at(decoded, path) for path in paths)
+        decoded = next((value for value in found if isinstance(value, str) and value), None)
+    if decoded is None:
         return None
     cleaned = " ".join(_UNSAFE.sub("", _MARKUP.sub(" ", decoded)).split())
     if len(cleaned) > MAX_REASON:
