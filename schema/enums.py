@@ -1,4 +1,4 @@
-"""Enums of the DataPacket schema, plus the gateway's additive members (see docs/compatibility.md)."""
+"""Enums of the DataPacket schema, plus the gateway's additive members (README "Compatibility")."""
 
 import enum
 

@@ -1,4 +1,4 @@
-"""Input types of the DataPacket schema, plus the gateway's additive fields (see docs/compatibility.md)."""
+"""Input types of the DataPacket schema, plus the gateway's additive fields (README "Compatibility")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Object types of the DataPacket schema, plus the gateway's additions (see docs/compatibility.md).
+"""Object types of the DataPacket schema, plus the gateway's additions (README "Compatibility").
 
-Resolved values are plain dicts shaped like the GraphQL response (see schema.resolution).
+Resolved values are plain dicts shaped like the GraphQL response, read by the default resolver
+and shaped by ``schema.execution`` (docs/architecture.md, "Execution").
 """
 
 from __future__ import annotations
