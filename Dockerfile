@@ -14,11 +14,14 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/fleetql
 WORKDIR /src
 COPY pyproject.toml README.md schema.graphql ./
+# gateway/ includes GraphiQL's vendored assets (gateway/graphiql/static), served offline.
 COPY gateway gateway
 COPY schema schema
 COPY resolvers resolvers
 COPY providers providers
 RUN /opt/fleetql/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
+# From /, so the installed package is checked, not /src: GraphiQL's page and every asset it names.
+RUN cd / && /opt/fleetql/bin/python -c "from gateway.graphiql import graphiql_page; graphiql_page(None)"
 
 FROM python:3.11-slim
 ENV PATH=/opt/fleetql/bin:$PATH \

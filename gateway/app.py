@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import TokenStore
+from gateway.graphiql import STATIC_PATH, graphiql_static
 from gateway.graphql_http import graphql_endpoint
 from gateway.health import ProviderHealth
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
@@ -104,6 +105,10 @@ def create_app(
     app.add_api_route(
         "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
     )
+    if settings.graphiql:
+        app.add_api_route(
+            f"{STATIC_PATH}/{{name}}", graphiql_static, methods=["GET"], include_in_schema=False
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -33,10 +33,10 @@ from graphql import (
     parse,
 )
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 
 from gateway.context import RequestContext
-from gateway.graphiql import graphiql_page
+from gateway.graphiql import graphiql_response
 from gateway.limits import check_document, uses_introspection
 from gateway.observability import RequestObservation
 from providers.http import request_deadline
@@ -66,7 +66,7 @@ async def graphql_endpoint(request: Request) -> Response:
     gateway = request.app.state.gateway
     if request.method == "GET" and "query" not in request.query_params:
         if gateway.settings.graphiql and "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(graphiql_page(gateway.demo_token))
+            return graphiql_response(gateway.demo_token, gateway.settings.graphiql_cdn)
     media_type = negotiate(request.headers.get("accept"))
     request_id = request.state.request_id
     with gateway.observability.graphql_request(request_id, request.headers) as observation:

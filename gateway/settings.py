@@ -58,6 +58,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     graphiql: bool = True
+    #: Load GraphiQL's assets from unpkg instead of the gateway (same files, same digests).
+    graphiql_cdn: bool = False
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
     limits: QueryLimits = field(default_factory=QueryLimits)
@@ -106,6 +108,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             "host",
             "port",
             "graphiql",
+            "graphiql_cdn",
             "introspection",
             "cors_origins",
             "shutdown_timeout",
@@ -151,6 +154,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         host=reader.string(server, "server.host", default="127.0.0.1"),
         port=reader.integer(server, "server.port", default=8000, low=1, high=65535),
         graphiql=reader.boolean(server, "server.graphiql", default=True),
+        graphiql_cdn=reader.boolean(server, "server.graphiql_cdn", default=False),
         introspection=reader.boolean(server, "server.introspection", default=True),
         cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
         limits=limits,
