@@ -26,10 +26,19 @@ from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator as mammoth_emulator
 from providers.packet import emulator as packet_emulator
 
-__all__ = ["DEMO_FULL_ACCESS", "DEMO_READ_ONLY", "DemoBackends", "start_demo_backends"]
+__all__ = [
+    "DEMO_FULL_ACCESS",
+    "DEMO_READ_ONLY",
+    "LOCAL_DEV_ORIGINS",
+    "DemoBackends",
+    "start_demo_backends",
+]
 
 DEMO_FULL_ACCESS = "demo-full-access"
 DEMO_READ_ONLY = "demo-read-only"
+#: Browser origins the demo allows: any port on this machine, where frontends under development
+#: run (http://localhost:3000, http://127.0.0.1:5173, …). A configured gateway allows none.
+LOCAL_DEV_ORIGINS = r"http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,7 @@ def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 1
         ],
         host=host,
         port=port,
-        cors_origins=(f"http://localhost:{port}", f"http://127.0.0.1:{port}"),
+        cors_origin_regex=LOCAL_DEV_ORIGINS,
         source="<embedded demo>",
     )
     return DemoBackends(settings=settings, emulators=emulators, stack=stack)

@@ -60,6 +60,8 @@ class Settings:
     graphiql: bool = True
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
+    #: Origins allowed besides ``cors_origins``: a regular expression matching the whole origin.
+    cors_origin_regex: str | None = None
     limits: QueryLimits = field(default_factory=QueryLimits)
     queries_per_minute: int = 600
     mutations_per_minute: int = 60
@@ -108,6 +110,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             "graphiql",
             "introspection",
             "cors_origins",
+            "cors_origin_regex",
             "shutdown_timeout",
             "request_deadline",
             "compiled_execution",
@@ -153,6 +156,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         graphiql=reader.boolean(server, "server.graphiql", default=True),
         introspection=reader.boolean(server, "server.introspection", default=True),
         cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
+        cors_origin_regex=_origin_regex(reader, server),
         limits=limits,
         queries_per_minute=reader.positive_integer(
             limits_table, "limits.queries_per_minute", default=600
@@ -175,6 +179,19 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         observability=_observability(reader, reader.table(data, "observability")),
         source=source,
     )
+
+
+def _origin_regex(reader: _Reader, server: dict[str, Any]) -> str | None:
+    """``server.cors_origin_regex``: a regular expression an allowed origin matches whole."""
+    pattern = reader.string(server, "server.cors_origin_regex", default="") or None
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise reader.error(
+                "server.cors_origin_regex", f"not a regular expression ({exc})"
+            ) from None
+    return pattern
 
 
 def _observability(reader: _Reader, table: dict[str, Any]) -> ObservabilitySettings:
