@@ -1,19 +1,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Written only once the install has succeeded: a .venv without it was left by a failed or
+# interrupted install, and is built again from scratch.
 STAMP := $(VENV)/.installed
+# `make run PORT=8001 HOST=0.0.0.0`: where the demo listens (default 127.0.0.1:8000).
+SERVE_FLAGS := $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 .PHONY: run test lint format schema clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	@sh scripts/require-python.sh '$(PYTHON)' '$(firstword $(MAKECMDGOALS))'
+	@if [ -d $(VENV) ] && [ ! -f $(STAMP) ]; then \
+	  echo "Removing the half-built $(VENV) of an earlier install"; rm -rf $(VENV); fi
+	@echo "Installing FleetQL and its test tools into $(VENV) (a minute or two the first time)"
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install -e '.[test]' || { rm -rf $(VENV); exit 1; }
 	touch $(STAMP)
 
 ## Start the gateway on 127.0.0.1:8000 with emulated backends and demo tokens.
 run: $(STAMP)
-	$(BIN)/fleetql serve
+	$(BIN)/fleetql serve $(SERVE_FLAGS)
 
 ## Lint, check formatting, and run the whole test suite.
 test: $(STAMP)

@@ -92,10 +92,11 @@ def create_app(
     app.state.gateway = gateway
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
-    if settings.cors_origins:
+    if settings.cors_origins or settings.cors_origin_regex:
         app.add_middleware(
             JsonCorsMiddleware,
             allow_origins=list(settings.cors_origins),
+            allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],

@@ -26,10 +26,20 @@ from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator as mammoth_emulator
 from providers.packet import emulator as packet_emulator
 
-__all__ = ["DEMO_FULL_ACCESS", "DEMO_READ_ONLY", "DemoBackends", "start_demo_backends"]
+__all__ = [
+    "DEMO_BACKENDS",
+    "DEMO_FULL_ACCESS",
+    "DEMO_READ_ONLY",
+    "LOCAL_DEV_ORIGINS",
+    "DemoBackends",
+    "start_demo_backends",
+]
 
 DEMO_FULL_ACCESS = "demo-full-access"
 DEMO_READ_ONLY = "demo-read-only"
+#: Browser origins the demo allows: any port on this machine, where frontends under development
+#: run (http://localhost:3000, http://127.0.0.1:5173, …). A configured gateway allows none.
+LOCAL_DEV_ORIGINS = r"http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
 
 
 @dataclass(frozen=True)
@@ -38,25 +48,28 @@ class DemoBackend:
 
     kind: str
     prefix: str
-    emulator: Callable[[int], Starlette]
+    emulator: Callable[..., Starlette]  # (size, seed=1) -> app
     path: str  # appended to the emulator's URL to make the provider's base_url
     credentials: dict[str, str]
     options: Callable[[Starlette], dict[str, Any]] = field(default=lambda app: {})
 
 
+#: In this order ``fleetql emulate all`` gives them consecutive ports (examples/fleet.toml).
 #: The emulators' own upstream credentials are credentials of emulated accounts, not secrets.
 DEMO_BACKENDS = [
     DemoBackend(
         "datapacket",
         "DP",
-        lambda size: datapacket_emulator.create_app(size=size, seed=1),
+        lambda size, seed=1: datapacket_emulator.create_app(size=size, seed=seed),
         "/v0/graphql",
         {"token": "dp-emulator-full"},
     ),
     DemoBackend(
         "packet",
         "PK",
-        lambda size: packet_emulator.create_app(size=size, seed=1, base_path="/metal/v1"),
+        lambda size, seed=1: packet_emulator.create_app(
+            size=size, seed=seed, base_path="/metal/v1"
+        ),
         "/metal/v1",
         {"token": "packet-emulator-token"},
         lambda app: {"project_ids": list(app.state.fleet.project_ids)},
@@ -64,21 +77,21 @@ DEMO_BACKENDS = [
     DemoBackend(
         "mammoth",
         "MC",
-        lambda size: mammoth_emulator.create_app(size=size, seed=1),
+        lambda size, seed=1: mammoth_emulator.create_app(size=size, seed=seed),
         "/v2",
         {"token": "mammoth-emulator-token"},
     ),
     DemoBackend(
         "dashserv",
         "DS",
-        lambda size: dashserv_emulator.create_app(size=size, seed=1),
+        lambda size, seed=1: dashserv_emulator.create_app(size=size, seed=seed),
         "/v1",
         {"token": "dashserv-emulator-write"},
     ),
     DemoBackend(
         "dcimanager",
         "DCI",
-        lambda size: dcimanager_emulator.create_app(size=size, seed=1),
+        lambda size, seed=1: dcimanager_emulator.create_app(size=size, seed=seed),
         "",
         {"email": "admin@example.com", "password": "dci-emulator-password"},
     ),
@@ -125,7 +138,7 @@ def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 1
         ],
         host=host,
         port=port,
-        cors_origins=(f"http://localhost:{port}", f"http://127.0.0.1:{port}"),
+        cors_origin_regex=LOCAL_DEV_ORIGINS,
         source="<embedded demo>",
     )
     return DemoBackends(settings=settings, emulators=emulators, stack=stack)

@@ -1,8 +1,9 @@
 """What every HTTP response gets: a request id, and a JSON body when it is an error.
 
 ``RequestIdMiddleware`` accepts a well-formed ``X-Request-ID`` or generates one, keeps it
-in ``request.state.request_id`` and in the log context, echoes it on the response, and makes
-the gateway's observer see upstream calls made outside GraphQL (readiness pings). The two
+in ``request.state.request_id`` and in the log context, echoes it on the response, makes
+the gateway's observer see upstream calls made outside GraphQL (readiness pings), and logs
+a line for each request that GraphQL did not log itself (method, path, status). The two
 exception handlers turn Starlette's plain-text 404/405 and any unexpected exception into
 ``{"errors": [...]}`` bodies with a code from the schema's ``ErrorCode`` list, as
 ``JsonCorsMiddleware`` does for refused CORS preflights.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -22,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.logs import REQUEST_ID
+from gateway.observability import REQUEST_LINE, RequestLine, log_http_request
 from providers.http import UpstreamObserver, upstream_observer
 from schema.errors import BadRequest, InternalServerError, NotAuthorized, NotFound, RateLimited
 
@@ -38,7 +41,7 @@ _CODES = {
 
 
 class RequestIdMiddleware:
-    """Pure ASGI: a request id per HTTP request, echoed as ``X-Request-ID``."""
+    """Pure ASGI: a request id per HTTP request, echoed as ``X-Request-ID``, and its log line."""
 
     def __init__(self, app: ASGIApp, observer: UpstreamObserver) -> None:
         self.app = app
@@ -51,18 +54,38 @@ class RequestIdMiddleware:
         given = Headers(scope=scope).get("x-request-id", "")
         request_id = given if REQUEST_ID_PATTERN.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status: int | None = None
+        line = RequestLine()
+
+        def log_once() -> None:
+            if status is not None and not line.written:
+                line.written = True
+                seconds = time.perf_counter() - started
+                log_http_request(scope["method"], scope["path"], status, seconds)
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            elif not message.get("more_body", False):
+                log_once()  # before the client has the whole answer, so the line comes first
             await send(message)
 
         id_reset = REQUEST_ID.set(request_id)
+        line_reset = REQUEST_LINE.set(line)
         observer_reset = upstream_observer.set(self.observer)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Answered outside this middleware, by ``unexpected_error``: a 500.
+            status = status or 500
+            raise
         finally:
+            log_once()
             upstream_observer.reset(observer_reset)
+            REQUEST_LINE.reset(line_reset)
             REQUEST_ID.reset(id_reset)
 
 

@@ -4,7 +4,9 @@
 request (readiness pings); ``graphql_request()`` opens a ``RequestObservation`` that also
 counts the calls made for that request and, when it ends, writes the request's log line
 and its metrics. Both are found by the upstream clients through
-``providers.http.upstream_observer``.
+``providers.http.upstream_observer``. Every other HTTP request gets its line from
+``gateway.middleware.RequestIdMiddleware`` (``log_http_request``); ``REQUEST_LINE`` tells
+it when the GraphQL line was written, so that no request is logged twice.
 
 Example:
     with gateway.observability.graphql_request(request_id, request.headers) as observation:
@@ -19,19 +21,53 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from gateway.metrics import GatewayMetrics
 from gateway.tracing import Tracing
 from providers.http import UpstreamCall, upstream_observer
 
-__all__ = ["Observability", "RequestObservation"]
+__all__ = ["REQUEST_LINE", "Observability", "RequestLine", "RequestObservation", "log_http_request"]
 
 request_log = logging.getLogger("fleetql.request")
+http_log = logging.getLogger("fleetql.http")
 upstream_log = logging.getLogger("fleetql.upstream")
 
 #: Operation names are client-chosen: long ones are cut before they reach a label or a log.
 MAX_OPERATION_NAME = 64
+#: Paths are client-chosen too (an unknown one answers 404): a long one is cut in the log.
+MAX_LOGGED_PATH = 200
+
+
+class RequestLine:
+    """Whether the HTTP request being served has had its log line."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+#: The line of the HTTP request being served (set by ``RequestIdMiddleware``).
+REQUEST_LINE: ContextVar[RequestLine | None] = ContextVar("fleetql_request_line", default=None)
+
+
+def log_http_request(method: str, path: str, status: int, seconds: float) -> None:
+    """The line of an HTTP request that is not a GraphQL request (health, metrics, GraphiQL, a
+    404, a CORS preflight): debug when it succeeded, info for a 4xx, warning for a 5xx.
+
+    The path is logged without its query string; headers and bodies never are.
+    """
+    level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+    if http_log.isEnabledFor(level):
+        fields = {
+            "method": method,
+            "path": path[:MAX_LOGGED_PATH],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 1),
+        }
+        http_log.log(level, "http request", extra={"fields": fields})
 
 
 class Observability:
@@ -193,3 +229,6 @@ class RequestObservation:
             "error_codes": self._codes,
         }
         request_log.info("graphql request", extra={"fields": fields})
+        line = REQUEST_LINE.get()
+        if line is not None:
+            line.written = True

@@ -62,6 +62,8 @@ class Settings:
     graphiql_cdn: bool = False
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
+    #: Origins allowed besides ``cors_origins``: a regular expression matching the whole origin.
+    cors_origin_regex: str | None = None
     limits: QueryLimits = field(default_factory=QueryLimits)
     queries_per_minute: int = 600
     mutations_per_minute: int = 60
@@ -111,6 +113,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
             "graphiql_cdn",
             "introspection",
             "cors_origins",
+            "cors_origin_regex",
             "shutdown_timeout",
             "request_deadline",
             "compiled_execution",
@@ -157,6 +160,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         graphiql_cdn=reader.boolean(server, "server.graphiql_cdn", default=False),
         introspection=reader.boolean(server, "server.introspection", default=True),
         cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
+        cors_origin_regex=_origin_regex(reader, server),
         limits=limits,
         queries_per_minute=reader.positive_integer(
             limits_table, "limits.queries_per_minute", default=600
@@ -179,6 +183,19 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         observability=_observability(reader, reader.table(data, "observability")),
         source=source,
     )
+
+
+def _origin_regex(reader: _Reader, server: dict[str, Any]) -> str | None:
+    """``server.cors_origin_regex``: a regular expression an allowed origin matches whole."""
+    pattern = reader.string(server, "server.cors_origin_regex", default="") or None
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise reader.error(
+                "server.cors_origin_regex", f"not a regular expression ({exc})"
+            ) from None
+    return pattern
 
 
 def _observability(reader: _Reader, table: dict[str, Any]) -> ObservabilitySettings:

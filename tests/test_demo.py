@@ -1,15 +1,18 @@
-"""The embedded default (``make run``): every emulator, one provider of each kind, demo tokens."""
+"""The embedded default (``make run``): every emulator, one provider of each kind, demo tokens,
+and CORS open to frontends under development on this machine."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS, DEMO_FULL_ACCESS, DEMO_READ_ONLY, start_demo_backends
+from gateway.settings import ConfigError, settings_from_dict
 from providers.emulation.server import EmulatorServer
-from tests.conftest import GatewayClient, error_codes
+from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +54,70 @@ def test_the_seed_curl_example_runs_against_the_demo(demo):
         token=DEMO_READ_ONLY,
     )
     assert error_codes(read_only) == ["NOT_AUTHORIZED"]
+
+
+def preflight(client: GatewayClient, origin: str) -> httpx.Response:
+    """A browser's CORS preflight for a POST of JSON with a bearer token."""
+    return client.http.options(
+        "/graphql",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"]
+)
+def test_the_demo_allows_frontends_under_development_on_any_local_port(demo, origin):
+    response = preflight(demo, origin)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == origin
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://localhost:5173", "http://localhost.evil.example", "http://evil.example:5173"],
+)
+def test_the_demo_refuses_other_origins(demo, origin):
+    response = preflight(demo, origin)
+    assert response.status_code == 400
+    assert error_codes(response.json()) == ["BAD_REQUEST"]
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_configured_gateway_allows_no_origin_by_default(gateway):
+    response = preflight(gateway, "http://localhost:5173")
+    assert response.status_code >= 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert error_codes(response.json()) == ["BAD_REQUEST"]
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_origin_regex_is_a_server_key(datapacket_upstream):
+    server = start_gateway(
+        [datapacket_config(datapacket_upstream)],
+        cors_origin_regex=r"https://[a-z]+\.example\.com",
+    )
+    try:
+        client = GatewayClient(server)
+        allowed = preflight(client, "https://app.example.com")
+        refused = preflight(client, "https://app.example.com.evil.example")
+    finally:
+        server.stop()
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert refused.status_code == 400
+    assert error_codes(refused.json()) == ["BAD_REQUEST"]
+
+
+def test_an_unreadable_cors_origin_regex_is_a_configuration_error():
+    with pytest.raises(ConfigError, match=r"server\.cors_origin_regex: not a regular expression"):
+        settings_from_dict(
+            {
+                "server": {"cors_origin_regex": "http://(localhost"},
+                "providers": [{"id": "dp", "kind": "datapacket", "token": "t"}],
+                "tokens": [{"name": "n", "scope": "read-only", "token": "client"}],
+            }
+        )

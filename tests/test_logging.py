@@ -8,11 +8,14 @@ import logging
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from gateway.app import create_app
 from gateway.logs import JsonFormatter, configure_logging, credentials_of
 from gateway.settings import settings_from_dict
-from tests.conftest import FULL, READ, error_codes
+from providers.emulation.server import EmulatorServer
+from tests.conftest import FULL, READ, TOKENS, datapacket_config, error_codes
 
 UPSTREAM_TOKEN = "dp-emulator-full"  # the gateway's DataPacket credential in conftest
 SECRETS = (UPSTREAM_TOKEN, FULL, READ)
@@ -131,3 +134,77 @@ def test_the_operator_token_is_among_the_secrets_redacted():
         }
     )
     assert sorted(credentials_of(settings)) == ["dp-s3cr3t", "ops-s3cr3t-value"]
+
+
+def http_lines(buffer: io.StringIO) -> list[dict]:
+    """The lines of HTTP requests that were not GraphQL requests."""
+    return [line for line in parsed(buffer) if line["logger"] == "fleetql.http"]
+
+
+def test_every_other_http_request_gets_one_line_without_headers_or_query(gateway, log_lines):
+    secret = "Bearer do-not-log-this-header"
+    gateway.http.get("/healthz", headers={"X-Request-ID": "health-1", "Authorization": secret})
+    gateway.http.get("/metrics")
+    gateway.http.get("/graphql", headers={"Accept": "text/html"})  # the GraphiQL page
+    gateway.http.get("/no-such-page?token=do-not-log-this-query", headers={"X-Request-ID": "nf-1"})
+    gateway.http.delete("/graphql")
+
+    lines = http_lines(log_lines)
+    assert [(line["method"], line["path"], line["status"], line["level"]) for line in lines] == [
+        ("GET", "/healthz", 200, "debug"),
+        ("GET", "/metrics", 200, "debug"),
+        ("GET", "/graphql", 200, "debug"),
+        ("GET", "/no-such-page", 404, "info"),
+        ("DELETE", "/graphql", 405, "info"),
+    ]
+    assert [lines[0]["request_id"], lines[3]["request_id"]] == ["health-1", "nf-1"]
+    assert all(isinstance(line["duration_ms"], float) for line in lines)
+    text = log_lines.getvalue()
+    assert "do-not-log-this" not in text
+
+
+def test_a_graphql_request_is_logged_once(gateway, log_lines):
+    gateway.data("query account { account { name } }")
+    gateway.http.get(
+        "/graphql",
+        params={"query": "query listed { servers { entriesTotalCount } }"},
+        headers={"Authorization": f"Bearer {FULL}"},
+    )
+
+    lines = parsed(log_lines)
+    assert [line["operation"] for line in lines if line["logger"] == "fleetql.request"] == [
+        "account",
+        "listed",
+    ]
+    assert http_lines(log_lines) == []
+
+
+def test_at_info_only_failed_requests_are_logged(gateway, log_lines):
+    configure_logging("info", stream=log_lines)
+    gateway.http.get("/healthz")
+    gateway.http.get("/nowhere")
+
+    assert [(line["path"], line["status"]) for line in http_lines(log_lines)] == [("/nowhere", 404)]
+
+
+def test_an_unexpected_failure_is_logged_as_a_500_warning(datapacket_upstream, log_lines):
+    settings = settings_from_dict(
+        {"providers": [datapacket_config(datapacket_upstream)], "tokens": TOKENS}
+    )
+    app = create_app(settings)
+
+    async def broken() -> None:
+        raise RuntimeError("unexpected")
+
+    app.add_api_route("/broken", broken)
+    with EmulatorServer(app) as server:
+        response = httpx.get(f"{server.url}/broken", headers={"X-Request-ID": "boom-2"})
+
+    assert response.status_code == 500
+    [line] = http_lines(log_lines)
+    assert (line["path"], line["status"], line["level"], line["request_id"]) == (
+        "/broken",
+        500,
+        "warning",
+        "boom-2",
+    )
