@@ -1,10 +1,8 @@
 """The ``fleetql`` command: ``serve``, ``check``, ``schema``, ``capabilities`` and ``emulate``.
 
 ``serve`` binds its listening socket before anything else starts, and says it is running
-only once that socket accepts connections. Exit status: 0 after a stop by SIGINT/SIGTERM,
-1 when ``check`` finds a provider failing, 2 for an invalid configuration or command line,
-3 when the address cannot be listened on (port in use, not an address of this machine, no
-permission), with one line on stderr saying which.
+only once that socket accepts connections. Exit statuses: ``EXIT_STATUSES`` (also shown by
+``fleetql --help``).
 """
 
 from __future__ import annotations
@@ -74,10 +72,23 @@ Try it:
 """  # noqa: E501
 
 
+#: ``fleetql --help``: plain text (the module docstring is written for Python readers).
+HELP = "FleetQL: one DataPacket-compatible GraphQL endpoint over many bare-metal providers."
+EXIT_STATUSES = """exit status:
+  0  stopped by SIGINT or SIGTERM (serve), or done
+  1  check found a provider failing
+  2  invalid configuration or command line
+  3  the address cannot be listened on (port in use, not an address of this machine,
+     no permission); one line on stderr says which"""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``fleetql`` console script."""
     parser = argparse.ArgumentParser(
-        prog="fleetql", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="fleetql",
+        description=HELP,
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gateway")

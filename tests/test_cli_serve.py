@@ -225,3 +225,12 @@ def test_emulate_all_on_a_taken_port_starts_none_of_them(capsys):
     assert status == 3
     assert captured.err.splitlines() == [f"fleetql: port {base + 2} on 127.0.0.1 is in use"]
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["check"], ["emulate"]])
+def test_help_is_plain_text(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: fleetql" in text and "``" not in text
