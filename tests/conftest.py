@@ -1,4 +1,8 @@
-"""Shared fixtures: real emulators and a real gateway, each serving HTTP on loopback."""
+"""Shared fixtures: real emulators serving HTTP on loopback, and gateways over them.
+
+A gateway runs in process (``tests/servers.py``: its real ASGI app and lifespan, no
+socket); tests about connections and the wire start one under uvicorn instead.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,16 @@ from providers.base import LazyPage, Page
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
 from tests import self_contained
+from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_until_stopped
 
 # Before any test module is collected, so reads made at import time are seen too.
 self_contained.install()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any test opened a file beside the repository (see tests/self_contained)."""
+    """Wait for the emulators still stopping; fail the run if any test opened a file beside
+    the repository (see tests/self_contained)."""
+    wait_until_stopped()
     if self_contained.opened_beside:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -53,11 +60,14 @@ def datapacket_config(upstream: EmulatorServer, **extra: Any) -> dict[str, Any]:
 
 
 class GatewayClient:
-    """Talks GraphQL to a running gateway over HTTP."""
+    """Talks GraphQL to a running gateway: in process, or over HTTP to a real server."""
 
-    def __init__(self, server: EmulatorServer) -> None:
+    def __init__(self, server: InProcessGateway | EmulatorServer) -> None:
         self.server = server
-        self.http = httpx.Client(base_url=server.url, timeout=30)
+        if isinstance(server, InProcessGateway):
+            self.http = server.client(timeout=30)
+        else:
+            self.http = httpx.Client(base_url=server.url, timeout=30)
 
     def post(
         self,
@@ -119,16 +129,16 @@ def error_codes(body: dict) -> list[str]:
 @pytest.fixture(scope="session")
 def datapacket_upstream() -> Iterator[EmulatorServer]:
     """A DataPacket emulator shared by read-only tests (never mutate through it)."""
-    with EmulatorServer(datapacket_emulator.create_app(size=40, seed=1)) as server:
+    with serving(datapacket_emulator.create_app(size=40, seed=1)) as server:
         yield server
 
 
-def start_gateway(providers: list[dict[str, Any]], **server: Any) -> EmulatorServer:
-    """Start a gateway over ``providers`` on a loopback port."""
+def start_gateway(providers: list[dict[str, Any]], **server: Any) -> InProcessGateway:
+    """Start a gateway over ``providers`` in process (``server`` is its ``[server]`` table)."""
     settings = settings_from_dict(
         {"providers": providers, "tokens": TOKENS, "server": server}, source="<test>"
     )
-    return EmulatorServer(create_app(settings)).start()
+    return InProcessGateway(create_app(settings)).start()
 
 
 @pytest.fixture(scope="session")
@@ -142,15 +152,17 @@ def gateway(datapacket_upstream: EmulatorServer) -> Iterator[GatewayClient]:
 @pytest.fixture
 def fresh() -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
     """A factory of private emulator + gateway pairs, for tests that change state."""
-    started: list[EmulatorServer] = []
+    gateways: list[InProcessGateway] = []
+    upstreams: list[EmulatorServer] = []
 
     def make(**emulator_options: Any) -> tuple[GatewayClient, EmulatorServer]:
         options = {"size": 40, "seed": 1, **emulator_options}
         upstream = EmulatorServer(datapacket_emulator.create_app(**options)).start()
+        upstreams.append(upstream)
         server = start_gateway([datapacket_config(upstream)])
-        started.extend([server, upstream])
+        gateways.append(server)
         return GatewayClient(server), upstream
 
     yield make
-    for server in started:
-        server.stop()
+    stop_all(gateways)  # first, so that no gateway calls a stopped emulator
+    stop_soon(upstreams)

@@ -295,14 +295,30 @@ def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind)
     time.sleep(0.25)  # past the cooldown: the next call is the half-open probe
     fleet.clear_logs()
     assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
+    probe_settled(client, kind)
     assert fleet.log(kind).count() == 1  # one probe, failed: open again
     assert client.http.get("/readyz").json()["circuits"][kind] == "OPEN"
 
     fleet.faults(kind).error_rate = 0.0
     time.sleep(0.25)
     client.query(LISTING)  # the probe succeeds (concurrent calls of it failed fast)
+    probe_settled(client, kind)
     assert client.http.get("/readyz").json()["circuits"][kind] == "CLOSED"
     assert "errors" not in client.query(LISTING)
+
+
+def probe_settled(client: GatewayClient, kind: str) -> None:
+    """Wait for the verdict of ``kind``'s half-open probe.
+
+    Packet lists its projects concurrently: in half-open, the call that fails fast ends the
+    request while the probe may still be in flight, its verdict landing just after.
+    """
+    circuit = "{ providers { id circuit } }"
+    wait_until(
+        lambda: (
+            {p["id"]: p["circuit"] for p in client.data(circuit)["providers"]}[kind] != "HALF_OPEN"
+        )
+    )
 
 
 #: What a half-open probe meets. 429, the request's deadline and a cancellation give no

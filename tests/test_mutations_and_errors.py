@@ -8,6 +8,7 @@ import pytest
 
 from gateway.graphql_http import format_error
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import serving
 
 SERVER = '{name: "DP-12345"}'
 
@@ -160,9 +161,8 @@ def test_a_failed_power_action_is_not_retried(fresh):
 
 def test_a_hung_upstream_times_out_as_provider_unavailable(datapacket_upstream):
     from providers.datapacket import emulator
-    from providers.emulation.server import EmulatorServer
 
-    with EmulatorServer(emulator.create_app(size=5)) as upstream:
+    with serving(emulator.create_app(size=5)) as upstream:
         upstream.app.state.emulator.faults.hang = True
         server = start_gateway([datapacket_config(upstream, read_timeout=0.3)])
         try:
