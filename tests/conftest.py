@@ -133,10 +133,14 @@ def datapacket_upstream() -> Iterator[EmulatorServer]:
         yield server
 
 
-def start_gateway(providers: list[dict[str, Any]], **server: Any) -> InProcessGateway:
-    """Start a gateway over ``providers`` in process (``server`` is its ``[server]`` table)."""
+def start_gateway(
+    providers: list[dict[str, Any]], *, cache: dict[str, Any] | None = None, **server: Any
+) -> InProcessGateway:
+    """Start a gateway over ``providers`` in process (``cache`` and ``server`` are its
+    ``[cache]`` and ``[server]`` tables)."""
     settings = settings_from_dict(
-        {"providers": providers, "tokens": TOKENS, "server": server}, source="<test>"
+        {"providers": providers, "tokens": TOKENS, "server": server, "cache": cache or {}},
+        source="<test>",
     )
     return InProcessGateway(create_app(settings)).start()
 
@@ -151,15 +155,18 @@ def gateway(datapacket_upstream: EmulatorServer) -> Iterator[GatewayClient]:
 
 @pytest.fixture
 def fresh() -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
-    """A factory of private emulator + gateway pairs, for tests that change state."""
+    """A factory of private emulator + gateway pairs, for tests that change state
+    (``cache``: the gateway's ``[cache]`` table; other options go to the emulator)."""
     gateways: list[InProcessGateway] = []
     upstreams: list[EmulatorServer] = []
 
-    def make(**emulator_options: Any) -> tuple[GatewayClient, EmulatorServer]:
+    def make(
+        cache: dict[str, Any] | None = None, **emulator_options: Any
+    ) -> tuple[GatewayClient, EmulatorServer]:
         options = {"size": 40, "seed": 1, **emulator_options}
         upstream = EmulatorServer(datapacket_emulator.create_app(**options)).start()
         upstreams.append(upstream)
-        server = start_gateway([datapacket_config(upstream)])
+        server = start_gateway([datapacket_config(upstream)], cache=cache)
         gateways.append(server)
         return GatewayClient(server), upstream
 

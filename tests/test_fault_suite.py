@@ -35,7 +35,7 @@ from tests.test_security import MUTATIONS
 SIZE = 6
 GENERIC_RETRY = ["datapacket", "packet", "mammoth"]
 #: Far below every injected delay (hang: forever; latency: 5 s).
-SHORT_TIMEOUT = 0.3
+SHORT_TIMEOUT = 0.1
 LISTING = (
     "{ servers(input: {pageSize: 50}) { entriesTotalCount entries { name provider { id } } } }"
 )

@@ -18,7 +18,8 @@ def power_status(client) -> str:
 
 
 def test_power_off_lands_after_the_upstream_delay(fresh):
-    client, _ = fresh(power_delay=0.2)
+    # Server reads stay cached 5 s by default: the loop below would wait that out.
+    client, _ = fresh(power_delay=0.2, cache={"servers": 0.5})
     assert power_status(client) == "ON"
     client.data(
         f"mutation {{ performServerPowerAction(input: {{server: {SERVER}, action: OFF}}) "
@@ -164,7 +165,7 @@ def test_a_hung_upstream_times_out_as_provider_unavailable(datapacket_upstream):
 
     with serving(emulator.create_app(size=5)) as upstream:
         upstream.app.state.emulator.faults.hang = True
-        server = start_gateway([datapacket_config(upstream, read_timeout=0.3)])
+        server = start_gateway([datapacket_config(upstream, read_timeout=0.1, retry_backoff=0.01)])
         try:
             body = GatewayClient(server).query("{ account { name } }")
         finally:
