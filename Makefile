@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema clean
+.PHONY: run test test-slow lint format schema clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/fleetql serve
 
-## Lint, check formatting, and run the whole test suite.
+## Lint, check formatting, and run the test suite but its slow tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+## The slow tests: the heaviest property tests and the benchmark smoke runs.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
