@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import fastapi.dependencies.models
 import httpx
 import pytest
 
@@ -38,6 +39,30 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("files opened beside the repository (commit them under tests/)")
         for path in dict.fromkeys(self_contained.opened_beside):
             terminalreporter.write_line(path)
+
+
+#: FastAPI's caches of how to call an endpoint (4,096 entries, keyed by the function). A
+#: gateway app's endpoints close over its ``Gateway`` (providers, a GraphQL schema with its
+#: whole AST), so these caches kept every app the suite built alive: 2.7 million objects by
+#: the end, and full garbage collections of up to 1.5 s, long enough to stall a gateway's
+#: loop past the timeouts the fault tests rely on.
+_ENDPOINT_CACHES = [
+    cache
+    for name in (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    )
+    if (cache := getattr(fastapi.dependencies.models, name, None)) is not None
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_the_modules_apps() -> Iterator[None]:
+    """After a module, let go of the apps it built (see ``_ENDPOINT_CACHES``)."""
+    yield
+    for cache in _ENDPOINT_CACHES:
+        cache.cache_clear()
 
 
 FULL = "test-full-access"
