@@ -6,6 +6,7 @@ socket); tests about connections and the wire start one under uvicorn instead.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,21 @@ from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_u
 
 # Before any test module is collected, so reads made at import time are seen too.
 self_contained.install()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Full garbage collections run between modules (``_between_modules``), not inside tests.
+
+    A full collection walks a few hundred thousand objects and stalls every thread for
+    0.1-0.7 s; inside a test it stalls the gateway's loop too, past a 0.2 s breaker cooldown
+    or a timeout a fault test relies on. Young collections run as usual. What collection
+    built (the test modules, their schemas and strategies) lives for the whole run: frozen,
+    no collection walks it again.
+    """
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000_000)  # no automatic full collection
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -58,11 +74,13 @@ _ENDPOINT_CACHES = [
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _forget_the_modules_apps() -> Iterator[None]:
-    """After a module, let go of the apps it built (see ``_ENDPOINT_CACHES``)."""
+def _between_modules() -> Iterator[None]:
+    """After a module, let go of the apps it built (see ``_ENDPOINT_CACHES``) and collect
+    the garbage (see ``pytest_collection_finish``)."""
     yield
     for cache in _ENDPOINT_CACHES:
         cache.cache_clear()
+    gc.collect()
 
 
 FULL = "test-full-access"
