@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # `make run PORT=8001 HOST=0.0.0.0`: where the demo listens (default 127.0.0.1:8000).
 SERVE_FLAGS := $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
-.PHONY: run test lint format schema clean
+.PHONY: run test test-slow lint format schema clean
 
 $(STAMP): pyproject.toml
 	@sh scripts/require-python.sh '$(PYTHON)' '$(firstword $(MAKECMDGOALS))'
@@ -16,18 +16,22 @@ $(STAMP): pyproject.toml
 	@echo "Installing FleetQL and its test tools into $(VENV) (a minute or two the first time)"
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
-	$(BIN)/pip install -e '.[test]' || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install -e '.[test,tracing]' || { rm -rf $(VENV); exit 1; }
 	touch $(STAMP)
 
 ## Start the gateway on 127.0.0.1:8000 with emulated backends and demo tokens.
 run: $(STAMP)
 	$(BIN)/fleetql serve $(SERVE_FLAGS)
 
-## Lint, check formatting, and run the whole test suite.
+## Lint, check formatting, and run the test suite but its slow tests.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
+
+## The slow tests: the heaviest property tests and the benchmark smoke runs.
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,10 +1,16 @@
-"""Shared fixtures: real emulators and a real gateway, each serving HTTP on loopback."""
+"""Shared fixtures: real emulators serving HTTP on loopback, and gateways over them.
+
+A gateway runs in process (``tests/servers.py``: its real ASGI app and lifespan, no
+socket); tests about connections and the wire start one under uvicorn instead.
+"""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import fastapi.dependencies.models
 import httpx
 import pytest
 
@@ -14,13 +20,31 @@ from providers.base import LazyPage, Page
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
 from tests import self_contained
+from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_until_stopped
 
 # Before any test module is collected, so reads made at import time are seen too.
 self_contained.install()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Full garbage collections run between modules (``_between_modules``), not inside tests.
+
+    A full collection walks a few hundred thousand objects and stalls every thread for
+    0.1-0.7 s; inside a test it stalls the gateway's loop too, past a 0.2 s breaker cooldown
+    or a timeout a fault test relies on. Young collections run as usual. What collection
+    built (the test modules, their schemas and strategies) lives for the whole run: frozen,
+    no collection walks it again.
+    """
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, 1_000_000_000)  # no automatic full collection
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if any test opened a file beside the repository (see tests/self_contained)."""
+    """Wait for the emulators still stopping; fail the run if any test opened a file beside
+    the repository (see tests/self_contained)."""
+    wait_until_stopped()
     if self_contained.opened_beside:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -31,6 +55,32 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("files opened beside the repository (commit them under tests/)")
         for path in dict.fromkeys(self_contained.opened_beside):
             terminalreporter.write_line(path)
+
+
+#: FastAPI's caches of how to call an endpoint (4,096 entries, keyed by the function). A
+#: gateway app's endpoints close over its ``Gateway`` (providers, a GraphQL schema with its
+#: whole AST), so these caches kept every app the suite built alive: 2.7 million objects by
+#: the end, and full garbage collections of up to 1.5 s, long enough to stall a gateway's
+#: loop past the timeouts the fault tests rely on.
+_ENDPOINT_CACHES = [
+    cache
+    for name in (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    )
+    if (cache := getattr(fastapi.dependencies.models, name, None)) is not None
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _between_modules() -> Iterator[None]:
+    """After a module, let go of the apps it built (see ``_ENDPOINT_CACHES``) and collect
+    the garbage (see ``pytest_collection_finish``)."""
+    yield
+    for cache in _ENDPOINT_CACHES:
+        cache.cache_clear()
+    gc.collect()
 
 
 FULL = "test-full-access"
@@ -53,11 +103,14 @@ def datapacket_config(upstream: EmulatorServer, **extra: Any) -> dict[str, Any]:
 
 
 class GatewayClient:
-    """Talks GraphQL to a running gateway over HTTP."""
+    """Talks GraphQL to a running gateway: in process, or over HTTP to a real server."""
 
-    def __init__(self, server: EmulatorServer) -> None:
+    def __init__(self, server: InProcessGateway | EmulatorServer) -> None:
         self.server = server
-        self.http = httpx.Client(base_url=server.url, timeout=30)
+        if isinstance(server, InProcessGateway):
+            self.http = server.client(timeout=30)
+        else:
+            self.http = httpx.Client(base_url=server.url, timeout=30)
 
     def post(
         self,
@@ -119,16 +172,20 @@ def error_codes(body: dict) -> list[str]:
 @pytest.fixture(scope="session")
 def datapacket_upstream() -> Iterator[EmulatorServer]:
     """A DataPacket emulator shared by read-only tests (never mutate through it)."""
-    with EmulatorServer(datapacket_emulator.create_app(size=40, seed=1)) as server:
+    with serving(datapacket_emulator.create_app(size=40, seed=1)) as server:
         yield server
 
 
-def start_gateway(providers: list[dict[str, Any]], **server: Any) -> EmulatorServer:
-    """Start a gateway over ``providers`` on a loopback port."""
+def start_gateway(
+    providers: list[dict[str, Any]], *, cache: dict[str, Any] | None = None, **server: Any
+) -> InProcessGateway:
+    """Start a gateway over ``providers`` in process (``cache`` and ``server`` are its
+    ``[cache]`` and ``[server]`` tables)."""
     settings = settings_from_dict(
-        {"providers": providers, "tokens": TOKENS, "server": server}, source="<test>"
+        {"providers": providers, "tokens": TOKENS, "server": server, "cache": cache or {}},
+        source="<test>",
     )
-    return EmulatorServer(create_app(settings)).start()
+    return InProcessGateway(create_app(settings)).start()
 
 
 @pytest.fixture(scope="session")
@@ -141,16 +198,21 @@ def gateway(datapacket_upstream: EmulatorServer) -> Iterator[GatewayClient]:
 
 @pytest.fixture
 def fresh() -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
-    """A factory of private emulator + gateway pairs, for tests that change state."""
-    started: list[EmulatorServer] = []
+    """A factory of private emulator + gateway pairs, for tests that change state
+    (``cache``: the gateway's ``[cache]`` table; other options go to the emulator)."""
+    gateways: list[InProcessGateway] = []
+    upstreams: list[EmulatorServer] = []
 
-    def make(**emulator_options: Any) -> tuple[GatewayClient, EmulatorServer]:
+    def make(
+        cache: dict[str, Any] | None = None, **emulator_options: Any
+    ) -> tuple[GatewayClient, EmulatorServer]:
         options = {"size": 40, "seed": 1, **emulator_options}
         upstream = EmulatorServer(datapacket_emulator.create_app(**options)).start()
-        server = start_gateway([datapacket_config(upstream)])
-        started.extend([server, upstream])
+        upstreams.append(upstream)
+        server = start_gateway([datapacket_config(upstream)], cache=cache)
+        gateways.append(server)
         return GatewayClient(server), upstream
 
     yield make
-    for server in started:
-        server.stop()
+    stop_all(gateways)  # first, so that no gateway calls a stopped emulator
+    stop_soon(upstreams)

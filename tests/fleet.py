@@ -16,6 +16,7 @@ from providers.emulation.faults import FaultSettings
 from providers.emulation.request_log import RequestLog
 from providers.emulation.server import EmulatorServer
 from tests.conftest import TOKENS, GatewayClient
+from tests.servers import InProcessGateway, stop_all, stop_soon
 
 KINDS = [backend.kind for backend in DEMO_BACKENDS]
 
@@ -29,7 +30,7 @@ class Fleet:
     def __init__(self, size: int, **table_extras: Any) -> None:
         self.upstreams: dict[str, EmulatorServer] = {}
         self.tables: dict[str, dict[str, Any]] = {}
-        self.gateways: list[EmulatorServer] = []
+        self.gateways: list[InProcessGateway] = []
         for backend in DEMO_BACKENDS:
             app = backend.emulator(size)
             upstream = self.upstreams[backend.kind] = EmulatorServer(app).start()
@@ -53,8 +54,9 @@ class Fleet:
         limits: dict[str, Any] | None = None,
         health: ProviderHealth | None = None,
         **overrides: dict[str, Any],
-    ) -> EmulatorServer:
-        """A new gateway (empty cache, closed circuits) over ``kinds`` in the demo's order.
+    ) -> InProcessGateway:
+        """A new in-process gateway (empty cache, closed circuits) over ``kinds`` in the demo's
+        order.
 
         ``cache`` is ``[cache] enabled`` or the whole ``[cache]`` table; ``server`` and
         ``limits`` are its ``[server]`` and ``[limits]`` tables; ``health`` its reachability
@@ -75,7 +77,7 @@ class Fleet:
             },
             source="<fleet test>",
         )
-        return EmulatorServer(create_app(settings, health=health)).start()
+        return InProcessGateway(create_app(settings, health=health)).start()
 
     def gateway(self, kinds: list[str] | None = None, **options: Any) -> GatewayClient:
         """Like ``start``, stopped by ``stop_gateways``."""
@@ -130,11 +132,10 @@ class Fleet:
 
     def stop_gateways(self) -> None:
         """Stop the gateways started with ``gateway`` (the emulators keep running)."""
-        while self.gateways:
-            self.gateways.pop().stop()
+        stop_all(self.gateways)
+        self.gateways.clear()
 
     def stop(self) -> None:
-        """Stop every gateway and emulator."""
+        """Stop every gateway; the emulators finish stopping in the background (``stop_soon``)."""
         self.stop_gateways()
-        for upstream in self.upstreams.values():
-            upstream.stop()
+        stop_soon(self.upstreams.values())

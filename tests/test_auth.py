@@ -6,8 +6,8 @@ import hashlib
 
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
-from providers.emulation.server import EmulatorServer
 from tests.conftest import READ, GatewayClient, datapacket_config, error_codes
+from tests.servers import InProcessGateway
 
 POWER_ON = (
     'mutation { performServerPowerAction(input: {server: {name: "DP-12345"}, action: ON}) '
@@ -58,7 +58,7 @@ def test_configured_sha256_and_env_tokens_authenticate(datapacket_upstream, monk
     settings = settings_from_dict(
         {"providers": [datapacket_config(datapacket_upstream)], "tokens": settings_tokens}
     )
-    with EmulatorServer(create_app(settings)) as server:
+    with InProcessGateway(create_app(settings)) as server:
         client = GatewayClient(server)
         assert client.data("{ account { name } }", token="s3cret")["account"]["name"]
         assert client.data("{ account { name } }", token="from-the-environment")

@@ -1,17 +1,22 @@
 """The benchmark's machinery end to end, for a fraction of a second with tiny fleets.
 
 Counts only (phases, requests, upstream calls), never timings: the benchmark itself is run
-by hand (docs/performance.md), not by ``make test``.
+by hand (docs/performance.md), not by ``make test``. These smoke runs (about 17 s) are
+``slow``: ``make test-slow`` runs them, after ``make test`` in CI.
 """
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.hostile import Options as HostileOptions
 from bench.hostile import run_hostile
 from bench.memory_profile import profile_memory
 from bench.run import KINDS, Options, run_benchmark
+
+pytestmark = pytest.mark.slow
 
 OPTIONS = Options(
     duration=0.2,

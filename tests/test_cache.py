@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from gateway.app import create_app
@@ -17,6 +16,7 @@ from providers.cache import DEFAULT_TTLS, ReadCache
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config, start_gateway
+from tests.servers import InProcessGateway, serving
 
 SERVERS = "{ servers(input: {pageSize: 5}) { entries { name alias } } }"
 ALIAS_OF_12345 = '{ server(input: {name: "DP-12345"}) { alias } }'
@@ -24,7 +24,7 @@ ALIAS_OF_12345 = '{ server(input: {name: "DP-12345"}) { alias } }'
 
 @pytest.fixture
 def upstream() -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator.create_app(size=20, seed=3)) as server:
+    with serving(emulator.create_app(size=20, seed=3)) as server:
         yield server
 
 
@@ -48,7 +48,7 @@ def test_a_repeated_read_is_served_from_the_cache(client, upstream):
 
 def test_twenty_concurrent_identical_reads_make_one_upstream_call(client, upstream):
     async def burst() -> list[dict]:
-        async with httpx.AsyncClient(base_url=client.server.url, timeout=30) as http:
+        async with client.server.async_client(timeout=30) as http:
             responses = await asyncio.gather(
                 *(
                     http.post(
@@ -118,7 +118,7 @@ def test_the_cache_can_be_switched_off(upstream):
     settings = settings_from_dict(
         {"providers": [datapacket_config(upstream)], "tokens": TOKENS, "cache": {"enabled": False}}
     )
-    with EmulatorServer(create_app(settings)) as gateway:
+    with InProcessGateway(create_app(settings)) as gateway:
         client = GatewayClient(gateway)
         client.data(SERVERS)
         client.data(SERVERS)

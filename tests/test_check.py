@@ -11,6 +11,7 @@ import pytest
 from gateway.cli import main
 from providers.datapacket import emulator as datapacket_emulator
 from providers.emulation.server import EmulatorServer
+from tests.servers import serving
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def broken_upstream() -> Iterator[EmulatorServer]:
     """A DataPacket emulator answering 503 to everything."""
     app = datapacket_emulator.create_app(size=5, seed=1)
     app.state.emulator.faults.error_rate = 1.0
-    with EmulatorServer(app) as server:
+    with serving(app) as server:
         yield server
 
 

@@ -32,9 +32,15 @@ class Pair:
 
     def __init__(self) -> None:
         self.fleets = [Fleet(SIZE), Fleet(SIZE)]
-        # Support requests the mutations make are stamped alike on both fleets.
         for fleet in self.fleets:
-            fleet.upstreams["datapacket"].app.state.fleet.clock = lambda: SUPPORT_CLOCK
+            app = fleet.upstreams["datapacket"].app
+            # Support requests the mutations make are stamped alike on both fleets.
+            app.state.fleet.clock = lambda: SUPPORT_CLOCK
+            # Power actions land at once: after the seed's CYCLE (landing 0.5 s later by
+            # default), what the next examples read back (powerStatus, statusV2) would depend
+            # on when each fleet was asked.
+            graphql = next(r.endpoint for r in app.routes if hasattr(r.endpoint, "__self__"))
+            graphql.__self__.power_delay = 0
         self.restart_gateways()
 
     def restart_gateways(self) -> None:

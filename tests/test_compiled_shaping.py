@@ -236,6 +236,9 @@ def as_error(value: object) -> object:
     return value.message if isinstance(value, GraphQLError) else value
 
 
+# About 13 s, most of it drawing the trees: ``slow`` (``make test-slow``). The default run keeps
+# the deterministic comparisons below (every junk value in every field).
+@pytest.mark.slow
 @settings(FUZZ, max_examples=400)
 @given(
     document=st.sampled_from(DOCUMENTS),

@@ -18,6 +18,7 @@ from providers.base import Capability
 from providers.emulation.server import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import TOKENS, GatewayClient, error_codes
+from tests.servers import InProcessGateway, stop_soon
 
 FIELDS = (
     "name alias location { name region short } powerStatus statusV2 "
@@ -43,13 +44,13 @@ class Backend:
             **backend.options(app),
         }
         settings = settings_from_dict({"providers": [table], "tokens": TOKENS})
-        self.gateway = EmulatorServer(create_app(settings)).start()
+        self.gateway = InProcessGateway(create_app(settings)).start()
         self.client = GatewayClient(self.gateway)
         self.prefix = backend.prefix
 
     def stop(self) -> None:
         self.gateway.stop()
-        self.upstream.stop()
+        stop_soon([self.upstream])
 
     @property
     def log(self):

@@ -17,6 +17,7 @@ from providers.mammoth import emulator as mammoth_emulator
 from schema.scalars import format_datetime
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.providers.mammoth.conftest import provider_table
+from tests.servers import stop_soon
 
 TRAFFIC = """query($input: TrafficInput!) {
   traffic(input: $input) { aggregated { statisticsIn { sum } statisticsOut { sum } } }
@@ -28,8 +29,7 @@ def upstreams() -> Iterator[tuple[EmulatorServer, EmulatorServer]]:
     datapacket = EmulatorServer(datapacket_emulator.create_app(size=10, seed=1)).start()
     mammoth = EmulatorServer(mammoth_emulator.create_app(size=5, seed=1)).start()
     yield datapacket, mammoth
-    datapacket.stop()
-    mammoth.stop()
+    stop_soon([datapacket, mammoth])
 
 
 def gateway(*tables: dict) -> tuple[GatewayClient, EmulatorServer]:

@@ -11,17 +11,17 @@ import pytest
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS, DEMO_FULL_ACCESS, DEMO_READ_ONLY, start_demo_backends
 from gateway.settings import ConfigError, settings_from_dict
-from providers.emulation.server import EmulatorServer
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import InProcessGateway, stop_soon
 
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[GatewayClient]:
     backends = start_demo_backends(size=40)
-    server = EmulatorServer(create_app(backends.settings, demo_token=DEMO_FULL_ACCESS)).start()
+    server = InProcessGateway(create_app(backends.settings, demo_token=DEMO_FULL_ACCESS)).start()
     yield GatewayClient(server)
     server.stop()
-    backends.stop()
+    stop_soon([backends])
 
 
 def test_every_demo_provider_is_reachable(demo):

@@ -30,6 +30,7 @@ from gateway.demo import DEMO_BACKENDS
 from gateway.settings import settings_from_dict
 from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, GatewayClient
+from tests.servers import InProcessGateway, stop_all
 
 SIZE = 4
 SCHEMA = graphql.build_schema(
@@ -81,10 +82,10 @@ def client() -> Iterator[GatewayClient]:
         "tokens": TOKENS,
         "limits": {"queries_per_minute": 100_000, "mutations_per_minute": 100_000},
     }
-    gateway = EmulatorServer(create_app(settings_from_dict(config, source="<fuzz>"))).start()
+    gateway = InProcessGateway(create_app(settings_from_dict(config, source="<fuzz>"))).start()
     yield GatewayClient(gateway)
-    for server in [gateway, *upstreams]:
-        server.stop()
+    gateway.stop()
+    stop_all(upstreams)
 
 
 def assert_well_behaved(status: int, text: str) -> dict:

@@ -8,8 +8,16 @@ import pytest
 from gateway.app import create_app
 from gateway.graphql_http import GRAPHQL_RESPONSE_JSON, negotiate
 from gateway.settings import settings_from_dict
-from providers.emulation.server import EmulatorServer
-from tests.conftest import FULL, READ, TOKENS, datapacket_config, error_codes, start_gateway
+from tests.conftest import (
+    FULL,
+    READ,
+    TOKENS,
+    GatewayClient,
+    datapacket_config,
+    error_codes,
+    start_gateway,
+)
+from tests.servers import serving
 
 SPEC_CLIENT = f"{GRAPHQL_RESPONSE_JSON}, application/json;q=0.9"
 
@@ -134,8 +142,8 @@ def test_a_refused_cors_preflight_has_a_json_error_body(datapacket_upstream):
         [datapacket_config(datapacket_upstream)], cors_origins=["http://localhost:3000"]
     )
     try:
-        response = httpx.options(
-            f"{server.url}/graphql",
+        response = GatewayClient(server).http.options(
+            "/graphql",
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
     finally:
@@ -156,7 +164,7 @@ def test_an_unexpected_exception_is_a_json_500_with_the_request_id(datapacket_up
         raise RuntimeError("secret detail")
 
     app.add_api_route("/broken", broken)
-    with EmulatorServer(app) as server:
+    with serving(app) as server:
         response = httpx.get(f"{server.url}/broken", headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "boom-1"

@@ -28,6 +28,7 @@ from gateway.settings import ConfigError, settings_from_dict
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, datapacket_config, error_codes
+from tests.servers import serving
 
 MAX_BODY = 16384
 #: The upper bound a test waits for the server; a pass takes a fraction of it.
@@ -42,7 +43,7 @@ JSON_POST = (
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator.create_app(size=5, seed=1)) as server:
+    with serving(emulator.create_app(size=5, seed=1)) as server:
         yield server
 
 

@@ -20,18 +20,19 @@ from tests.conftest import (
     error_codes,
     fragment_bomb,
 )
+from tests.servers import InProcessGateway, serving
 
 
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[tuple[EmulatorServer, EmulatorServer]]:
     with (
-        EmulatorServer(emulator.create_app(size=10, seed=1)) as first,
-        EmulatorServer(emulator.create_app(size=8, seed=2, examples=False)) as second,
+        serving(emulator.create_app(size=10, seed=1)) as first,
+        serving(emulator.create_app(size=8, seed=2, examples=False)) as second,
     ):
         yield first, second
 
 
-def gateway_with(upstreams, **config) -> EmulatorServer:
+def gateway_with(upstreams, **config) -> InProcessGateway:
     first, second = upstreams
     settings = settings_from_dict(
         {
@@ -40,7 +41,7 @@ def gateway_with(upstreams, **config) -> EmulatorServer:
             **config,
         }
     )
-    return EmulatorServer(create_app(settings)).start()
+    return InProcessGateway(create_app(settings)).start()
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,9 @@ from gateway.cli import uvicorn_options
 from gateway.metrics import OTHER, BoundedLabel
 from gateway.settings import settings_from_dict
 from providers.datapacket import emulator as datapacket_emulator
-from providers.emulation.server import EmulatorServer
 from providers.http import endpoint_template
 from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config
+from tests.servers import InProcessGateway, serving
 
 FULL_HEADERS = {"Authorization": f"Bearer {FULL}"}
 
@@ -149,8 +149,8 @@ def test_metrics_can_be_switched_off(datapacket_upstream):
             "observability": {"metrics": False},
         }
     )
-    with EmulatorServer(create_app(settings)) as server:
-        response = httpx.get(f"{server.url}/metrics")
+    with InProcessGateway(create_app(settings)) as server, server.client() as http:
+        response = http.get("/metrics")
     assert response.status_code == 404
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
@@ -197,7 +197,7 @@ class _CliServer:
 def gated() -> Iterator[tuple[_Gate, _CliServer]]:
     """A DataPacket emulator behind a gate, and a gateway over it run as `serve` runs it."""
     gate = _Gate(datapacket_emulator.create_app(size=10, seed=1))
-    with EmulatorServer(gate) as upstream:
+    with serving(gate) as upstream:
         settings = settings_from_dict(
             {
                 "providers": [datapacket_config(upstream)],

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.graphql_http import format_error
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import serving
 
 SERVER = '{name: "DP-12345"}'
 
@@ -17,7 +18,8 @@ def power_status(client) -> str:
 
 
 def test_power_off_lands_after_the_upstream_delay(fresh):
-    client, _ = fresh(power_delay=0.2)
+    # Server reads stay cached 5 s by default: the loop below would wait that out.
+    client, _ = fresh(power_delay=0.2, cache={"servers": 0.5})
     assert power_status(client) == "ON"
     client.data(
         f"mutation {{ performServerPowerAction(input: {{server: {SERVER}, action: OFF}}) "
@@ -160,11 +162,10 @@ def test_a_failed_power_action_is_not_retried(fresh):
 
 def test_a_hung_upstream_times_out_as_provider_unavailable(datapacket_upstream):
     from providers.datapacket import emulator
-    from providers.emulation.server import EmulatorServer
 
-    with EmulatorServer(emulator.create_app(size=5)) as upstream:
+    with serving(emulator.create_app(size=5)) as upstream:
         upstream.app.state.emulator.faults.hang = True
-        server = start_gateway([datapacket_config(upstream, read_timeout=0.3)])
+        server = start_gateway([datapacket_config(upstream, read_timeout=0.1, retry_backoff=0.01)])
         try:
             body = GatewayClient(server).query("{ account { name } }")
         finally:

@@ -335,8 +335,12 @@ def test_support_writes_without_datapacket_name_the_operation_and_the_owner(flee
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Fleet]:
-    """All five emulators for fault tests; each test gets its own gateway and resets faults."""
-    running = Fleet(SIZE)
+    """All five emulators for fault tests; each test gets its own gateway and resets faults.
+
+    Retries keep their counts but wait a hundredth of a second (the default backoff, and
+    DCImanager's, is 0.2 s doubled per retry): these tests count data and errors, not time.
+    """
+    running = Fleet(SIZE, retry_backoff=0.01)
     yield running
     running.stop()
 
@@ -350,8 +354,10 @@ def healthy(faulty: Fleet) -> list[dict]:
 
 
 @pytest.fixture
-def inject(faulty: Fleet) -> Iterator[Callable[..., GatewayClient]]:
+def inject(faulty: Fleet, monkeypatch) -> Iterator[Callable[..., GatewayClient]]:
     """Set faults on some emulators and return a fresh gateway; every knob is reset after."""
+    # dashserv's own rule retries a 503 after 0.5, 1 and 2 s: as many retries, without the wait.
+    monkeypatch.setattr(PROVIDER_KINDS["dashserv"], "read_retry_delays", (0.01, 0.01, 0.01))
 
     def make(faults: dict[str, str]) -> GatewayClient:
         overrides = {}
@@ -361,7 +367,7 @@ def inject(faulty: Fleet) -> Iterator[Callable[..., GatewayClient]]:
                 knobs.error_rate = 1.0
             elif fault == "slow":
                 knobs.latency_ms = 1000
-                overrides[kind] = {"read_timeout": 0.3}
+                overrides[kind] = {"read_timeout": 0.1}  # far below the latency
             else:
                 knobs.malformed = True
         faulty.clear_logs()

@@ -6,9 +6,9 @@ import pytest
 
 from gateway.demo import DEMO_BACKENDS
 from providers.datapacket import emulator as datapacket_emulator
-from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator as mammoth_emulator
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
+from tests.servers import serving
 
 MAMMOTH = next(backend for backend in DEMO_BACKENDS if backend.kind == "mammoth")
 
@@ -16,8 +16,8 @@ MAMMOTH = next(backend for backend in DEMO_BACKENDS if backend.kind == "mammoth"
 @pytest.mark.parametrize(("delay", "status"), [(3600.0, "in-progress"), (0.0, "completed")])
 def test_a_mammoth_power_action_reports_its_progress(delay, status):
     with (
-        EmulatorServer(mammoth_emulator.create_app(size=6, seed=1, action_delay=delay)) as mc,
-        EmulatorServer(datapacket_emulator.create_app(size=4, seed=1)) as dp,
+        serving(mammoth_emulator.create_app(size=6, seed=1, action_delay=delay)) as mc,
+        serving(datapacket_emulator.create_app(size=4, seed=1)) as dp,
     ):
         gateway = start_gateway(
             [

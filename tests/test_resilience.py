@@ -7,20 +7,20 @@ import asyncio
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from providers.resilience import CLOSED, HALF_OPEN, OPEN, ResiliencePolicy, UpstreamGuard
 from tests.conftest import FULL, GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import serving
 
 ACCOUNT = "{ account { name } }"
 
 
 @pytest.fixture
 def upstream() -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator.create_app(size=6, seed=1)) as server:
+    with serving(emulator.create_app(size=6, seed=1)) as server:
         yield server
 
 
@@ -227,8 +227,8 @@ def test_the_request_deadline_bounds_a_hanging_provider_and_keeps_the_others():
     from providers.datapacket import emulator as dp
 
     with (
-        EmulatorServer(dp.create_app(size=4, seed=1)) as healthy,
-        EmulatorServer(dp.create_app(size=3, seed=2, examples=False)) as hanging,
+        serving(dp.create_app(size=4, seed=1)) as healthy,
+        serving(dp.create_app(size=3, seed=2, examples=False)) as hanging,
     ):
         hanging.app.state.emulator.faults.hang = True
         gateway = start_gateway(
@@ -254,7 +254,7 @@ def test_calls_cut_short_by_the_deadline_give_back_their_slot(upstream):
     client = GatewayClient(gateway)
 
     async def two_at_once() -> list[dict]:
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        async with gateway.async_client(timeout=30) as http:
             headers = {"Authorization": f"Bearer {FULL}"}
             responses = await asyncio.gather(
                 *(

@@ -9,6 +9,7 @@ import pytest
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import stop_soon
 
 
 @pytest.fixture
@@ -17,8 +18,8 @@ def two_accounts() -> Iterator[tuple[GatewayClient, EmulatorServer, EmulatorServ
     second = EmulatorServer(emulator.create_app(size=30, seed=2, examples=False)).start()
     gateway = start_gateway([datapacket_config(first), datapacket_config(second, id="dp-second")])
     yield GatewayClient(gateway), first, second
-    for server in (gateway, first, second):
-        server.stop()
+    gateway.stop()
+    stop_soon([first, second])
 
 
 def page(client: GatewayClient, index: int, size: int, **filter: object) -> dict:

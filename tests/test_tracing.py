@@ -10,8 +10,8 @@ from gateway.app import create_app
 from gateway.cli import main
 from gateway.settings import ConfigError, settings_from_dict
 from gateway.tracing import NO_TRACING, OpenTelemetryTracing
-from providers.emulation.server import EmulatorServer
 from tests.conftest import TOKENS, GatewayClient, datapacket_config
+from tests.servers import InProcessGateway
 
 SDK_MODULES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
 
@@ -31,7 +31,7 @@ def test_tracing_is_off_unless_configured_and_imports_nothing(datapacket_upstrea
     already_imported = any(name in sys.modules for name in SDK_MODULES)
     app = create_app(settings_for(datapacket_upstream))
     assert app.state.gateway.observability.tracing is NO_TRACING
-    with EmulatorServer(app) as server:
+    with InProcessGateway(app) as server:
         GatewayClient(server).data("query account { account { name } }")
     if not already_imported:
         assert not any(name in sys.modules for name in SDK_MODULES)
@@ -72,7 +72,7 @@ def test_spans_for_the_request_its_loader_batch_and_its_upstream_calls(datapacke
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = create_app(settings_for(datapacket_upstream), tracing=OpenTelemetryTracing(provider))
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    with EmulatorServer(app) as server:
+    with InProcessGateway(app) as server:
         GatewayClient(server).http.post(
             "/graphql",
             json={

@@ -17,6 +17,7 @@ from resolvers.traffic import combine, grid_step
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
 from tests.providers.mammoth.conftest import provider_table as mammoth_table
 from tests.providers.packet.conftest import packet_table
+from tests.servers import stop_soon
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -66,8 +67,7 @@ def accounts():
     first = EmulatorServer(emulator.create_app(size=12, seed=1)).start()
     second = EmulatorServer(emulator.create_app(size=9, seed=2, examples=False)).start()
     yield first, second
-    for server in (first, second):
-        server.stop()
+    stop_soon([first, second])
 
 
 def traffic_of(providers: list[dict], start: datetime, end: datetime) -> dict:
@@ -119,8 +119,8 @@ def with_packet() -> Iterator[tuple[GatewayClient, dict[str, EmulatorServer]]]:
         ]
     )
     yield GatewayClient(gateway), upstreams
-    for server in [gateway, *upstreams.values()]:
-        server.stop()
+    gateway.stop()
+    stop_soon(upstreams.values())
 
 
 def names_of(upstreams: dict[str, EmulatorServer]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator as mammoth_emulator
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
 from tests.providers.mammoth.conftest import provider_table
+from tests.servers import stop_soon
 
 ROOT = Path(__file__).resolve().parents[1]
 INVOICES = """query($filter: InvoicesInput) {
@@ -82,8 +83,8 @@ def two_billers() -> Iterator[tuple[GatewayClient, EmulatorServer, EmulatorServe
     mammoth = EmulatorServer(mammoth_emulator.create_app(size=10, seed=1)).start()
     gateway = start_gateway([datapacket_config(datapacket), provider_table(mammoth)])
     yield GatewayClient(gateway), datapacket, mammoth
-    for server in (gateway, datapacket, mammoth):
-        server.stop()
+    gateway.stop()
+    stop_soon([datapacket, mammoth])
 
 
 def sent_to(upstream: EmulatorServer) -> list[dict]:

@@ -17,6 +17,7 @@ from providers.emulation.server import EmulatorServer
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 from schema.errors import ProviderUnavailable
+from tests.servers import serving
 
 
 class Upstream:
@@ -93,7 +94,7 @@ async def test_fewer_items_per_page_than_asked_for_are_still_all_read() -> None:
 @pytest.fixture(scope="module")
 def many_requests() -> Iterator[EmulatorServer]:
     """A DataPacket account with 125 support requests: three pages of 50."""
-    with EmulatorServer(datapacket_emulator.create_app(size=1000, seed=1)) as server:
+    with serving(datapacket_emulator.create_app(size=1000, seed=1)) as server:
         yield server
 
 

@@ -13,6 +13,7 @@ import pytest
 from providers.datapacket.emulator import create_app
 from providers.emulation import EmulatorServer
 from tests.emulators.datapacket_examples import MUTATIONS, QUERIES, traffic_example
+from tests.servers import serving
 
 FULL = "dp-emulator-full"
 READ = "dp-emulator-read"
@@ -48,7 +49,7 @@ def names(body: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="module")
 def shared() -> Iterator[EmulatorServer]:
     """A read-mostly emulator; tests that mutate state use ``fresh``."""
-    with EmulatorServer(create_app(size=40, seed=1)) as running:
+    with serving(create_app(size=40, seed=1)) as running:
         yield running
 
 
@@ -60,7 +61,7 @@ def client(shared: EmulatorServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def fresh() -> Iterator[httpx.Client]:
-    with EmulatorServer(create_app(size=40, seed=1, power_delay=0.3)) as running:
+    with serving(create_app(size=40, seed=1, power_delay=0.3)) as running:
         with httpx.Client(base_url=running.url, timeout=5) as http:
             yield http
 
@@ -171,7 +172,7 @@ def test_read_only_token_reads_but_cannot_mutate(client: httpx.Client) -> None:
 
 
 def test_custom_tokens() -> None:
-    with EmulatorServer(create_app(size=3, tokens={"t1": "read-only"})) as running:
+    with serving(create_app(size=3, tokens={"t1": "read-only"})) as running:
         with httpx.Client(base_url=running.url) as http:
             assert codes(gql(http, "{ account { name } }", token=FULL)) == ["NOT_AUTHORIZED"]
             assert "errors" not in gql(http, "{ account { name } }", token="t1")
@@ -621,7 +622,7 @@ def test_support_requests(fresh: httpx.Client) -> None:
 def test_injected_faults_use_datapacket_errors() -> None:
     app = create_app(size=3)
     faults, log = app.state.emulator.faults, app.state.emulator.request_log
-    with EmulatorServer(app) as running, httpx.Client(base_url=running.url) as http:
+    with serving(app) as running, httpx.Client(base_url=running.url) as http:
         faults.error_rate = 1.0
         response = http.post(PATH, json={"query": "{ account { name } }"})
         assert response.status_code == 503

@@ -11,6 +11,7 @@ import pytest
 from providers.dashserv.emulator import create_app
 from providers.emulation import EmulatorServer
 from tests.providers.dashserv.examples import example
+from tests.servers import serving
 
 WRITE = {"Authorization": "Bearer dashserv-emulator-write"}
 READ = {"Authorization": "Bearer dashserv-emulator-read"}
@@ -33,7 +34,7 @@ def form(fields: dict[str, str]) -> dict[str, tuple[None, str]]:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[EmulatorServer]:
-    with EmulatorServer(create_app(size=20, seed=3, power_delay=0.0, order_delay=0.0)) as server:
+    with serving(create_app(size=20, seed=3, power_delay=0.0, order_delay=0.0)) as server:
         yield server
 
 
@@ -176,7 +177,7 @@ def test_price_calculation_has_the_seed_shape(api):
 def test_order_moves_from_installing_to_okay_and_the_server_appears():
     app = create_app(size=4, seed=5, order_delay=0.2)
     with (
-        EmulatorServer(app) as server,
+        serving(app) as server,
         httpx.Client(base_url=f"{server.url}/v1", headers=WRITE) as api,
     ):
         stock = {
@@ -206,7 +207,7 @@ def test_order_moves_from_installing_to_okay_and_the_server_appears():
 def test_vserver_order_and_terminate_for_resellers():
     app = create_app(size=2, seed=5, order_delay=0.0, reseller=True)
     with (
-        EmulatorServer(app) as server,
+        serving(app) as server,
         httpx.Client(base_url=f"{server.url}/v1", headers=WRITE) as api,
     ):
         fields = {
@@ -225,7 +226,7 @@ def test_vserver_order_and_terminate_for_resellers():
 
 
 def test_rate_limit_answers_503():
-    with EmulatorServer(create_app(size=2, rate_limit=(3, 60))) as server:
+    with serving(create_app(size=2, rate_limit=(3, 60))) as server:
         codes = [httpx.get(f"{server.url}/v1/product/vserver", headers=WRITE) for _ in range(4)]
     assert [c.status_code for c in codes] == [200, 200, 200, 503]
     assert codes[-1].json() == {"success": False, "data": "ratelimit_exceeded"}
@@ -234,7 +235,7 @@ def test_rate_limit_answers_503():
 def test_installation_create_runs_and_finishes():
     app = create_app(size=3, seed=2, install_delay=0.2)
     with (
-        EmulatorServer(app) as server,
+        serving(app) as server,
         httpx.Client(base_url=f"{server.url}/v1", headers=WRITE) as api,
     ):
         uuid = api.get("/product/dedicated-server").json()["data"][0]["uuid"]

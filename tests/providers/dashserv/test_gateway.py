@@ -21,6 +21,7 @@ from providers.dashserv.emulator import create_app
 from providers.emulation import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import READ, GatewayClient, error_codes, start_gateway
+from tests.servers import InProcessGateway, serving, stop_all, stop_soon
 
 SERVERS = "query($input: PaginatedServersInput) { servers(input: $input) { entriesTotalCount entries { %s } } }"  # noqa: E501
 POWER = """mutation($name: String!, $action: PowerAction!) {
@@ -71,7 +72,7 @@ def registered() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def upstream(registered) -> Iterator[EmulatorServer]:
     """A shared emulator for tests that do not change state."""
-    with EmulatorServer(create_app(size=40, seed=1)) as server:
+    with serving(create_app(size=40, seed=1)) as server:
         # Counting calls needs every read to reach the emulator: no cross-request caching.
         server.app.state.emulator.faults.cache_control = "no-store"
         yield server
@@ -87,21 +88,23 @@ def client(upstream: EmulatorServer) -> Iterator[GatewayClient]:
 @pytest.fixture
 def fresh(registered) -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
     """Private emulator + gateway pairs, for tests that change state or faults."""
-    started: list[EmulatorServer] = []
+    gateways: list[InProcessGateway] = []
+    upstreams: list[EmulatorServer] = []
 
     def make(
         config: dict | None = None, *, cache: bool = False, **options: Any
     ) -> tuple[GatewayClient, EmulatorServer]:
         upstream = EmulatorServer(create_app(**{"size": 12, "seed": 2, **options})).start()
+        upstreams.append(upstream)
         if not cache:
             upstream.app.state.emulator.faults.cache_control = "no-store"
         gateway = start_gateway([dashserv_config(upstream, **(config or {}))])
-        started.extend([gateway, upstream])
+        gateways.append(gateway)
         return GatewayClient(gateway), upstream
 
     yield make
-    for server in started:
-        server.stop()
+    stop_all(gateways)
+    stop_soon(upstreams)
 
 
 def servers(client: GatewayClient, fields: str, **input: Any) -> dict:

@@ -23,6 +23,7 @@ from schema.errors import (
     ValidationFailed,
 )
 from tests.conftest import listed
+from tests.servers import serving, stop_soon
 
 EMAIL, PASSWORD = next(iter(ACCOUNTS.items()))
 LOGIN = {"email": EMAIL, "password": PASSWORD}
@@ -32,7 +33,7 @@ ALL = Selection.of({"name": {}, "powerStatus": {}, "statusV2": {}})
 @pytest.fixture(scope="module")
 def shared() -> Iterator[EmulatorServer]:
     """An emulator for tests that do not change state."""
-    with EmulatorServer(create_app(size=30, seed=1)) as server:
+    with serving(create_app(size=30, seed=1)) as server:
         yield server
 
 
@@ -47,8 +48,7 @@ def fresh() -> Iterator:
         return server
 
     yield make
-    for server in started:
-        server.stop()
+    stop_soon(started)
 
 
 def provider_for(

@@ -10,8 +10,8 @@ import pytest
 
 from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
 from providers.dcimanager.fleet import build_fleet
-from providers.emulation import EmulatorServer
 from tests.providers.dcimanager.test_mapping import SEED_SERVER
+from tests.servers import serving
 
 AUTH = {"Cookie": f"ses6={SESSION}", "x-xsrf-token": SESSION, "isp-box-instance": "true"}
 # Seed, "Server info by ID": the keys of its example.
@@ -26,7 +26,7 @@ SEED_IP_KEYS = {"domain", "family", "gateway", "id", "name", "network", "status"
 @pytest.fixture
 def emulator() -> Iterator[tuple[httpx.Client, object]]:
     app = create_app(size=12, seed=1, power_delay=0)
-    with EmulatorServer(app) as server, httpx.Client(base_url=server.url) as client:
+    with serving(app) as server, httpx.Client(base_url=server.url) as client:
         yield client, app
 
 
@@ -91,7 +91,7 @@ def test_login_issues_a_session(emulator):
 
 def test_actions_answer_a_task_and_change_state_after_the_delay():
     app = create_app(size=6, seed=1, power_delay=3600)
-    with EmulatorServer(app) as server, httpx.Client(base_url=server.url) as client:
+    with serving(app) as server, httpx.Client(base_url=server.url) as client:
         answer = client.post("/api/dci/v3/server/1001/power_off", headers=AUTH, content=b"{}")
         assert set(answer.json()) == {"id", "task"}
         during = client.get("/api/dci/v3/server/1001", headers=AUTH).json()

@@ -13,6 +13,7 @@ from providers.dcimanager.emulator import ACCOUNTS, create_app
 from providers.emulation import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
+from tests.servers import stop_soon
 
 EMAIL, PASSWORD = next(iter(ACCOUNTS.items()))
 SERVER_FIELDS = """
@@ -52,7 +53,7 @@ def fleet(registered, datapacket_upstream) -> Iterator[tuple[GatewayClient, Emul
     gateway = start_gateway([datapacket_config(datapacket_upstream), dci_config(upstream)])
     yield GatewayClient(gateway), upstream
     gateway.stop()
-    upstream.stop()
+    stop_soon([upstream])
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def writable(registered) -> Iterator[tuple[GatewayClient, EmulatorServer]]:
     gateway = start_gateway([dci_config(upstream)])
     yield GatewayClient(gateway), upstream
     gateway.stop()
-    upstream.stop()
+    stop_soon([upstream])
 
 
 def upstream_calls(upstream: EmulatorServer, operation: str) -> int:

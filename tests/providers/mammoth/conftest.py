@@ -14,6 +14,7 @@ from providers.mammoth import emulator
 from providers.mammoth.adapter import MammothProvider
 from tests.conftest import GatewayClient, start_gateway
 from tests.openapi_contract import CONTRACTS, OpenApiSpec
+from tests.servers import InProcessGateway, serving, stop_all, stop_soon
 
 TOKEN = "mammoth-emulator-token"
 
@@ -51,7 +52,7 @@ def spec() -> OpenApiSpec:
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[EmulatorServer]:
     """A Mammoth emulator shared by the read-only tests of a module."""
-    with EmulatorServer(emulator.create_app(size=30, seed=1)) as server:
+    with serving(emulator.create_app(size=30, seed=1)) as server:
         yield server
 
 
@@ -66,8 +67,7 @@ def fresh_upstream() -> Iterator[Callable[..., EmulatorServer]]:
         return server
 
     yield make
-    for server in started:
-        server.stop()
+    stop_soon(started)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def mammoth_kind() -> Iterator[None]:
 @pytest.fixture
 def gateway_over(mammoth_kind: None) -> Iterator[Callable[..., GatewayClient]]:
     """A factory of gateways over given provider tables."""
-    started: list[EmulatorServer] = []
+    started: list[InProcessGateway] = []
 
     def make(*tables: dict[str, Any]) -> GatewayClient:
         server = start_gateway(list(tables))
@@ -89,5 +89,4 @@ def gateway_over(mammoth_kind: None) -> Iterator[Callable[..., GatewayClient]]:
         return GatewayClient(server)
 
     yield make
-    for server in started:
-        server.stop()
+    stop_all(started)

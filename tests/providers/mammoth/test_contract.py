@@ -21,6 +21,7 @@ from providers.mammoth import emulator
 from providers.selection import Selection
 from tests.conftest import listed
 from tests.providers.mammoth.conftest import TOKEN, adapter_for
+from tests.servers import serving
 
 EVERYTHING = Selection.of(
     {
@@ -65,7 +66,7 @@ async def _exercise(adapter, fleet) -> None:
 @pytest.fixture(scope="module")
 def exercised() -> Iterator[EmulatorServer]:
     """An emulator that has served every operation of the adapter once (log kept)."""
-    with EmulatorServer(emulator.create_app(size=30, seed=3, action_delay=0)) as server:
+    with serving(emulator.create_app(size=30, seed=3, action_delay=0)) as server:
 
         async def run() -> None:
             adapter = adapter_for(server, per_page=9)

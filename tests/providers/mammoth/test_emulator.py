@@ -8,6 +8,7 @@ import pytest
 from providers.mammoth.emulator import create_app
 from providers.mammoth.fleet import build_fleet
 from tests.providers.mammoth.conftest import TOKEN
+from tests.servers import serving
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -92,11 +93,10 @@ def test_unknown_resources_are_not_found(upstream):
 
 
 def test_actions_complete_after_the_delay_and_only_then_change_the_server():
-    from providers.emulation.server import EmulatorServer
 
     app = create_app(size=10, action_delay=3600)
     server = next(s for s in app.state.fleet.servers.values() if s["status"] == "active")
-    with EmulatorServer(app) as upstream:
+    with serving(app) as upstream:
         url = f"{upstream.url}/v2/servers/{server['id']}/actions"
         action = httpx.post(url, json={"type": "power_off"}, headers=AUTH).json()["action"]
         assert action["status"] == "in-progress" and action["completed_at"] is None

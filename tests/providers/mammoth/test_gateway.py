@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator
 from tests.conftest import (
     GatewayClient,
@@ -12,6 +11,7 @@ from tests.conftest import (
     start_gateway,
 )
 from tests.providers.mammoth.conftest import provider_table
+from tests.servers import serving
 
 SERVERS = """
 query($filter: ServersInput) {
@@ -206,7 +206,7 @@ def test_traffic_combines_with_datapacket(gateway_over, datapacket_upstream, ups
 def test_a_list_claiming_more_pages_than_the_bound_is_refused_after_one_request(mammoth_kind):
     # meta.total is an int32: 2147483647 servers at 200 per page are more pages than any walk
     # reads, so the listing fails at once instead of following next links until the deadline.
-    with EmulatorServer(emulator.create_app(size=30, seed=1, paging="endless")) as upstream:
+    with serving(emulator.create_app(size=30, seed=1, paging="endless")) as upstream:
         gateway = start_gateway([provider_table(upstream)], request_deadline=10)
         try:
             body = GatewayClient(gateway).query("{ servers { entriesTotalCount } }")

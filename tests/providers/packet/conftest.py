@@ -12,6 +12,7 @@ from providers.packet import emulator as packet_emulator
 from providers.packet.adapter import PacketProvider
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, start_gateway
+from tests.servers import InProcessGateway, stop_all, stop_soon
 
 TOKEN = "packet-emulator-token"
 READ_ONLY_TOKEN = "packet-emulator-read"
@@ -49,8 +50,7 @@ def upstream() -> Iterator[Callable[..., EmulatorServer]]:
         return server
 
     yield make
-    for server in started:
-        server.stop()
+    stop_soon(started)
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def packet_gateway(
     packet_kind: None, upstream: Callable[..., EmulatorServer]
 ) -> Iterator[Callable[..., tuple[GatewayClient, EmulatorServer]]]:
     """A factory of (gateway client, Packet emulator) pairs with private state."""
-    gateways: list[EmulatorServer] = []
+    gateways: list[InProcessGateway] = []
 
     def make(
         base_path: str = "", table: dict[str, Any] | None = None, **options: Any
@@ -69,5 +69,4 @@ def packet_gateway(
         return GatewayClient(gateway), server
 
     yield make
-    for gateway in gateways:
-        gateway.stop()
+    stop_all(gateways)

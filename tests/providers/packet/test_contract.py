@@ -15,6 +15,7 @@ from providers.selection import Selection
 from tests.conftest import listed
 from tests.openapi_contract import CONTRACTS, OpenApiSpec
 from tests.providers.packet.conftest import TOKEN
+from tests.servers import serving
 
 BASE_PATHS = ["", "/metal/v1"]
 EVERYTHING = Selection.of(
@@ -90,7 +91,7 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, Emu
     from providers.packet.emulator import create_app
 
     base_path = request.param
-    with EmulatorServer(create_app(size=24, base_path=base_path, power_delay=30)) as server:
+    with serving(create_app(size=24, base_path=base_path, power_delay=30)) as server:
         headers = {"X-Auth-Token": TOKEN}
         with httpx.Client(base_url=f"{server.url}{base_path}", headers=headers) as client:
             yield client, server, base_path

@@ -18,6 +18,7 @@ from tests.conftest import (
     start_gateway,
 )
 from tests.providers.packet.conftest import packet_table
+from tests.servers import serving
 
 SERVERS = """
 query($input: PaginatedServersInput) { servers(input: $input) {
@@ -44,7 +45,7 @@ def combined(
     packet_kind: None, datapacket_upstream: EmulatorServer
 ) -> Iterator[tuple[GatewayClient, EmulatorServer]]:
     """DataPacket and Packet (Equinix base path) behind one gateway; read-only tests."""
-    with EmulatorServer(create_app(size=30, seed=2, base_path="/metal/v1")) as packet:
+    with serving(create_app(size=30, seed=2, base_path="/metal/v1")) as packet:
         gateway = start_gateway(
             [datapacket_config(datapacket_upstream), packet_table(packet, "/metal/v1")]
         )
@@ -257,7 +258,7 @@ def test_a_tag_write_reads_the_device_past_the_cache(packet_gateway) -> None:
 def test_a_next_link_on_the_last_page_is_not_followed(packet_kind: None, paging: str) -> None:
     # Spec, Meta: every field is optional, so an answer may keep linking a next page while
     # last_page and total say the list ended. The deadline only bounds a walk that would not end.
-    with EmulatorServer(create_app(size=16, seed=2, page_cap=5, paging=paging)) as packet:
+    with serving(create_app(size=16, seed=2, page_cap=5, paging=paging)) as packet:
         gateway = start_gateway([packet_table(packet)], request_deadline=10)
         try:
             page = servers(GatewayClient(gateway))
