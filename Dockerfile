@@ -15,6 +15,7 @@ RUN python -m venv /opt/fleetql
 WORKDIR /src
 COPY pyproject.toml README.md schema.graphql ./
 # gateway/ includes GraphiQL's vendored assets (gateway/graphiql/static), served offline.
+COPY errors errors
 COPY gateway gateway
 COPY schema schema
 COPY resolvers resolvers

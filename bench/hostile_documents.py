@@ -32,16 +32,16 @@ from graphql import (
 )
 from graphql.language import Lexer, Source, TokenKind
 
+from errors import GraphQLValidationFailed
 from gateway.graphql_http import _operations
 from gateway.limits import DocumentCounter, QueryLimits, check_document
 from providers.datapacket import emulator
 from providers.emulation.server import EmulatorServer
 from schema import fleet_schema
-from schema.errors import GraphQLValidationFailed
 from tests.conftest import READ, datapacket_config, fragment_bomb, start_gateway
 from tests.test_query_limits import UNLIMITED, ast_nodes
 
-SCHEMA: GraphQLSchema = fleet_schema._schema
+SCHEMA: GraphQLSchema = fleet_schema()._schema
 LIMITS = QueryLimits()
 UNIQUE = itertools.count()
 

@@ -9,14 +9,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Request
-from graphql import GraphQLSchema, build_schema
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, graphiql_static
 from gateway.graphql_http import graphql_endpoint
-from gateway.health import ProviderHealth
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.middleware import (
     JsonCorsMiddleware,
@@ -28,8 +26,9 @@ from gateway.observability import Observability
 from gateway.ratelimit import TokenRateLimiter
 from gateway.settings import Settings
 from gateway.tracing import Tracing, tracing_from_settings
+from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
-from schema import schema_sdl
+from schema import FleetSchema, fleet_schema
 
 __all__ = ["Gateway", "create_app", "operator_guard"]
 
@@ -43,7 +42,7 @@ class Gateway:
     tokens: TokenStore
     health: ProviderHealth
     rate_limiter: TokenRateLimiter
-    graphql_schema: GraphQLSchema
+    schema: FleetSchema
     observability: Observability
     demo_token: str | None = None
 
@@ -69,7 +68,7 @@ def create_app(
         tokens=TokenStore(settings.tokens),
         health=health or ProviderHealth(),
         rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
-        graphql_schema=build_schema(schema_sdl()),
+        schema=fleet_schema(),
         observability=Observability(
             GatewayMetrics(providers), tracing or tracing_from_settings(settings)
         ),

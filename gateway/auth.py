@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from schema.errors import NotAuthorized
+from errors import NotAuthorized
 
 __all__ = ["FULL_ACCESS", "READ_ONLY", "SCOPES", "TokenEntry", "TokenStore"]
 

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import IO
 
+from errors import GatewayError
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.tracing import tracing_from_settings
 from providers.base import Provider, ProviderConfig
 from providers.registry import PROVIDER_KINDS, create_provider
-from schema.errors import GatewayError
 
 __all__ = ["ProviderCheck", "check_providers", "run_check"]
 

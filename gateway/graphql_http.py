@@ -35,14 +35,7 @@ from graphql import (
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gateway.context import RequestContext
-from gateway.graphiql import graphiql_response
-from gateway.limits import check_document, uses_introspection
-from gateway.observability import RequestObservation
-from providers.http import request_deadline
-from resolvers.loaders import Loaders
-from schema import fleet_schema
-from schema.errors import (
+from errors import (
     BadRequest,
     GatewayError,
     GraphQLValidationFailed,
@@ -50,9 +43,16 @@ from schema.errors import (
     NotAuthorized,
     RateLimited,
 )
+from gateway.graphiql import graphiql_response
+from gateway.limits import check_document, uses_introspection
+from gateway.observability import RequestObservation
+from providers.http import request_deadline
+from resolvers.context import RequestContext
+from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+    from schema import FleetSchema
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "format_error", "graphql_endpoint", "negotiate"]
 
@@ -173,7 +173,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
             message = "This API token is read-only; mutations need a full-access token."
             return _Answer.rejected(NotAuthorized(message), request_id, refusal_status=403)
         gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
-        check_document(gateway.graphql_schema, document, operations, variables, settings.limits)
+        check_document(gateway.schema._schema, document, operations, variables, settings.limits)
         if not settings.introspection and uses_introspection(document):
             raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
     except RateLimited as error:
@@ -184,7 +184,6 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     context = RequestContext(
         providers=gateway.providers.visible_to(token.providers),
         health=gateway.health,
-        token=token,
         request_id=request_id,
         loaders=Loaders(observation.loader_batch),
         compiled_execution=settings.compiled_execution,
@@ -192,12 +191,13 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     deadline = asyncio.get_running_loop().time() + settings.request_deadline
     deadline_token = request_deadline.set(deadline)
     try:
-        return _Answer(await _execute(query, variables, operations, context))
+        return _Answer(await _execute(gateway.schema, query, variables, operations, context))
     finally:
         request_deadline.reset(deadline_token)
 
 
 async def _execute(
+    schema: FleetSchema,
     query: str,
     variables: dict[str, Any] | None,
     operations: list[OperationDefinitionNode],
@@ -208,7 +208,7 @@ async def _execute(
     data: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = []
     for operation in operations:
-        result = await fleet_schema.execute(
+        result = await schema.execute(
             query,
             variable_values=variables,
             context_value=context,

@@ -44,7 +44,7 @@ from graphql import (
 )
 from graphql.validation import OverlappingFieldsCanBeMergedRule
 
-from schema.errors import GraphQLValidationFailed
+from errors import GraphQLValidationFailed
 
 __all__ = ["DocumentCounter", "QueryLimits", "check_document", "uses_introspection"]
 

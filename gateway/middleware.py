@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from errors import BadRequest, InternalServerError, NotAuthorized, NotFound, RateLimited
 from gateway.logs import REQUEST_ID
 from gateway.observability import REQUEST_LINE, RequestLine, log_http_request
 from providers.http import UpstreamObserver, upstream_observer
-from schema.errors import BadRequest, InternalServerError, NotAuthorized, NotFound, RateLimited
 
 __all__ = ["JsonCorsMiddleware", "RequestIdMiddleware", "http_error", "unexpected_error"]
 

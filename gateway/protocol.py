@@ -23,7 +23,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 from uvicorn.server import ServerState
 
-from schema.errors import BadRequest, RateLimited
+from errors import BadRequest, RateLimited
 
 __all__ = ["GatewayProtocol"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from schema.errors import RateLimited
+from errors import RateLimited
 
 __all__ = ["TokenRateLimiter"]
 

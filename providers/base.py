@@ -14,9 +14,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
+from errors import NotSupported
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
-from schema.errors import NotSupported
 
 __all__ = [
     "Capability",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from errors import NotFound
 from providers.base import Page, ServerFilter
 from providers.selection import Selection
-from schema.errors import NotFound
 
 __all__ = ["filter_selection", "server_matches", "stock_filter", "stock_named", "window"]
 

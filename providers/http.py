@@ -24,10 +24,10 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from errors import ProviderUnavailable
 from providers.base import ProviderConfig
 from providers.cache import ReadCache, request_key
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
-from schema.errors import ProviderUnavailable
 
 __all__ = ["UpstreamCall", "UpstreamClient", "UpstreamObserver", "endpoint_template"]
 

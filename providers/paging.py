@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from schema.errors import ProviderUnavailable
+from errors import ProviderUnavailable
 
 __all__ = [
     "MAX_WALKED_PAGES",

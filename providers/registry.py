@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from errors import NotSupported
 from providers.base import Capability, Provider, ProviderConfig
 from providers.dashserv.adapter import DashservProvider
 from providers.datapacket.adapter import DataPacketProvider
 from providers.dcimanager.adapter import DciManagerProvider
 from providers.mammoth.adapter import MammothProvider
 from providers.packet.adapter import PacketProvider
-from schema.errors import NotSupported
 
 __all__ = ["PROVIDER_KINDS", "ProviderSet", "create_provider"]
 

@@ -12,13 +12,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from errors import GatewayError, NotAuthorized, NotFound, ProviderUnavailable
 from providers.base import LazyPage, Page, Provider
 from providers.http import request_deadline
 from resolvers.pagination import merge_window, page_request, paginated, read_head
-from schema.errors import GatewayError, NotAuthorized, NotFound, ProviderUnavailable
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
+    from resolvers.context import RequestContext
 
 __all__ = ["LIST_SHARE", "Tolerance", "first_found", "paginated_across"]
 

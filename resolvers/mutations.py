@@ -11,14 +11,14 @@ import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from errors import ValidationFailed
 from providers.base import Capability, Provider
 from providers.selection import Selection
 from resolvers.fanout import first_found
-from resolvers.servers import server_owner, tag_provider
-from schema.errors import ValidationFailed
+from resolvers.servers import server_owner, with_provider
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
+    from resolvers.context import RequestContext
 
 __all__ = [
     "change_ipmi_password",
@@ -74,7 +74,7 @@ async def perform_power_action(
         Capability.POWER_ACTION,
         lambda p, name: p.perform_power_action(name, values["action"], selection),
     )
-    return {"server": tag_provider(server, provider)}
+    return {"server": with_provider(server, provider)}
 
 
 async def set_server_alias(context: RequestContext, values: dict[str, Any], selection: Selection):
@@ -85,7 +85,7 @@ async def set_server_alias(context: RequestContext, values: dict[str, Any], sele
         Capability.SET_ALIAS,
         lambda p, name: p.set_server_alias(name, values.get("alias"), selection),
     )
-    return {"server": tag_provider(server, provider)}
+    return {"server": with_provider(server, provider)}
 
 
 async def set_server_boot_device(
@@ -98,7 +98,7 @@ async def set_server_boot_device(
         Capability.SET_BOOT_DEVICE,
         lambda p, name: p.set_server_boot_device(name, values["bootDevice"], selection),
     )
-    return {"server": tag_provider(server, provider)}
+    return {"server": with_provider(server, provider)}
 
 
 async def set_server_primary_ip(
@@ -111,7 +111,7 @@ async def set_server_primary_ip(
         Capability.SET_PRIMARY_IP,
         lambda p, name: p.set_server_primary_ip(name, values["ip"], selection),
     )
-    return {"server": tag_provider(server, provider)}
+    return {"server": with_provider(server, provider)}
 
 
 async def change_ipmi_password(
@@ -130,7 +130,7 @@ async def change_ipmi_password(
         Capability.CHANGE_IPMI_PASSWORD,
         lambda p, name: p.change_ipmi_password(name, password, selection),
     )
-    return {"server": tag_provider(server, provider)}
+    return {"server": with_provider(server, provider)}
 
 
 async def set_server_tag(context: RequestContext, values: dict[str, Any]) -> bool:

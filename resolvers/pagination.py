@@ -16,8 +16,8 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from errors import ValidationFailed
 from providers.base import LazyPage, Page, Provider
-from schema.errors import ValidationFailed
 
 __all__ = [
     "MAX_PAGE_SIZE",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from providers.base import Capability, Provider
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, first_found, paginated_across
 from resolvers.pagination import page_request
+from resolvers.servers import with_nested_providers
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
+    from resolvers.context import RequestContext
 
 __all__ = [
     "account",
@@ -41,7 +43,8 @@ async def invoices(
     invoice_filter = (values or {}).get("filter") or {}
 
     async def fetch(provider: Provider, offset: int, limit: int):
-        return await provider.list_invoices(invoice_filter, offset, limit, selection)
+        page = await provider.list_invoices(invoice_filter, offset, limit, selection)
+        return page.map(lambda invoice: with_nested_providers(invoice, provider))
 
     return await _merged(context, Capability.INVOICES, values, fetch, path)
 
@@ -50,7 +53,7 @@ async def invoice(context: RequestContext, number: str, selection: Selection) ->
     """One invoice by number, from whichever provider issued it."""
     return await first_found(
         context.providers.offering(Capability.INVOICES, "invoice"),
-        lambda provider: provider.invoice(number, selection),
+        lambda provider: _billed(provider.invoice(number, selection), provider),
         f"Invoice {number!r}",
     )
 
@@ -62,7 +65,8 @@ async def subscriptions(
     subscription_filter = (values or {}).get("filter") or {}
 
     async def fetch(provider: Provider, offset: int, limit: int):
-        return await provider.list_subscriptions(subscription_filter, offset, limit, selection)
+        page = await provider.list_subscriptions(subscription_filter, offset, limit, selection)
+        return page.map(lambda subscription: with_nested_providers(subscription, provider))
 
     return await _merged(context, Capability.SUBSCRIPTIONS, values, fetch, path)
 
@@ -71,7 +75,7 @@ async def subscription(context: RequestContext, name: str, selection: Selection)
     """One subscription by name."""
     return await first_found(
         context.providers.offering(Capability.SUBSCRIPTIONS, "subscription"),
-        lambda provider: provider.subscription(name, selection),
+        lambda provider: _billed(provider.subscription(name, selection), provider),
         f"Subscription {name!r}",
     )
 
@@ -128,6 +132,11 @@ async def reverse_dns_record(context: RequestContext, ip: str, selection: Select
         lambda provider: provider.reverse_dns_record(ip, selection),
         f"IP {ip!r}",
     )
+
+
+async def _billed(lookup: Awaitable[dict], provider: Provider) -> dict:
+    """An invoice or subscription whose nested servers name ``provider``."""
+    return with_nested_providers(await lookup, provider)
 
 
 async def _merged(

@@ -5,26 +5,79 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from errors import NotFound, ValidationFailed
 from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
 from resolvers.fanout import Tolerance, paginated_across
 from resolvers.inputs import server_filter, server_key
 from resolvers.selection import IDENTITY
-from schema.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
+    from resolvers.context import RequestContext
 
-__all__ = ["list_servers", "resolve_server", "server_owner"]
+__all__ = [
+    "list_servers",
+    "power_action_progress",
+    "provider_ref",
+    "resolve_server",
+    "server_owner",
+    "server_provider",
+    "with_nested_providers",
+    "with_provider",
+]
 
 
-def tag_provider(server: dict, provider: Provider) -> dict:
+def with_provider(server: dict, provider: Provider) -> dict:
     """A copy of a server dict with its ``Server.provider`` value.
 
     A copy, because adapters may hand out dicts shared with the read cache (see
     ``UpstreamClient.decode_json``).
     """
-    return {**server, "provider": {"id": provider.id, "kind": provider.kind.upper()}}
+    return {**server, "provider": provider_ref(provider)}
+
+
+def provider_ref(provider: Provider) -> dict[str, str]:
+    """``Server.provider``'s value for a server of ``provider``."""
+    return {"id": provider.id, "kind": provider.kind.upper()}
+
+
+def with_nested_providers(value: Any, provider: Provider) -> Any:
+    """A copy of billing data (an invoice, a subscription) whose servers, at any depth, carry
+    ``provider``: the provider that answered, so ``Server.provider`` never guesses."""
+    if isinstance(value, list):
+        return [with_nested_providers(item, provider) for item in value]
+    if not isinstance(value, dict):
+        return value
+    copied = {key: with_nested_providers(item, provider) for key, item in value.items()}
+    server = copied.get("server")
+    if isinstance(server, dict):
+        copied["server"] = {**server, "provider": provider_ref(provider)}
+    return copied
+
+
+def server_provider(context: RequestContext, server: dict) -> dict[str, str]:
+    """``Server.provider``: the provider the server came from.
+
+    Every resolver that returns servers tags them (``with_provider``,
+    ``with_nested_providers``); a server without the tag is taken to its owner by name only
+    when exactly one configured provider's naming scheme covers it.
+    """
+    stored = server.get("provider")
+    if stored is not None:
+        return stored
+    owners = context.providers.owners_of(server["name"])
+    if len(owners) != 1:
+        raise NotFound(f"No single configured provider owns server {server['name']!r}.")
+    return provider_ref(owners[0])
+
+
+async def power_action_progress(context: RequestContext, server: dict) -> dict | None:
+    """``Server.powerAction``: the progress the owning provider tracks, if any."""
+    for provider in context.providers.owners_of(server["name"]):
+        progress = await provider.power_action_progress(server["name"])
+        if progress is not None:
+            return progress
+    return None
 
 
 async def list_servers(
@@ -39,7 +92,7 @@ async def list_servers(
 
     async def fetch(provider: Provider, offset: int, limit: int):
         page = await provider.list_servers(wanted, offset, limit, selection)
-        return page.map(lambda server: tag_provider(server, provider))
+        return page.map(lambda server: with_provider(server, provider))
 
     tolerance = Tolerance(context, path, providers)
     return await paginated_across(tolerance, providers, values, fetch)
@@ -77,7 +130,7 @@ async def resolve_server(
         # A search by alias, ip or tag cannot vouch for uniqueness on a provider that failed.
         tolerance.settle()
     matches = [
-        tag_provider(server, provider)
+        with_provider(server, provider)
         for provider, servers in zip(providers, results, strict=True)
         for server in servers
         if _matches_key(server, key)

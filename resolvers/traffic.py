@@ -17,15 +17,15 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from errors import NotSupported, ValidationFailed
 from providers.base import Capability, Provider, TrafficQuery, TrafficSeries
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 from resolvers.fanout import Tolerance
 from resolvers.inputs import server_filter
-from schema.errors import NotSupported, ValidationFailed
 
 if TYPE_CHECKING:
-    from gateway.context import RequestContext
+    from resolvers.context import RequestContext
 
 __all__ = ["MAX_BUCKETS", "combine", "traffic"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -21,22 +23,27 @@ class FleetSchema(strawberry.Schema):
         """Do not log here: the HTTP layer logs unexpected errors once, with the request id."""
 
 
-#: DataPacket's ``Subscription`` object type is a billing subscription, so the schema has no
-#: GraphQL subscription root (one, if ever added, must be named otherwise).
-fleet_schema = FleetSchema(
-    query=Query,
-    mutation=Mutation,
-    types=[ErrorCode],
-    # Repeated documents are parsed and validated once (the cache keys are the query text).
-    # The factories share module-level LRU caches across requests.
-    extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
-    execution_context_class=CompiledExecutor,
-    config=StrawberryConfig(
-        auto_camel_case=False,
-        default_resolver=resolve_from_dict,
-        scalar_map={DateTime: DATETIME_SCALAR},
-    ),
-)
+@cache
+def fleet_schema() -> FleetSchema:
+    """The schema, built on first use (by the app factory, ``fleetql schema``), once a process.
+
+    DataPacket's ``Subscription`` object type is a billing subscription, so the schema has no
+    GraphQL subscription root (one, if ever added, must be named otherwise).
+    """
+    return FleetSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[ErrorCode],
+        # Repeated documents are parsed and validated once (the cache keys are the query text).
+        # The factories share module-level LRU caches across requests.
+        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        execution_context_class=CompiledExecutor,
+        config=StrawberryConfig(
+            auto_camel_case=False,
+            default_resolver=resolve_from_dict,
+            scalar_map={DateTime: DATETIME_SCALAR},
+        ),
+    )
 
 
 def schema_sdl() -> str:
@@ -44,4 +51,4 @@ def schema_sdl() -> str:
 
     Without it, SDL tools would take the billing ``Subscription`` type for the subscription root.
     """
-    return "schema {\n  query: Query\n  mutation: Mutation\n}\n\n" + fleet_schema.as_str() + "\n"
+    return "schema {\n  query: Query\n  mutation: Mutation\n}\n\n" + fleet_schema().as_str() + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import servers
 from schema.enums import (
     BillingIntervalUnit,
     CircuitState,
@@ -391,18 +392,13 @@ class Server:
         metadata={STORED_KEY: "provider"},
     )
     def provider(self, info: strawberry.Info) -> Provider:
-        # Listed and looked-up servers carry their provider (``tag_provider``); servers
-        # nested in billing data are known by name only.
-        server: dict = self  # type: ignore[assignment]
-        stored = server.get("provider")
-        return stored if stored is not None else info.context.provider_ref(server["name"])
+        return servers.server_provider(info.context, self)  # type: ignore[arg-type]
 
     @strawberry.field(
         description="FleetQL: the latest power action this gateway sent to the server and its progress, where the provider tracks asynchronous actions (Mammoth); null when none is tracked."
     )
     async def powerAction(self, info: strawberry.Info) -> PowerActionProgress | None:
-        server: dict = self  # type: ignore[assignment]
-        return await info.context.power_action_progress(server["name"])
+        return await servers.power_action_progress(info.context, self)  # type: ignore[arg-type]
 
 
 @strawberry.type

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from providers.datapacket import emulator as datapacket_emulator
+from providers.datetimes import format_datetime
 from providers.emulation.server import EmulatorServer
 from providers.mammoth import emulator as mammoth_emulator
-from schema.scalars import format_datetime
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.providers.mammoth.conftest import provider_table
 from tests.servers import stop_soon

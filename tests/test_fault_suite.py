@@ -23,10 +23,10 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.demo import DEMO_BACKENDS
-from gateway.health import ProviderHealth
 from providers.cache import DEFAULT_TTLS
 from providers.dcimanager.emulator import SESSION as DCI_SESSION
 from providers.emulation.faults import FaultSettings
+from providers.health import ProviderHealth
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, error_codes
 from tests.fleet import KINDS, Fleet

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from errors import ProviderUnavailable
 from providers.base import LazyPage, Page, Provider, ProviderConfig
 from resolvers.fanout import Tolerance, paginated_across
 from resolvers.pagination import PageRequest, merge_window, paginated
-from schema.errors import ProviderUnavailable
 from tests.conftest import error_codes
 
 PAGE_FIELDS = (

@@ -28,6 +28,7 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from errors import GraphQLValidationFailed
 from gateway.limits import (
     DEFAULT_PAGE_SIZE,
     EXTRA_CALL_COST,
@@ -38,7 +39,6 @@ from gateway.limits import (
     check_document,
     uses_introspection,
 )
-from schema.errors import GraphQLValidationFailed
 from tests.conftest import fragment_bomb
 
 SCHEMA = graphql.build_schema(

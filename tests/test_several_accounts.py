@@ -99,3 +99,25 @@ def test_locations_are_merged_and_de_duplicated(two_accounts):
     assert keys == sorted(set(keys))
     assert {"name": "Amsterdam", "region": "Europe", "short": "AMS"} in locations
     assert {"name": "London", "region": "Europe", "short": "LON"} in locations
+
+
+def test_servers_in_billing_data_name_the_account_that_bills_them(two_accounts):
+    client, first, second = two_accounts
+    names = {
+        provider: {server["name"] for server in account.app.state.fleet.servers}
+        for provider, account in (("dp", first), ("dp-second", second))
+    }
+    item = "subscriptionItemDetail { server { name provider { id } } }"
+    listed = client.data(f"{{ subscriptions {{ entries {{ subscriptionItems {{ {item} }} }} }} }}")[
+        "subscriptions"
+    ]["entries"]
+    servers = [
+        entry["subscriptionItemDetail"]["server"]
+        for subscription in listed
+        for entry in subscription["subscriptionItems"]
+        if entry["subscriptionItemDetail"]["server"] is not None
+    ]
+    # Both accounts' servers are named DP-…: only the account that answered can tell whose.
+    billed_by = {server["provider"]["id"] for server in servers}
+    assert billed_by == {"dp", "dp-second"}
+    assert all(server["name"] in names[server["provider"]["id"]] for server in servers)

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from errors import ProviderUnavailable
 from providers.base import ProviderConfig
 from providers.datapacket import emulator as datapacket_emulator
 from providers.datapacket.adapter import DataPacketProvider
 from providers.emulation.server import EmulatorServer
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
-from schema.errors import ProviderUnavailable
 from tests.servers import serving
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import ProviderConfig
-from providers.datapacket.adapter import DataPacketProvider
-from schema.errors import (
+from errors import (
     MAX_REASON,
     ProviderUnavailable,
     ValidationFailed,
     refused_as_invalid,
     upstream_reason,
 )
+from providers.base import ProviderConfig
+from providers.datapacket.adapter import DataPacketProvider
 
 
 @pytest.mark.parametrize(

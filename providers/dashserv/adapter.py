@@ -65,6 +65,15 @@ from typing import Any, ClassVar
 
 import httpx
 
+from errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    NotSupported,
+    ProviderUnavailable,
+    refused_as_invalid,
+    upstream_reason,
+)
 from providers.base import (
     Capability,
     LazyPage,
@@ -84,15 +93,6 @@ from providers.locations import unknown_location
 from providers.resilience import OPEN
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
-from schema.errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    refused_as_invalid,
-    upstream_reason,
-)
 
 __all__ = ["DashservProvider"]
 

@@ -18,6 +18,16 @@ import math
 from datetime import timedelta
 from typing import Any
 
+from errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    ProviderUnavailable,
+    ReverseDnsApiNotAvailable,
+    ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
+)
 from providers.base import (
     Capability,
     Page,
@@ -28,21 +38,11 @@ from providers.base import (
     TrafficQuery,
     TrafficSeries,
 )
+from providers.datetimes import format_datetime
 from providers.http import UpstreamClient
 from providers.paging import PageFacts, pages_for_window, walk_pages
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
-from schema.errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    ProviderUnavailable,
-    ReverseDnsApiNotAvailable,
-    ValidationFailed,
-    refused_as_invalid,
-    upstream_reason,
-)
-from schema.scalars import format_datetime
 
 __all__ = ["DataPacketProvider"]
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
 from providers.base import (
     Capability,
     LazyPage,
@@ -45,7 +46,6 @@ from providers.dcimanager.mapping import instant_delivery_server, server_dict
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.locations import CITIES, city, unknown_location
 from providers.selection import Selection
-from schema.errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
 
 __all__ = ["DciManagerProvider"]
 

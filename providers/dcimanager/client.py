@@ -16,16 +16,16 @@ from typing import Any
 
 import httpx
 
-from providers.base import ProviderConfig
-from providers.http import UpstreamClient
-from providers.resilience import OPEN, UpstreamGuard
-from schema.errors import (
+from errors import (
     NotAuthorized,
     NotFound,
     ProviderUnavailable,
     refused_as_invalid,
     upstream_reason,
 )
+from providers.base import ProviderConfig
+from providers.http import UpstreamClient
+from providers.resilience import OPEN, UpstreamGuard
 
 __all__ = ["LOGIN_PATH", "DciClient"]
 

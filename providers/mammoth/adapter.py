@@ -51,6 +51,16 @@ from typing import Any, TypeVar
 
 import httpx
 
+from errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    NotSupported,
+    ProviderUnavailable,
+    ValidationFailed,
+    refused_as_invalid,
+    upstream_reason,
+)
 from providers.base import (
     Capability,
     LazyPage,
@@ -67,16 +77,6 @@ from providers.http import UpstreamClient
 from providers.mammoth import mapping
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
-from schema.errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    ValidationFailed,
-    refused_as_invalid,
-    upstream_reason,
-)
 
 __all__ = ["ActionLog", "MammothProvider"]
 

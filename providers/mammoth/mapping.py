@@ -39,9 +39,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from providers.datetimes import format_datetime, parse_datetime
 from providers.locations import city, unknown_location
 from providers.traffic import traffic_statistics
-from schema.scalars import format_datetime, parse_datetime
 
 __all__ = [
     "REGION_CITIES",

@@ -72,6 +72,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    NotSupported,
+    ProviderUnavailable,
+    refused_as_invalid,
+    upstream_reason,
+)
 from providers.base import (
     Capability,
     LazyPage,
@@ -96,15 +105,6 @@ from providers.packet.mapping import (
 )
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
-from schema.errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    refused_as_invalid,
-    upstream_reason,
-)
 
 __all__ = ["PacketProvider"]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from providers.base import ProviderConfig
-from providers.dashserv.adapter import DashservProvider, _RateLimited
-from schema.errors import (
+from errors import (
     NotAuthorized,
     NotFound,
     ProviderUnavailable,
     ValidationFailed,
 )
+from providers.base import ProviderConfig
+from providers.dashserv.adapter import DashservProvider, _RateLimited
 from tests.providers.dashserv.examples import example
 
 CONFIG = ProviderConfig(

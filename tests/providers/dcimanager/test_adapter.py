@@ -10,18 +10,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.dcimanager.adapter import DciManagerProvider
-from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
-from providers.emulation import EmulatorServer
-from providers.selection import Selection
-from schema.errors import (
+from errors import (
     NotAuthorized,
     NotFound,
     NotSupported,
     ProviderUnavailable,
     ValidationFailed,
 )
+from providers.base import ProviderConfig, ServerFilter, ServerKey
+from providers.dcimanager.adapter import DciManagerProvider
+from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
+from providers.emulation import EmulatorServer
+from providers.selection import Selection
 from tests.conftest import listed
 from tests.servers import serving, stop_soon
 

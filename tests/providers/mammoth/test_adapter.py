@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from errors import NotAuthorized, NotFound, NotSupported, ProviderUnavailable
 from providers.base import ProviderConfig, ServerFilter, ServerKey, TrafficQuery
 from providers.mammoth.adapter import ActionLog, MammothProvider
 from providers.selection import Selection
-from schema.errors import NotAuthorized, NotFound, NotSupported, ProviderUnavailable
 from tests.conftest import listed
 from tests.providers.mammoth.conftest import adapter_for
 

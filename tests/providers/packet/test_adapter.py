@@ -8,17 +8,17 @@ from typing import Any
 
 import pytest
 
-from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.emulation import EmulatorServer
-from providers.packet.adapter import PacketProvider
-from providers.selection import Selection
-from schema.errors import (
+from errors import (
     NotAuthorized,
     NotFound,
     NotSupported,
     ProviderUnavailable,
     ValidationFailed,
 )
+from providers.base import ProviderConfig, ServerFilter, ServerKey
+from providers.emulation import EmulatorServer
+from providers.packet.adapter import PacketProvider
+from providers.selection import Selection
 from tests.conftest import listed
 from tests.providers.packet.conftest import READ_ONLY_TOKEN, TOKEN
 

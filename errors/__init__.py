@@ -3,6 +3,9 @@
 Every error a client can see is a ``GatewayError``. Adapters translate upstream failures
 into these once, at the provider boundary; resolvers raise them as they are. Anything else
 that escapes a resolver is reported as ``INTERNAL_SERVER_ERROR`` without details.
+
+This package is the bottom of the import graph: it imports nothing of FleetQL, and the
+gateway, the schema, the resolvers and the providers all import it.
 """
 
 from __future__ import annotations
