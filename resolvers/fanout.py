@@ -2,7 +2,7 @@
 
 A provider that fails (``PROVIDER_UNAVAILABLE``, or refusing the gateway's credentials) while
 others answer does not fail the field: its share is left out, and its error is added to the
-response with the field's path (see ``Tolerance``). Only when every provider asked fails does
+response with the field's path (see ``ProviderFailures``). Only when every provider asked fails does
 the field itself fail with the first error.
 """
 
@@ -20,7 +20,7 @@ from resolvers.pagination import merge_window, page_request, paginated, read_hea
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
 
-__all__ = ["LIST_SHARE", "Tolerance", "first_found", "paginated_across"]
+__all__ = ["LIST_SHARE", "ProviderFailures", "first_found", "paginated_across"]
 
 T = TypeVar("T")
 
@@ -30,9 +30,7 @@ T = TypeVar("T")
 LIST_SHARE = 0.75
 
 
-async def first_found(
-    providers: Sequence[Provider], call: Callable[[Provider], Awaitable[T]], what: str
-) -> T:
+async def first_found(providers: Sequence[Provider], call: Callable[[Provider], Awaitable[T]]) -> T:
     """The answer of the first provider (in configuration order) that has the item.
 
     ``NOT_FOUND`` from some providers is expected; any other error is raised as it is.
@@ -52,47 +50,47 @@ def is_provider_failure(error: BaseException) -> bool:
     return isinstance(error, ProviderUnavailable | NotAuthorized) and error.provider is not None
 
 
-class Tolerance:
+class ProviderFailures:
     """Collects provider failures of one field, so the other providers' data survives.
 
     Example:
-        tolerance = Tolerance(context, path, providers)
-        page = await merge_window(providers, tolerance.fetch(fetch, Page([], 0)), 0, 50)
-        tolerance.settle()
+        failing = ProviderFailures(context, path, providers)
+        page = await merge_window(providers, failing.fetch(fetch, Page([], 0)), 0, 50)
+        failing.settle()
     """
 
     def __init__(self, context: RequestContext, path: list[Any], providers: Sequence[Provider]):
         self.context = context
         self.path = path
         self.asked = {provider.id for provider in providers}
-        self.failures: dict[str, GatewayError] = {}
+        self.errors: dict[str, GatewayError] = {}
 
     def fetch(self, call: Callable[..., Awaitable[T]], fallback: T) -> Callable[..., Awaitable[T]]:
         """Wrap ``call(provider, ...)``: a failing provider answers ``fallback`` from then on."""
 
         async def guarded(provider: Provider, *args: Any) -> T:
-            if provider.id in self.failures:
+            if provider.id in self.errors:
                 return fallback
             try:
                 return await call(provider, *args)
             except GatewayError as error:
                 if not is_provider_failure(error):
                     raise
-                self.failures[provider.id] = error
+                self.errors[provider.id] = error
                 return fallback
 
         return guarded
 
     def settle(self) -> None:
         """Fail the field if every provider failed; otherwise report each failure beside it."""
-        if self.asked and set(self.failures) >= self.asked:
-            raise next(iter(self.failures.values()))
-        for error in self.failures.values():
+        if self.asked and set(self.errors) >= self.asked:
+            raise next(iter(self.errors.values()))
+        for error in self.errors.values():
             self.context.report_partial(error, self.path)
 
 
 async def paginated_across(
-    tolerance: Tolerance,
+    failing: ProviderFailures,
     providers: Sequence[Provider],
     values: dict[str, Any] | None,
     fetch: Callable[[Provider, int, int], Awaitable[Page[dict] | LazyPage[dict]]],
@@ -102,10 +100,10 @@ async def paginated_across(
     ``entriesTotalCount`` counts the providers that answered; the errors name the others.
     """
     request = page_request(values)
-    guarded = tolerance.fetch(_listing(fetch), Page(entries=[], total=0))
-    take = tolerance.fetch(read_head, None)
+    guarded = failing.fetch(_listing(fetch), Page(entries=[], total=0))
+    take = failing.fetch(read_head, None)
     page = await merge_window(providers, guarded, request.offset, request.size, take)
-    tolerance.settle()
+    failing.settle()
     return paginated(page.entries, page.total, request)
 
 

@@ -10,15 +10,15 @@ from strawberry.types.unset import UnsetType
 
 from providers.base import ServerFilter, ServerKey
 
-__all__ = ["plain", "server_filter", "server_key"]
+__all__ = ["server_filter", "server_key", "values_of"]
 
 
-def plain(value: Any) -> Any:
+def values_of(value: Any) -> Any:
     """Convert an input object (recursively) to dicts, lists and scalars; drop unset fields."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
+        return [values_of(item) for item in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         result = {}
         for field in dataclasses.fields(value):
@@ -27,7 +27,7 @@ def plain(value: Any) -> Any:
                 continue
             # Input fields whose GraphQL name is a keyword carry it in their metadata.
             name = getattr(field, "graphql_name", None) or field.name
-            result[name] = plain(item)
+            result[name] = values_of(item)
         return result
     return value
 

@@ -175,7 +175,6 @@ async def set_reverse_dns_record(
         lambda provider: _holder(
             provider.reverse_dns_record(ip, Selection.of({"hostname": {}})), provider
         ),
-        f"IP {ip!r}",
     )
     return await owner.set_reverse_dns_record(ip, hostname, selection)
 
@@ -203,7 +202,6 @@ async def support_request_reply(context: RequestContext, values: dict[str, Any])
         lambda provider: _holder(
             provider.support_request(values["id"], Selection.of({"id": {}})), provider
         ),
-        f"Support request {values['id']}",
     )
     return await owner.support_request_reply(values["id"], values["message"])
 

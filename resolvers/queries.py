@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from providers.base import Capability, Provider
 from providers.selection import Selection
-from resolvers.fanout import Tolerance, first_found, paginated_across
+from resolvers.fanout import ProviderFailures, first_found, paginated_across
 from resolvers.pagination import page_request
 from resolvers.servers import with_nested_providers
 
@@ -54,7 +54,6 @@ async def invoice(context: RequestContext, number: str, selection: Selection) ->
     return await first_found(
         context.providers.offering(Capability.INVOICES, "invoice"),
         lambda provider: _billed(provider.invoice(number, selection), provider),
-        f"Invoice {number!r}",
     )
 
 
@@ -76,7 +75,6 @@ async def subscription(context: RequestContext, name: str, selection: Selection)
     return await first_found(
         context.providers.offering(Capability.SUBSCRIPTIONS, "subscription"),
         lambda provider: _billed(provider.subscription(name, selection), provider),
-        f"Subscription {name!r}",
     )
 
 
@@ -87,10 +85,10 @@ async def support_requests(
     request = page_request(values)
     request_filter = (values or {}).get("filter") or {}
     providers = context.providers.offering(Capability.SUPPORT_REQUESTS)
-    tolerance = Tolerance(context, path, providers)
-    fetch = tolerance.fetch(lambda p: p.list_support_requests(request_filter, selection), [])
+    failing = ProviderFailures(context, path, providers)
+    fetch = failing.fetch(lambda p: p.list_support_requests(request_filter, selection), [])
     lists = await asyncio.gather(*(fetch(provider) for provider in providers))
-    tolerance.settle()
+    failing.settle()
     merged = [item for requests in lists for item in requests]
     return merged[request.offset : request.offset + request.size]
 
@@ -100,7 +98,6 @@ async def support_request(context: RequestContext, request_id: int, selection: S
     return await first_found(
         context.providers.offering(Capability.SUPPORT_REQUESTS, "supportRequest"),
         lambda provider: provider.support_request(request_id, selection),
-        f"Support request {request_id}",
     )
 
 
@@ -121,7 +118,6 @@ async def instant_delivery_server(context: RequestContext, name: str, selection:
     return await first_found(
         context.providers.offering(Capability.INSTANT_DELIVERY, "instantDeliveryServer"),
         lambda provider: provider.instant_delivery_server(name, selection),
-        f"Instant delivery server {name!r}",
     )
 
 
@@ -130,7 +126,6 @@ async def reverse_dns_record(context: RequestContext, ip: str, selection: Select
     return await first_found(
         context.providers.offering(Capability.REVERSE_DNS_READ),
         lambda provider: provider.reverse_dns_record(ip, selection),
-        f"IP {ip!r}",
     )
 
 
@@ -143,16 +138,18 @@ async def _merged(
     context: RequestContext, capability: Capability, values: dict | None, fetch, path: list
 ) -> dict:
     providers = context.providers.offering(capability)
-    return await paginated_across(Tolerance(context, path, providers), providers, values, fetch)
+    return await paginated_across(
+        ProviderFailures(context, path, providers), providers, values, fetch
+    )
 
 
 async def locations(context: RequestContext, path: list) -> list[dict]:
     """``Query.locations``: every provider's locations, de-duplicated, by region then name."""
     providers = context.providers.offering(Capability.LIST_SERVERS, "locations")
-    tolerance = Tolerance(context, path, providers)
-    fetch = tolerance.fetch(lambda provider: provider.list_locations(), [])
+    failing = ProviderFailures(context, path, providers)
+    fetch = failing.fetch(lambda provider: provider.list_locations(), [])
     lists = await asyncio.gather(*(fetch(provider) for provider in providers))
-    tolerance.settle()
+    failing.settle()
     unique = {(loc["region"], loc["name"], loc["short"]): loc for found in lists for loc in found}
     return [unique[key] for key in sorted(unique)]
 

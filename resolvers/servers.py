@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from errors import NotFound, ValidationFailed
 from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
-from resolvers.fanout import Tolerance, paginated_across
+from resolvers.fanout import ProviderFailures, paginated_across
 from resolvers.inputs import server_filter, server_key
 from resolvers.selection import IDENTITY
 
@@ -94,8 +94,8 @@ async def list_servers(
         page = await provider.list_servers(wanted, offset, limit, selection)
         return page.map(lambda server: with_provider(server, provider))
 
-    tolerance = Tolerance(context, path, providers)
-    return await paginated_across(tolerance, providers, values, fetch)
+    failing = ProviderFailures(context, path, providers)
+    return await paginated_across(failing, providers, values, fetch)
 
 
 async def resolve_server(
@@ -112,23 +112,23 @@ async def resolve_server(
         raise ValidationFailed("ServerInput needs one of name, alias, ip, ipmiIp or tag.")
     if name is not None:
         providers = context.providers.owners_of(name)
-        tolerance = Tolerance(context, path, providers)
-        load = tolerance.fetch(
+        failing = ProviderFailures(context, path, providers)
+        load = failing.fetch(
             lambda p: context.loaders.servers_by_name(p, selection).load(name), None
         )
         results = [[found] if found else [] for found in await _gather(load, providers)]
     else:
         providers = context.providers.offering(Capability.LIST_SERVERS, "server")
-        tolerance = Tolerance(context, path, providers)
+        failing = ProviderFailures(context, path, providers)
         results = await _gather(
-            tolerance.fetch(lambda p: p.find_servers(key, selection), []), providers
+            failing.fetch(lambda p: p.find_servers(key, selection), []), providers
         )
-    if tolerance.failures and not any(results):
+    if failing.errors and not any(results):
         # The server may live on the provider that failed: "not found" would be a guess.
-        raise next(iter(tolerance.failures.values()))
+        raise next(iter(failing.errors.values()))
     if name is None and path is not None:
         # A search by alias, ip or tag cannot vouch for uniqueness on a provider that failed.
-        tolerance.settle()
+        failing.settle()
     matches = [
         with_provider(server, provider)
         for provider, servers in zip(providers, results, strict=True)

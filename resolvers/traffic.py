@@ -21,7 +21,7 @@ from errors import NotSupported, ValidationFailed
 from providers.base import Capability, Provider, TrafficQuery, TrafficSeries
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
-from resolvers.fanout import Tolerance
+from resolvers.fanout import ProviderFailures
 from resolvers.inputs import server_filter
 
 if TYPE_CHECKING:
@@ -104,10 +104,10 @@ async def _combined(
     step = grid_step((query.end - query.start).total_seconds())
     queries = {provider.id: own for provider, own in asked}
     providers = [provider for provider, _ in asked]
-    tolerance = Tolerance(context, path, providers)
-    fetch = tolerance.fetch(lambda p: p.traffic_series(queries[p.id], step), None)
+    failing = ProviderFailures(context, path, providers)
+    fetch = failing.fetch(lambda p: p.traffic_series(queries[p.id], step), None)
     series = [s for s in await asyncio.gather(*(fetch(p) for p in providers)) if s is not None]
-    tolerance.settle()
+    failing.settle()
     inbound, outbound, bucket = combine(series, query)
     return {
         "aggregated": {

@@ -6,7 +6,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import mutations, queries, servers
-from resolvers.inputs import plain
+from resolvers.inputs import values_of
 from resolvers.selection import selection_of
 from resolvers.traffic import traffic as aggregate_traffic
 from schema.inputs import (
@@ -84,7 +84,7 @@ class Query:
         self, info: Info, input: PaginatedInstantDeliveryServersInput | None = UNSET
     ) -> PaginatedInstantDeliveryServerResponse:
         return await queries.instant_delivery_servers(
-            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+            info.context, values_of(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(
@@ -100,7 +100,7 @@ class Query:
         self, info: Info, input: PaginatedInvoicesInput | None = UNSET
     ) -> PaginatedInvoiceResponse:
         return await queries.invoices(
-            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+            info.context, values_of(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(description="Get a reverse DNS (PTR) record for a given IP")
@@ -114,7 +114,7 @@ class Query:
     )
     async def server(self, info: Info, input: ServerInput) -> Server:
         return await servers.resolve_server(
-            info.context, plain(input), selection_of(info), info.path.as_list()
+            info.context, values_of(input), selection_of(info), info.path.as_list()
         )
 
     @strawberry.field(
@@ -124,7 +124,7 @@ class Query:
         self, info: Info, input: PaginatedServersInput | None = UNSET
     ) -> PaginatedServerResponse:
         return await servers.list_servers(
-            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+            info.context, values_of(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(
@@ -140,7 +140,7 @@ class Query:
         self, info: Info, input: PaginatedSubscriptionsInput | None = UNSET
     ) -> PaginatedSubscriptionResponse:
         return await queries.subscriptions(
-            info.context, plain(input), selection_of(info, "entries"), info.path.as_list()
+            info.context, values_of(input), selection_of(info, "entries"), info.path.as_list()
         )
 
     @strawberry.field(description="Get information about a single support request.")
@@ -152,7 +152,7 @@ class Query:
         self, info: Info, input: PaginatedSupportRequestsInput | None = UNSET
     ) -> list[SupportRequest]:
         return await queries.support_requests(
-            info.context, plain(input), selection_of(info), info.path.as_list()
+            info.context, values_of(input), selection_of(info), info.path.as_list()
         )
 
     @strawberry.field(
@@ -160,7 +160,7 @@ class Query:
     )
     async def traffic(self, info: Info, input: TrafficInput) -> Traffic:
         return await aggregate_traffic(
-            info.context, plain(input), selection_of(info), info.path.as_list()
+            info.context, values_of(input), selection_of(info), info.path.as_list()
         )
 
     @strawberry.field(
@@ -185,12 +185,12 @@ class Mutation:
         self, info: Info, input: ChangeIpmiPasswordInput
     ) -> ChangeServerIpmiPasswordResponse:
         return await mutations.change_ipmi_password(
-            info.context, plain(input), selection_of(info, "server")
+            info.context, values_of(input), selection_of(info, "server")
         )
 
     @strawberry.mutation(description="Create a new support request.")
     async def createSupportRequest(self, info: Info, input: CreateSupportRequestInput) -> bool:
-        return await mutations.create_support_request(info.context, plain(input))
+        return await mutations.create_support_request(info.context, values_of(input))
 
     @strawberry.mutation(
         description="Perform an IPMI server power action such as power on, power off or reboot. Please note that because IPMI may take a while to respond, this API call is asynchronous. As a result, we cannot guarantee that the requested action will be performed successfully."
@@ -199,7 +199,7 @@ class Mutation:
         self, info: Info, input: PerformServerPowerActionInput
     ) -> PerformServerPowerActionResponse:
         return await mutations.perform_power_action(
-            info.context, plain(input), selection_of(info, "server")
+            info.context, values_of(input), selection_of(info, "server")
         )
 
     @strawberry.mutation(
@@ -209,7 +209,7 @@ class Mutation:
         self, info: Info, input: SetReverseDnsRecordInput
     ) -> SetReverseDnsRecordResponse:
         return await mutations.set_reverse_dns_record(
-            info.context, plain(input), selection_of(info)
+            info.context, values_of(input), selection_of(info)
         )
 
     @strawberry.mutation(description="Set custom alias for your server.")
@@ -217,7 +217,7 @@ class Mutation:
         self, info: Info, input: SetServerAliasInput
     ) -> SetServerAliasResponse:
         return await mutations.set_server_alias(
-            info.context, plain(input), selection_of(info, "server")
+            info.context, values_of(input), selection_of(info, "server")
         )
 
     @strawberry.mutation(description="Sets a boot device for server via IPMI.")
@@ -225,7 +225,7 @@ class Mutation:
         self, info: Info, input: SetServerBootDeviceInput
     ) -> SetServerBootDeviceResponse:
         return await mutations.set_server_boot_device(
-            info.context, plain(input), selection_of(info, "server")
+            info.context, values_of(input), selection_of(info, "server")
         )
 
     @strawberry.mutation(description="Set primary IP to your server.")
@@ -233,21 +233,21 @@ class Mutation:
         self, info: Info, input: SetServerPrimaryIpInput
     ) -> SetServerPrimaryIpResponse:
         return await mutations.set_server_primary_ip(
-            info.context, plain(input), selection_of(info, "server")
+            info.context, values_of(input), selection_of(info, "server")
         )
 
     @strawberry.mutation(
         description="Update or set a single tag for the server. If the provided value argument is omitted or null, the tag will be deleted."
     )
     async def setServerTag(self, info: Info, input: SetServerTagInput) -> bool:
-        return await mutations.set_server_tag(info.context, plain(input))
+        return await mutations.set_server_tag(info.context, values_of(input))
 
     @strawberry.mutation(
         description="This mutation sets tags for the server. Tags not provided will be deleted."
     )
     async def setServerTags(self, info: Info, input: SetServerTagsInput) -> bool:
-        return await mutations.set_server_tags(info.context, plain(input))
+        return await mutations.set_server_tags(info.context, values_of(input))
 
     @strawberry.mutation(description="Create reply to an existing support request.")
     async def supportRequestReply(self, info: Info, input: SupportRequestReplyInput) -> bool:
-        return await mutations.support_request_reply(info.context, plain(input))
+        return await mutations.support_request_reply(info.context, values_of(input))

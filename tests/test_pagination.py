@@ -8,7 +8,7 @@ import pytest
 
 from errors import ProviderUnavailable
 from providers.base import LazyPage, Page, Provider, ProviderConfig
-from resolvers.fanout import Tolerance, paginated_across
+from resolvers.fanout import ProviderFailures, paginated_across
 from resolvers.pagination import PageRequest, merge_window, paginated
 from tests.conftest import error_codes
 
@@ -162,7 +162,7 @@ async def test_lazy_providers_sharing_a_page_convert_their_entries_together():
 
 
 class Partials:
-    """The part of a request context ``Tolerance`` reports provider failures to."""
+    """The part of a request context ``ProviderFailures`` reports provider failures to."""
 
     def __init__(self) -> None:
         self.reported: list[tuple[str, list]] = []
@@ -184,9 +184,9 @@ async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
     )
     providers = [first, broken, last]
     context = Partials()
-    tolerance = Tolerance(context, ["servers"], providers)
+    failing = ProviderFailures(context, ["servers"], providers)
 
-    response = await paginated_across(tolerance, providers, {"pageSize": 6}, fetch)
+    response = await paginated_across(failing, providers, {"pageSize": 6}, fetch)
     # The page and its total are those of the providers that answered, as if "broken" had
     # failed outright; its failure is reported beside the data.
     assert response["entries"] == first.items + last.items[:3]
@@ -197,7 +197,7 @@ async def test_a_provider_failing_while_its_entries_are_read_is_merged_away():
     # When the malformed entry is not on the page, nothing is reported.
     fine = Partials()
     page = await paginated_across(
-        Tolerance(fine, ["servers"], providers), providers, {"pageSize": 2}, fetch
+        ProviderFailures(fine, ["servers"], providers), providers, {"pageSize": 2}, fetch
     )
     assert page["entries"] == first.items[:2] and page["entriesTotalCount"] == 12
     assert fine.reported == []
@@ -214,7 +214,7 @@ async def test_a_provider_failing_late_leaves_the_others_shares_read_once():
     context = Partials()
 
     response = await paginated_across(
-        Tolerance(context, ["servers"], providers), providers, {"pageSize": 10}, fetch
+        ProviderFailures(context, ["servers"], providers), providers, {"pageSize": 10}, fetch
     )
     assert response["entries"] == [item.upper() for item in first.items + last.items]
     assert context.reported == [("broken", ["servers"])]
