@@ -13,14 +13,14 @@ ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/fleetql
 WORKDIR /src
-COPY pyproject.toml README.md schema.graphql ./
+COPY pyproject.toml constraints.txt README.md schema.graphql ./
 # gateway/ includes GraphiQL's vendored assets (gateway/graphiql/static), served offline.
 COPY errors errors
 COPY gateway gateway
 COPY schema schema
 COPY resolvers resolvers
 COPY providers providers
-RUN /opt/fleetql/bin/pip install ".${EXTRAS:+[$EXTRAS]}"
+RUN /opt/fleetql/bin/pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 # From /, so the installed package is checked, not /src: GraphiQL's page and every asset it names.
 RUN cd / && /opt/fleetql/bin/python -c "from gateway.graphiql import graphiql_page; graphiql_page(None)"
 

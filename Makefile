@@ -7,16 +7,16 @@ STAMP := $(VENV)/.installed
 # `make run PORT=8001 HOST=0.0.0.0`: where the demo listens (default 127.0.0.1:8000).
 SERVE_FLAGS := $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
-.PHONY: run test test-slow lint format schema clean
+.PHONY: run test test-slow lint format schema constraints clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@sh scripts/require-python.sh '$(PYTHON)' '$(firstword $(MAKECMDGOALS))'
 	@if [ -d $(VENV) ] && [ ! -f $(STAMP) ]; then \
 	  echo "Removing the half-built $(VENV) of an earlier install"; rm -rf $(VENV); fi
 	@echo "Installing FleetQL and its test tools into $(VENV) (a minute or two the first time)"
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 	$(BIN)/pip install --quiet --upgrade pip || { rm -rf $(VENV); exit 1; }
-	$(BIN)/pip install -e '.[test,tracing]' || { rm -rf $(VENV); exit 1; }
+	$(BIN)/pip install -c constraints.txt -e '.[test,tracing]' || { rm -rf $(VENV); exit 1; }
 	touch $(STAMP)
 
 ## Start the gateway on 127.0.0.1:8000 with emulated backends and demo tokens.
@@ -40,6 +40,17 @@ format: $(STAMP)
 ## Rewrite schema.graphql from the code.
 schema: $(STAMP)
 	$(BIN)/fleetql schema > schema.graphql
+
+## Re-resolve every dependency to its newest allowed version and rewrite constraints.txt.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/pip install --quiet --upgrade pip
+	.venv-constraints/bin/pip install --quiet '.[test,tracing]'
+	{ head -n 2 constraints.txt; .venv-constraints/bin/pip freeze --exclude-editable \
+	  | grep -v '^fleetql'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .venv-constraints
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

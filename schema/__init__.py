@@ -9,7 +9,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from schema.enums import ErrorCode
-from schema.execution import CompiledExecutor, resolve_from_dict
+from schema.execution import CompiledExecutor, executor_for, resolve_from_dict
 from schema.root import Mutation, Query
 from schema.scalars import DATETIME_SCALAR, DateTime
 
@@ -30,7 +30,7 @@ def fleet_schema() -> FleetSchema:
     DataPacket's ``Subscription`` object type is a billing subscription, so the schema has no
     GraphQL subscription root (one, if ever added, must be named otherwise).
     """
-    return FleetSchema(
+    schema = FleetSchema(
         query=Query,
         mutation=Mutation,
         types=[ErrorCode],
@@ -44,6 +44,9 @@ def fleet_schema() -> FleetSchema:
             scalar_map={DateTime: DATETIME_SCALAR},
         ),
     )
+    # Compiled only where graphql-core and the extensions allow it (schema/execution.py).
+    schema.execution_context_class = executor_for(schema)
+    return schema
 
 
 def schema_sdl() -> str:

@@ -21,6 +21,11 @@ What stays with graphql-core:
   object from scratch, producing exactly graphql-core's data and errors.
 - Selections the compiler does not handle (abstract types, ``@defer``, fragment variables).
 
+The executor overrides and calls graphql-core internals that changed shape across 3.x
+releases, so ``executor_for`` checks them when the schema is built and keeps graphql-core's
+interpreter (one warning line) when they differ from what this module was written against,
+or when a strawberry extension has a ``resolve`` hook (compiled fields would bypass it).
+
 ``tests/test_compiled_execution.py`` runs documents through both executors and requires
 identical results.
 """
@@ -28,11 +33,14 @@ identical results.
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 import operator
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import graphql
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
@@ -52,12 +60,37 @@ from graphql import (
     get_nullable_type,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution import collect_fields
 from graphql.language import FieldNode, FragmentSpreadNode, InlineFragmentNode, VariableNode
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-__all__ = ["STORED_KEY", "CompiledExecutor", "resolve_from_dict"]
+if TYPE_CHECKING:
+    import strawberry
+    from graphql.execution.collect_fields import FieldDetailsList
+
+__all__ = ["STORED_KEY", "CompiledExecutor", "executor_for", "resolve_from_dict"]
+
+log = logging.getLogger(__name__)
+
+#: The graphql-core ``ExecutionContext`` methods this module overrides or calls, with the
+#: parameters (after ``self``) it was written against: graphql-core 3.3.2, pinned in
+#: pyproject.toml. Their shapes changed three times across 3.x releases.
+WRITTEN_FOR: dict[str, tuple[str, ...]] = {
+    "complete_object_value": (
+        "return_type",
+        "field_details_list",
+        "info",
+        "path",
+        "result",
+        "position_context",
+    ),
+    "execute_field": ("parent_type", "source", "field_details_list", "path", "position_context"),
+    "collect_subfields": ("return_type", "field_details_list"),
+    "settle_in_background": ("awaitables",),
+}
+#: The fields of graphql-core's ``FieldDetails`` the compiler reads.
+FIELD_DETAILS_READ = frozenset({"node", "defer_usage", "fragment_variable_values"})
 
 #: Compiled functions kept across requests, least recently used dropped first.
 MAX_COMPILED = 1024
@@ -68,6 +101,47 @@ def resolve_from_dict(source: Any, name: str) -> Any:
     if isinstance(source, dict):
         return source.get(name)
     return getattr(source, name)
+
+
+def executor_for(schema: strawberry.Schema) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """The execution context class ``schema`` should run: compiled where that is sound.
+
+    Returns strawberry's own (graphql-core's interpreter) with one warning line naming the
+    reason when the installed graphql-core's internals are not those in ``WRITTEN_FOR``, or
+    when one of the schema's extensions has a ``resolve`` hook.
+    """
+    reason = _mismatch() or _resolve_hook(schema)
+    if reason is None:
+        return CompiledExecutor
+    log.warning("compiled execution off, graphql-core's interpreter runs every field: %s", reason)
+    return StrawberryGraphQLCoreExecutionContext
+
+
+def _mismatch() -> str | None:
+    """Why graphql-core's internals differ from what this module was written against."""
+    version = graphql.__version__
+    for name, expected in WRITTEN_FOR.items():
+        method = getattr(StrawberryGraphQLCoreExecutionContext, name, None)
+        actual = tuple(inspect.signature(method).parameters)[1:] if callable(method) else None
+        if actual != expected:
+            shape = "is missing" if actual is None else f"takes ({', '.join(actual)})"
+            return f"graphql-core {version}: ExecutionContext.{name} {shape}"
+    details = getattr(collect_fields, "FieldDetails", None)
+    fields = getattr(details, "_fields", None)  # a NamedTuple's field names
+    if fields is None:
+        return f"graphql-core {version}: collect_fields.FieldDetails is missing"
+    missing = FIELD_DETAILS_READ - set(fields)
+    if missing:
+        return f"graphql-core {version}: FieldDetails lacks {', '.join(sorted(missing))}"
+    return None
+
+
+def _resolve_hook(schema: strawberry.Schema) -> str | None:
+    """The extension whose ``resolve`` hook compiled fields would bypass, if any."""
+    for extension in schema.get_extensions():
+        if extension._implements_resolve():
+            return f"the {type(extension).__name__} extension has a resolve hook"
+    return None
 
 
 class _Fallback(Exception):  # noqa: N818 - a signal, not an error
