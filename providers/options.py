@@ -65,8 +65,9 @@ PATTERN_PROBLEMS = {
 
 
 def problem(key: str, message: str) -> PydanticCustomError:
-    """A validation error about ``key`` (a key of the table being validated, or a dotted
-    path below it); the settings turn it into ``<file>: <where>.<key>: <message>``."""
+    """A validation error about ``key`` of the table being validated (``""`` in a field's
+    own validator: that field); the settings turn it into ``<file>: <where>.<key>: <message>``.
+    """
     return PydanticCustomError("config", "{message}", {"message": message, "key": key})
 
 
