@@ -171,7 +171,7 @@ class ProviderTable(Table):
     defaults, and adds its credentials and options.
     """
 
-    #: The key a configuration from before ``max_concurrency`` was the one knob used.
+    #: Keys of earlier configurations, refused with what to use instead.
     RETIRED_KEYS: ClassVar[dict[str, str]] = {
         "concurrency": "is not a key any more; use max_concurrency (upstream calls in flight)",
     }
@@ -231,9 +231,9 @@ class ProviderTable(Table):
     @classmethod
     def option_keys(cls) -> tuple[str, ...]:
         """The kind's own keys: neither shared nor credentials nor their ``_env`` twins."""
-        shared = {*ProviderTable.model_fields, "base_url", "prefix"}
         secret = {*cls.credential_keys()} | {f"{key}_env" for key in cls.credential_keys()}
-        return tuple(name for name in cls.model_fields if name not in shared | secret)
+        not_options = {*ProviderTable.model_fields, *secret}
+        return tuple(name for name in cls.model_fields if name not in not_options)
 
     @model_validator(mode="before")
     @classmethod
