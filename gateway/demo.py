@@ -15,10 +15,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from gateway.auth import FULL_ACCESS, READ_ONLY, TokenEntry
-from gateway.settings import Settings
-from providers.base import ProviderConfig
-from providers.cache import DEFAULT_TTLS
+from gateway.auth import FULL_ACCESS, READ_ONLY
+from gateway.settings import Settings, settings_from_dict
 from providers.dashserv import emulator as dashserv_emulator
 from providers.datapacket import emulator as datapacket_emulator
 from providers.dcimanager import emulator as dcimanager_emulator
@@ -112,7 +110,11 @@ class DemoBackends:
 
 
 def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 120) -> DemoBackends:
-    """Start every emulator and return settings for a gateway on ``host:port``."""
+    """Start every emulator and return settings for a gateway on ``host:port``.
+
+    The settings are validated like a configuration file's, so each kind gets its own
+    defaults (DCImanager's retry policy) exactly as a file would give them.
+    """
     stack = ExitStack()
     emulators: dict[str, EmulatorServer] = {}
     providers = []
@@ -120,25 +122,26 @@ def start_demo_backends(host: str = "127.0.0.1", port: int = 8000, size: int = 1
         app = backend.emulator(size)
         server = emulators[backend.kind] = stack.enter_context(EmulatorServer(app))
         providers.append(
-            ProviderConfig(
-                id=backend.kind,
-                kind=backend.kind,
-                base_url=f"{server.url}{backend.path}",
-                prefix=backend.prefix,
-                credentials=backend.credentials,
-                options=backend.options(app),
-                cache_ttls=DEFAULT_TTLS,
-            )
+            {
+                "id": backend.kind,
+                "kind": backend.kind,
+                "base_url": f"{server.url}{backend.path}",
+                "prefix": backend.prefix,
+                **backend.credentials,
+                **backend.options(app),
+            }
         )
-    settings = Settings(
-        providers=providers,
-        tokens=[
-            TokenEntry.from_token("demo full access", FULL_ACCESS, DEMO_FULL_ACCESS),
-            TokenEntry.from_token("demo read only", READ_ONLY, DEMO_READ_ONLY),
-        ],
-        host=host,
-        port=port,
-        cors_origin_regex=LOCAL_DEV_ORIGINS,
-        source="<embedded demo>",
-    )
+    tokens = [
+        {"name": "demo full access", "scope": FULL_ACCESS, "token": DEMO_FULL_ACCESS},
+        {"name": "demo read only", "scope": READ_ONLY, "token": DEMO_READ_ONLY},
+    ]
+    server_table = {"host": host, "port": port, "cors_origin_regex": LOCAL_DEV_ORIGINS}
+    try:
+        settings = settings_from_dict(
+            {"server": server_table, "providers": providers, "tokens": tokens},
+            source="<embedded demo>",
+        )
+    except Exception:
+        stack.close()  # the emulators must not outlive a demo that cannot start
+        raise
     return DemoBackends(settings=settings, emulators=emulators, stack=stack)

@@ -1,87 +1,387 @@
 """Configuration: one TOML file, validated at start-up, secrets optionally from the environment.
 
-Every key is documented in the README ("Configuration"). Any mistake stops start-up with a
-``ConfigError`` naming the file and the key.
+One pydantic model per table (``[server]``, ``[limits]``, ``[cache]``, ``[observability]``,
+``[[tokens]]``; ``[[providers]]`` is a union of the kinds' own models, chosen by ``kind``:
+``providers/<kind>/options.py``). Unknown keys are refused, values are never coerced into
+another type, and every range is declared on its field. A mistake stops start-up with one
+``ConfigError`` line naming the file and the key, translated from pydantic's errors; it never
+holds a value, so never a secret. The README's configuration table is generated from the same
+fields (``configuration_table``), and a test keeps the two equal.
+
+pydantic-settings is not used: the configuration is one file, and only secrets come from the
+environment, each by the variable its ``<key>_env`` names; settings-wide environment
+overrides would be a second, undocumented way to set every key.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from gateway.auth import SCOPES, TokenEntry
+from annotated_types import Ge, Gt, Le
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticUndefined
+
+from gateway.auth import TokenEntry
 from gateway.limits import QueryLimits
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
+from providers.options import (
+    PATTERN_PROBLEMS,
+    URL_PATTERN,
+    Count,
+    EnvName,
+    ProviderTable,
+    Seconds,
+    Secret,
+    Table,
+    problem,
+    resolve_variables,
+)
 from providers.registry import PROVIDER_KINDS
-from providers.resilience import ResiliencePolicy
 
 __all__ = [
     "ConfigError",
     "ObservabilitySettings",
     "Settings",
+    "configuration_table",
     "load_settings",
     "settings_from_dict",
 ]
-
-ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
-LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the source and the key."""
 
 
-@dataclass(frozen=True)
-class ObservabilitySettings:
-    """The ``[observability]`` table: log level, ``/metrics``, and optional tracing."""
+class ServerTable(Table):
+    """``[server]``: where to listen, what to serve, and the inbound connection limits."""
 
-    log_level: str = "info"
-    metrics: bool = True
-    #: OTLP/HTTP traces endpoint (e.g. ``http://collector:4318/v1/traces``); None: no tracing.
-    otlp_endpoint: str | None = None
-    service_name: str = "fleetql"
+    host: str = Field("127.0.0.1", description="listen address")
+    port: int = Field(8000, ge=1, le=65535, description="listen port")
+    graphiql: bool = Field(
+        True,
+        description="serve GraphiQL at `GET /graphql` to browsers, and its assets under "
+        "`/graphiql/static/`",
+    )
+    graphiql_cdn: bool = Field(
+        False,
+        description="load GraphiQL's assets from unpkg.com, same versions and digests, instead "
+        'of the gateway (false: the page works offline; see "GraphiQL")',
+    )
+    introspection: bool = Field(
+        True, description="answer introspection queries (GraphiQL needs them)"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed by CORS (none: closed)"
+    )
+    cors_origin_regex: str | None = Field(
+        None,
+        description="a regular expression; origins matching it whole are allowed too. The "
+        r"embedded demo sets `http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?`, so a "
+        "frontend under development on any local port (`:3000`, `:5173`) can call it; a "
+        "configured gateway allows no origin unless told",
+    )
+    shutdown_timeout: Seconds = Field(
+        30.0, description="seconds in-flight requests get to finish once shutdown starts"
+    )
+    request_deadline: Seconds = Field(
+        30.0,
+        description="seconds a GraphQL request may spend on upstream calls, queueing and "
+        "retries included; a provider that has not answered by then is reported as "
+        "`PROVIDER_UNAVAILABLE` beside the others' data. Lists get three quarters of the time "
+        "left, so that a provider still listing is given up on while the others' per-server "
+        "calls for the entries on the page (`powerStatus`, `trafficPlan`, `hasBgp`, …) still fit",
+    )
+    compiled_execution: bool = Field(
+        True,
+        description="shape responses with compiled selections; false runs graphql-core's "
+        "interpreter for every field, for comparison or to rule the compiler out while "
+        "debugging (see docs/performance.md)",
+    )
+    header_timeout: Seconds = Field(
+        10.0,
+        description="seconds a connection may take to send a complete request head, counted "
+        "from when it opens and again from the end of each response; then it is closed "
+        "without an answer",
+    )
+    body_timeout: Seconds = Field(
+        30.0,
+        description="seconds a POST body may take to arrive once its head has; then HTTP 408 "
+        "`BAD_REQUEST` and the connection is closed",
+    )
+    keepalive_timeout: Seconds = Field(
+        5.0, description="seconds an idle keep-alive connection stays open after a response"
+    )
+    max_connections: Count = Field(
+        1000,
+        description="connections served at once by one replica; a request on a connection "
+        "beyond answers HTTP 503 `RATE_LIMITED` with `Retry-After: 1`, and that connection "
+        "is closed",
+    )
+    ops_token: Secret | None = Field(
+        None,
+        description="when set, `GET /readyz` and `GET /metrics` need `Authorization: Bearer "
+        "<ops_token>` (else HTTP 401 `NOT_AUTHORIZED`, compared in constant time); unset (the "
+        "demo too), they are open. `/healthz` is always open",
+    )
+    ops_token_env: EnvName | None = Field(
+        None, description="the name of an environment variable holding `ops_token`"
+    )
+
+    @field_validator("cors_origin_regex", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, pattern: Any) -> Any:
+        return None if pattern == "" else pattern
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_variables(cls, data: Any) -> Any:
+        return resolve_variables(data, ("ops_token",)) if isinstance(data, dict) else data
+
+    @field_validator("cors_origin_regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise problem("", f"not a regular expression ({exc})") from None
+        return pattern
+
+
+class LimitsTable(Table):
+    """``[limits]``: inbound limits per document and per client token."""
+
+    max_depth: Count = Field(QueryLimits.max_depth, description="nesting of selections")
+    max_aliases: Count = Field(QueryLimits.max_aliases, description="aliased fields")
+    max_tokens: Count = Field(
+        QueryLimits.max_tokens, description="size of the document in lexical tokens"
+    )
+    max_operations: Count = Field(QueryLimits.max_operations, description="operations per document")
+    max_cost: Count = Field(
+        QueryLimits.max_cost,
+        description="estimated upstream fan-out: 10 per root field, plus 1 per field per item "
+        "of the page it sits in, plus 5 per item for fields that may need an extra upstream "
+        "call per server (`powerStatus`, `network`, `system`): 50 servers with their network "
+        "cost far more than 50 names. Fragments count once per spread, as if expanded; "
+        "counting stops at the first limit passed (`extensions.actual` is then a lower bound, "
+        '"at least N")',
+    )
+    max_body_bytes: Count = Field(
+        QueryLimits.max_body_bytes, description="larger request bodies answer HTTP 413"
+    )
+    max_merge_work: Count = Field(
+        QueryLimits.max_merge_work,
+        description="units of work graphql-core may spend checking that fields with the same "
+        "response name can be merged (a comparison of two fields or two fragments costs 2); "
+        "this check grows with the square of the document (hundreds of fragments spread side "
+        "by side), so over the budget the document is refused; six fragments of 13 fields "
+        "each, all spread in one selection set, need about 630 and GraphiQL's introspection "
+        "query none",
+    )
+    queries_per_minute: Count = Field(
+        600, description="per client token; over it: HTTP 429, `RATE_LIMITED`, `Retry-After`"
+    )
+    mutations_per_minute: Count = Field(60, description="per client token, like queries")
+
+    def query_limits(self) -> QueryLimits:
+        """The per-document limits."""
+        return QueryLimits(**{key: getattr(self, key) for key in vars(QueryLimits())})
+
+
+#: Seconds a read stays cached: 0 turns caching of that kind off.
+TimeToLive = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class CacheTable(Table):
+    """``[cache]``: the across-request cache of upstream reads, a TTL per resource kind."""
+
+    enabled: bool = Field(
+        True,
+        description="cache upstream reads across requests (false: every read goes upstream, "
+        "for debugging and baselines); upstream `Cache-Control: no-store`/`max-age` is "
+        "honoured; any successful mutation evicts that provider instance's entries; "
+        "identical reads in flight share one upstream call",
+    )
+    servers: TimeToLive = Field(
+        DEFAULT_TTLS["servers"], description="seconds a server read stays fresh"
+    )
+    billing: TimeToLive = Field(
+        DEFAULT_TTLS["billing"],
+        description="seconds invoices, subscriptions and account stay fresh",
+    )
+    support: TimeToLive = Field(
+        DEFAULT_TTLS["support"], description="seconds a support request read stays fresh"
+    )
+    traffic: TimeToLive = Field(
+        DEFAULT_TTLS["traffic"], description="seconds a traffic read stays fresh"
+    )
+    catalog: TimeToLive = Field(
+        DEFAULT_TTLS["catalog"],
+        description="seconds plans, sizes, regions, locations and stock stay fresh",
+    )
+
+    def ttls(self) -> dict[str, float]:
+        """Seconds per resource kind; empty when the cache is off."""
+        return {key: getattr(self, key) for key in DEFAULT_TTLS} if self.enabled else {}
+
+
+class ObservabilitySettings(Table):
+    """``[observability]``: log level, ``/metrics``, and optional tracing."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="the least severe level logged (any case)"
+    )
+    metrics: bool = Field(True, description="serve Prometheus metrics at `GET /metrics`")
+    otlp_endpoint: str | None = Field(
+        None,
+        pattern=URL_PATTERN,
+        description="OTLP/HTTP traces endpoint, e.g. `http://collector:4318/v1/traces` "
+        "(none: no tracing; needs `pip install 'fleetql[tracing]'`)",
+    )
+    service_name: str = Field("fleetql", description="the service name traces carry")
+
+    @field_validator("otlp_endpoint", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, endpoint: Any) -> Any:
+        return None if endpoint == "" else endpoint
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _any_case(cls, level: Any) -> Any:
+        return level.lower() if isinstance(level, str) else level
+
+
+TOKEN_KEYS = ("token", "token_env", "sha256")
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+#: What a value failing each pattern must be, in words.
+PATTERNS = {**PATTERN_PROBLEMS, SHA256_PATTERN: "must be 64 hexadecimal characters"}
+
+
+class TokenTable(Table):
+    """``[[tokens]]``: one client token, given inline, by variable or by its SHA-256."""
+
+    name: str = Field(description="a label for logs, never the token itself")
+    scope: Literal["read-only", "full-access"] = Field(
+        description="`read-only` (queries) or `full-access` (queries and mutations)"
+    )
+    token: Secret | None = Field(
+        None, description="the client token (give exactly one of `token`, `token_env`, `sha256`)"
+    )
+    token_env: EnvName | None = Field(
+        None, description="the name of an environment variable holding the token"
+    )
+    sha256: str | None = Field(
+        None,
+        pattern=SHA256_PATTERN,
+        description='the token\'s SHA-256 hex digest: `printf %s "$TOKEN" | sha256sum`',
+    )
+    providers: list[str] | None = Field(
+        None,
+        description="provider ids the token sees and touches, in lists, lookups, mutations, "
+        "errors and totals (none: all)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if sum(key in data for key in TOKEN_KEYS) != 1:
+            raise problem("", "give exactly one of token, token_env or sha256")
+        return resolve_variables(data, ("token",))
+
+    def given_as(self) -> str:
+        """The key the token was given by: ``token``, ``token_env`` or ``sha256``."""
+        return "sha256" if self.sha256 is not None else "token_env" if self.token_env else "token"
+
+    def entry(self) -> TokenEntry:
+        """The token as the gateway keeps it: a digest."""
+        providers = frozenset(self.providers) if self.providers is not None else None
+        if self.sha256 is not None:
+            return TokenEntry.from_digest(self.name, self.scope, self.sha256.lower(), providers)
+        assert self.token is not None  # one of the three forms; _one_form saw to it
+        return TokenEntry.from_token(
+            self.name, self.scope, self.token.get_secret_value(), providers
+        )
+
+
+#: A ``[[providers]]`` table: the model of the kind it names.
+ProviderTables = Annotated[
+    Union[tuple(adapter.options_model for adapter in PROVIDER_KINDS.values())],  # noqa: UP007
+    Field(discriminator="kind"),
+]
+
+
+class ConfigFile(Table):
+    """The whole file; rules across tables are checked once every table is valid."""
+
+    server: ServerTable = Field(default_factory=ServerTable)
+    limits: LimitsTable = Field(default_factory=LimitsTable)
+    cache: CacheTable = Field(default_factory=CacheTable)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    providers: list[ProviderTables]
+    tokens: list[TokenTable]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConfigFile:
+        ids = [provider.id for provider in self.providers]
+        for i, provider_id in enumerate(ids):
+            if provider_id in ids[:i]:
+                raise problem(f"providers[{i}].id", f"duplicate id {provider_id!r}")
+        first: dict[bytes, int] = {}
+        for i, token in enumerate(self.tokens):
+            unknown = sorted(set(token.providers or ()) - set(ids))
+            if unknown:
+                raise problem(f"tokens[{i}].providers", f"unknown provider id(s) {unknown}")
+            # Two entries with one token (inline, by variable or by digest) would let the
+            # last one's scope and providers win silently; the second is named.
+            earlier = first.setdefault(token.entry().digest, i)
+            if earlier != i:
+                raise problem(
+                    f"tokens[{i}].{token.given_as()}",
+                    f"is the same client token as tokens[{earlier}] "
+                    f"({self.tokens[earlier].name!r}); each token must be unique",
+                )
+        return self
+
+
+def _default(model: type[Table], key: str) -> Any:
+    """A key's default, declared once on its table's model."""
+    return model.model_fields[key].get_default(call_default_factory=True)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the gateway needs to start."""
+    """Everything the gateway needs to start (defaults: those of the file's tables)."""
 
     providers: list[ProviderConfig]
     tokens: list[TokenEntry] = field(repr=False)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    graphiql: bool = True
-    #: Load GraphiQL's assets from unpkg instead of the gateway (same files, same digests).
-    graphiql_cdn: bool = False
-    introspection: bool = True
+    host: str = _default(ServerTable, "host")
+    port: int = _default(ServerTable, "port")
+    graphiql: bool = _default(ServerTable, "graphiql")
+    graphiql_cdn: bool = _default(ServerTable, "graphiql_cdn")
+    introspection: bool = _default(ServerTable, "introspection")
     cors_origins: tuple[str, ...] = ()
-    #: Origins allowed besides ``cors_origins``: a regular expression matching the whole origin.
-    cors_origin_regex: str | None = None
+    cors_origin_regex: str | None = _default(ServerTable, "cors_origin_regex")
     limits: QueryLimits = field(default_factory=QueryLimits)
-    queries_per_minute: int = 600
-    mutations_per_minute: int = 60
-    #: Seconds in-flight requests get to finish once shutdown starts (uvicorn's deadline).
-    shutdown_timeout: float = 30.0
-    request_deadline: float = 30.0
-    #: Seconds a connection may take to send a complete request head (gateway/protocol.py).
-    header_timeout: float = 10.0
-    #: Seconds a POST body may take to arrive once its request head has (408 past it).
-    body_timeout: float = 30.0
-    #: Seconds an idle keep-alive connection stays open after a response.
-    keepalive_timeout: float = 5.0
-    #: Connections served at once; one beyond answers 503 RATE_LIMITED.
-    max_connections: int = 1000
+    queries_per_minute: int = _default(LimitsTable, "queries_per_minute")
+    mutations_per_minute: int = _default(LimitsTable, "mutations_per_minute")
+    shutdown_timeout: float = _default(ServerTable, "shutdown_timeout")
+    request_deadline: float = _default(ServerTable, "request_deadline")
+    header_timeout: float = _default(ServerTable, "header_timeout")
+    body_timeout: float = _default(ServerTable, "body_timeout")
+    keepalive_timeout: float = _default(ServerTable, "keepalive_timeout")
+    max_connections: int = _default(ServerTable, "max_connections")
     #: Bearer token guarding /readyz and /metrics; None: they are open.
     ops_token: str | None = field(default=None, repr=False)
-    #: Shape responses with compiled selections (schema/execution.py); off: graphql-core only.
-    compiled_execution: bool = True
+    compiled_execution: bool = _default(ServerTable, "compiled_execution")
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
@@ -100,336 +400,206 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
 
 def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
     """Validate an already-parsed configuration."""
-    reader = _Reader(source)
-    reader.only(data, "", {"server", "cache", "limits", "observability", "providers", "tokens"})
-    server = reader.table(data, "server")
-    reader.only(
-        server,
-        "server.",
-        {
-            "host",
-            "port",
-            "graphiql",
-            "graphiql_cdn",
-            "introspection",
-            "cors_origins",
-            "cors_origin_regex",
-            "shutdown_timeout",
-            "request_deadline",
-            "compiled_execution",
-            "header_timeout",
-            "body_timeout",
-            "keepalive_timeout",
-            "max_connections",
-            "ops_token",
-            "ops_token_env",
-        },
-    )
-    limits_table = reader.table(data, "limits")
-    reader.only(
-        limits_table,
-        "limits.",
-        {*vars(QueryLimits()), "queries_per_minute", "mutations_per_minute"},
-    )
-    cache_ttls = _cache_ttls(reader, reader.table(data, "cache"))
-    providers = [
-        _provider(reader, table, f"providers[{i}]", cache_ttls)
-        for i, table in enumerate(reader.tables(data, "providers", required=True))
-    ]
-    ids = [provider.id for provider in providers]
-    for i, provider_id in enumerate(ids):
-        if provider_id in ids[:i]:
-            raise reader.error(f"providers[{i}].id", f"duplicate id {provider_id!r}")
-    token_tables = reader.tables(data, "tokens", required=True)
-    tokens = [
-        _token(reader, table, f"tokens[{i}]", set(ids)) for i, table in enumerate(token_tables)
-    ]
-    _refuse_duplicate_tokens(reader, tokens, token_tables)
-    limits = QueryLimits(
-        **{
-            key: reader.positive_integer(limits_table, f"limits.{key}", default)
-            for key, default in vars(QueryLimits()).items()
-        }
-    )
+    try:
+        config = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_one_line(exc.errors(include_url=False)[0])}") from None
+    server, limits = config.server, config.limits
+    cache_ttls = config.cache.ttls()
     return Settings(
-        providers=providers,
-        tokens=tokens,
-        host=reader.string(server, "server.host", default="127.0.0.1"),
-        port=reader.integer(server, "server.port", default=8000, low=1, high=65535),
-        graphiql=reader.boolean(server, "server.graphiql", default=True),
-        graphiql_cdn=reader.boolean(server, "server.graphiql_cdn", default=False),
-        introspection=reader.boolean(server, "server.introspection", default=True),
-        cors_origins=tuple(reader.strings(server, "server.cors_origins", default=[])),
-        cors_origin_regex=_origin_regex(reader, server),
-        limits=limits,
-        queries_per_minute=reader.positive_integer(
-            limits_table, "limits.queries_per_minute", default=600
-        ),
-        mutations_per_minute=reader.positive_integer(
-            limits_table, "limits.mutations_per_minute", default=60
-        ),
-        shutdown_timeout=reader.number(server, "server.shutdown_timeout", default=30.0),
-        request_deadline=reader.number(server, "server.request_deadline", default=30.0),
-        compiled_execution=reader.boolean(server, "server.compiled_execution", default=True),
-        header_timeout=reader.number(server, "server.header_timeout", default=10.0),
-        body_timeout=reader.number(server, "server.body_timeout", default=30.0),
-        keepalive_timeout=reader.number(server, "server.keepalive_timeout", default=5.0),
-        max_connections=reader.positive_integer(server, "server.max_connections", default=1000),
-        ops_token=(
-            reader.secret(server, "server", "ops_token")
-            if "ops_token" in server or "ops_token_env" in server
-            else None
-        ),
-        observability=_observability(reader, reader.table(data, "observability")),
+        providers=[provider.provider_config(cache_ttls) for provider in config.providers],
+        tokens=[token.entry() for token in config.tokens],
+        host=server.host,
+        port=server.port,
+        graphiql=server.graphiql,
+        graphiql_cdn=server.graphiql_cdn,
+        introspection=server.introspection,
+        cors_origins=tuple(server.cors_origins),
+        cors_origin_regex=server.cors_origin_regex,
+        limits=limits.query_limits(),
+        queries_per_minute=limits.queries_per_minute,
+        mutations_per_minute=limits.mutations_per_minute,
+        shutdown_timeout=server.shutdown_timeout,
+        request_deadline=server.request_deadline,
+        header_timeout=server.header_timeout,
+        body_timeout=server.body_timeout,
+        keepalive_timeout=server.keepalive_timeout,
+        max_connections=server.max_connections,
+        ops_token=server.ops_token.get_secret_value() if server.ops_token else None,
+        compiled_execution=server.compiled_execution,
+        observability=config.observability,
         source=source,
     )
 
 
-def _origin_regex(reader: _Reader, server: dict[str, Any]) -> str | None:
-    """``server.cors_origin_regex``: a regular expression an allowed origin matches whole."""
-    pattern = reader.string(server, "server.cors_origin_regex", default="") or None
-    if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise reader.error(
-                "server.cors_origin_regex", f"not a regular expression ({exc})"
-            ) from None
-    return pattern
+# --- errors ---------------------------------------------------------------------------------
+
+ARRAYS = ("providers", "tokens")
+#: pydantic's error types, in the file's words.
+PROBLEMS = {
+    "missing": "is required",
+    "extra_forbidden": "unknown key",
+    "bool_type": "must be true or false",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "string_type": "must be a string",
+    "list_type": "must be a list of strings",
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "finite_number": "must be a finite number",
+    "union_tag_not_found": "is required",
+}
+#: pydantic's bound errors: the words, and the context key holding the bound.
+BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than_equal": ("at most", "le"),
+}
 
 
-def _observability(reader: _Reader, table: dict[str, Any]) -> ObservabilitySettings:
-    """``[observability]``: log level, whether to serve /metrics, the OTLP traces endpoint."""
-    reader.only(table, "observability.", set(vars(ObservabilitySettings())))
-    level = reader.string(table, "observability.log_level", default="info").lower()
-    if level not in LOG_LEVELS:
-        raise reader.error("observability.log_level", f"must be one of {list(LOG_LEVELS)}")
-    endpoint = reader.string(table, "observability.otlp_endpoint", default="") or None
-    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise reader.error("observability.otlp_endpoint", "must be an http(s) URL")
-    return ObservabilitySettings(
-        log_level=level,
-        metrics=reader.boolean(table, "observability.metrics", default=True),
-        otlp_endpoint=endpoint,
-        service_name=reader.string(table, "observability.service_name", default="fleetql"),
-    )
+def _one_line(error: ErrorDetails) -> str:
+    """``<key>: <problem>`` for pydantic's error; the value itself is never quoted."""
+    loc, kind, ctx = list(error["loc"]), error["type"], error.get("ctx") or {}
+    if len(loc) >= 3 and loc[0] == "providers" and isinstance(loc[1], int):
+        del loc[2]  # the union's tag: the kind, already known from the table
+    top = len(loc) >= 1 and loc[0] in ARRAYS
+    depth = 3 if top else 2  # a key of a table of an array, or of a table
+    nested = len(loc) > depth  # an item of a list of strings
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[:depth])
+    key = key.lstrip(".")
+    if kind == "config" and ctx.get("key"):
+        key = f"{key}.{ctx['key']}" if key else str(ctx["key"])
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        key += ".kind"
+    return f"{key}: {_problem(kind, ctx, loc, nested)}"
 
 
-def _cache_ttls(reader: _Reader, table: dict[str, Any]) -> dict[str, float]:
-    """``[cache]``: ``enabled`` and a TTL in seconds per resource kind (0 turns one off)."""
-    reader.only(table, "cache.", {"enabled", *DEFAULT_TTLS})
-    if not reader.boolean(table, "cache.enabled", default=True):
-        return {}
-    ttls = {}
-    for resource, default in DEFAULT_TTLS.items():
-        value = reader._value(table, f"cache.{resource}", (int, float), "a number", default)
-        if not math.isfinite(value) or value < 0:
-            raise reader.error(f"cache.{resource}", "must be a number of seconds, 0 or more")
-        ttls[resource] = float(value)
-    return ttls
+def _problem(kind: str, ctx: dict[str, Any], loc: list[Any], nested: bool) -> str:
+    if kind == "config":
+        return str(ctx["message"])
+    if loc and loc[0] in ARRAYS and len(loc) == 1:
+        if kind == "missing":
+            return f"at least one [[{loc[0]}]] table is required"
+        return f"must be an array of tables ([[{loc[0]}]])"
+    if nested and kind in ("string_type", "list_type"):
+        return "must be a list of strings"
+    if kind == "union_tag_invalid":
+        return f"unknown kind {ctx.get('tag')!r}; one of {sorted(PROVIDER_KINDS)}"
+    if kind == "string_pattern_mismatch":
+        return PATTERNS.get(ctx.get("pattern", ""), f"must match {ctx.get('pattern')}")
+    if kind in BOUNDS:
+        words, bound = BOUNDS[kind]
+        return f"must be {words} {ctx[bound]:g}"
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}"
+    # Any other problem is named by its type: pydantic's own message may quote the value.
+    return PROBLEMS.get(kind, f"is invalid ({kind})")
 
 
-def _provider(
-    reader: _Reader, table: dict[str, Any], where: str, cache_ttls: dict[str, float]
-) -> ProviderConfig:
-    kind = reader.string(table, f"{where}.kind")
-    if kind not in PROVIDER_KINDS:
-        raise reader.error(
-            f"{where}.kind", f"unknown kind {kind!r}; one of {sorted(PROVIDER_KINDS)}"
-        )
-    adapter = PROVIDER_KINDS[kind]
-    credential_keys = set(adapter.credential_keys)
-    option_keys = set(adapter.option_keys)
-    allowed = {"id", "kind", "base_url", "prefix", "connect_timeout", "read_timeout"}
-    allowed |= set(vars(ResiliencePolicy()))
-    allowed |= credential_keys | {f"{key}_env" for key in credential_keys} | option_keys
-    reader.only(table, f"{where}.", allowed)
-    provider_id = reader.string(table, f"{where}.id")
-    if not ID_PATTERN.match(provider_id):
-        raise reader.error(f"{where}.id", "must be lowercase letters, digits, '-' or '_'")
-    prefix = reader.string(table, f"{where}.prefix", default=adapter.default_prefix)
-    if not PREFIX_PATTERN.match(prefix):
-        raise reader.error(f"{where}.prefix", "must be 1-10 uppercase letters or digits")
-    base_url = reader.string(table, f"{where}.base_url", default=adapter.default_base_url)
-    if not base_url.startswith(("http://", "https://")):
-        raise reader.error(f"{where}.base_url", "an http(s) URL is required for this kind")
-    credentials = {
-        key: reader.secret(table, where, key)
-        for key in adapter.credential_keys
-        if key in table or f"{key}_env" in table
-    }
-    options = {key: table[key] for key in option_keys if key in table}
-    problem = adapter.config_problem(credentials, options)
-    if problem is not None:
-        raise reader.error(f"{where}.{problem[0]}", problem[1])
-    return ProviderConfig(
-        id=provider_id,
-        kind=kind,
-        base_url=base_url,
-        prefix=prefix,
-        credentials=credentials,
-        options=options,
-        connect_timeout=reader.number(table, f"{where}.connect_timeout", default=5.0),
-        read_timeout=reader.number(table, f"{where}.read_timeout", default=20.0),
-        cache_ttls=cache_ttls,
-        resilience=_resilience(reader, table, where),
-    )
+# --- the README's table ---------------------------------------------------------------------
 
 
-def _resilience(reader: _Reader, table: dict[str, Any], where: str) -> ResiliencePolicy:
-    """Retry, breaker and outbound-limit keys of one provider (defaults: ResiliencePolicy)."""
-    values: dict[str, Any] = {}
-    for key, default in vars(ResiliencePolicy()).items():
-        if isinstance(default, int):
-            # retries = 0 is the way to turn retries off; every other count is at least 1.
-            low = 0 if key == "retries" else 1
-            value = reader.integer(table, f"{where}.{key}", default, low=low)
-        elif key == "retry_budget":
-            value = reader._value(table, f"{where}.{key}", (int, float), "a number", default)
-            if not 0 < value <= 1:  # nan fails this too
-                raise reader.error(
-                    f"{where}.{key}", "must be more than 0 and at most 1 (retries = 0: no retries)"
-                )
+def configuration_table() -> str:
+    """The README's configuration table (Markdown), from the models' fields."""
+    rows = ["| Key | Default | Values | Meaning |", "|---|---|---|---|"]
+    for table, model in (
+        ("server", ServerTable),
+        ("limits", LimitsTable),
+        ("cache", CacheTable),
+        ("observability", ObservabilitySettings),
+    ):
+        rows += _rows(f"{table}.", {"": model})
+    rows += _rows("providers[].", {kind: a.options_model for kind, a in PROVIDER_KINDS.items()})
+    rows += _rows("tokens[].", {"": TokenTable})
+    return "\n".join(rows) + "\n"
+
+
+def _rows(prefix: str, models: dict[str, type[Table]]) -> list[str]:
+    """One row per key of ``models`` (one model, or one per provider kind), the ``_env`` twin
+    of a secret beside it; keys only some kinds have name those kinds."""
+    keys: dict[str, dict[str, FieldInfo]] = {}
+    for kind, model in models.items():
+        for name, info in model.model_fields.items():
+            keys.setdefault(name, {})[kind] = info
+    shared = [name for name, by_kind in keys.items() if len(by_kind) == len(models)]
+    own = [name for name in keys if name not in shared]
+    rows = []
+    for name in shared + own:
+        by_kind = keys[name]
+        if name.endswith("_env") and name.removesuffix("_env") in keys:
+            continue
+        shown = f"`{prefix}{name}`"
+        if f"{name}_env" in keys:
+            shown += f" / `{name}_env`"
+        meaning = next(iter(by_kind.values())).description or ""
+        if name in own:
+            meaning = ", ".join(by_kind) + ": " + meaning
+        defaults = _per_kind({kind: _shown_default(info) for kind, info in by_kind.items()})
+        values = {kind: _values(info) for kind, info in by_kind.items()}
+        if name == "kind":  # each kind's model narrows it to its own name
+            meaning = ProviderTable.model_fields["kind"].description or ""
+            shown_values = " \\| ".join(values.values())
         else:
-            value = reader.number(table, f"{where}.{key}", default)
-        values[key] = value
-    return ResiliencePolicy(**values)
+            shown_values = _per_kind(values)
+        rows.append(f"| {shown} | {_cell(defaults)} | {shown_values} | {_cell(meaning)} |")
+    return rows
 
 
-def _token(
-    reader: _Reader, table: dict[str, Any], where: str, provider_ids: set[str]
-) -> TokenEntry:
-    reader.only(table, f"{where}.", {"name", "scope", "token", "token_env", "sha256", "providers"})
-    name = reader.string(table, f"{where}.name")
-    providers = None
-    if "providers" in table:
-        providers = frozenset(reader.strings(table, f"{where}.providers", default=[]))
-        unknown = sorted(providers - provider_ids)
-        if unknown:
-            raise reader.error(f"{where}.providers", f"unknown provider id(s) {unknown}")
-    scope = reader.string(table, f"{where}.scope")
-    if scope not in SCOPES:
-        raise reader.error(f"{where}.scope", f"must be one of {sorted(SCOPES)}")
-    given = [key for key in ("token", "token_env", "sha256") if key in table]
-    if len(given) != 1:
-        raise reader.error(f"{where}", "give exactly one of token, token_env or sha256")
-    if "sha256" in table:
-        digest = reader.string(table, f"{where}.sha256").lower()
-        if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            raise reader.error(f"{where}.sha256", "must be 64 hexadecimal characters")
-        return TokenEntry.from_digest(name, scope, digest, providers)
-    return TokenEntry.from_token(name, scope, reader.secret(table, where, "token"), providers)
+def _per_kind(shown: dict[str, str]) -> str:
+    """A cell: the most common text, then each kind's own where kinds differ."""
+    texts = list(shown.values())
+    common = max(texts, key=texts.count)
+    others = [f"{kind}: {text}" for kind, text in shown.items() if text != common]
+    return "; ".join([common, *others])
 
 
-def _refuse_duplicate_tokens(
-    reader: _Reader, tokens: list[TokenEntry], tables: list[dict[str, Any]]
-) -> None:
-    """Two entries with one token (inline, by variable or by digest) would let the last one's
-    scope and providers win silently; the second is named."""
-    first: dict[bytes, int] = {}
-    for i, entry in enumerate(tokens):
-        earlier = first.setdefault(entry.digest, i)
-        if earlier != i:
-            key = next(key for key in ("token", "token_env", "sha256") if key in tables[i])
-            raise reader.error(
-                f"tokens[{i}].{key}",
-                f"is the same client token as tokens[{earlier}] ({tokens[earlier].name!r}); "
-                "each token must be unique",
-            )
+def _shown_default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "required"
+    value = info.get_default(call_default_factory=True)
+    if value is None or value is PydanticUndefined:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    return f"`{value!r}`"
 
 
-_REQUIRED: Any = object()
+def _values(info: FieldInfo) -> str:
+    """What a key accepts: its type and range, from the field's annotation and metadata."""
+    annotation = info.annotation
+    if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+        annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) is Literal:
+        return " \\| ".join(f"`{value}`" for value in get_args(annotation))
+    for meta in info.metadata:
+        pattern = getattr(meta, "pattern", None)
+        if pattern in PATTERNS:
+            return _cell(PATTERNS[pattern].removeprefix("must be "))
+    if annotation is SecretStr:
+        return "secret string"
+    if annotation is bool:
+        return "`true` \\| `false`"
+    if get_origin(annotation) is list:
+        return "list of strings"
+    if get_origin(annotation) is dict:
+        return "table"
+    noun = {int: "integer", float: "number", str: "string"}.get(annotation, "value")
+    bounds = {type(meta): meta for meta in info.metadata if isinstance(meta, Gt | Ge | Le)}
+    low = f"> {bounds[Gt].gt:g}" if Gt in bounds else f"≥ {bounds[Ge].ge:g}" if Ge in bounds else ""
+    if Le in bounds:
+        high = bounds[Le].le
+        return f"{noun} {bounds[Ge].ge:g}–{high:g}" if Ge in bounds else f"{noun} {low}, ≤ {high:g}"
+    return f"{noun} {low}".strip()
 
 
-class _Reader:
-    """Typed access to TOML values with errors that name the source and the key."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def error(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {key}: {problem}")
-
-    def only(self, table: dict[str, Any], where: str, allowed: set[str]) -> None:
-        for key in table:
-            if key not in allowed:
-                raise self.error(f"{where}{key}", "unknown key")
-
-    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.error(key, "must be a table")
-        return value
-
-    def tables(self, data: dict[str, Any], key: str, *, required: bool) -> list[dict[str, Any]]:
-        value = data.get(key)
-        if value is None and required:
-            raise self.error(key, f"at least one [[{key}]] table is required")
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise self.error(key, f"must be an array of tables ([[{key}]])")
-        return value
-
-    def _value(self, table: dict[str, Any], key: str, kinds: tuple, what: str, default: Any):
-        name = key.rsplit(".", 1)[-1]
-        if table.get(name) is None:
-            if default is _REQUIRED or default is None:
-                raise self.error(key, "is required")
-            return default
-        value = table[name]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(key, f"must be {what}")
-        return value
-
-    def string(self, table: dict[str, Any], key: str, default: Any = _REQUIRED) -> str:
-        return self._value(table, key, (str,), "a string", default)
-
-    def integer(
-        self,
-        table: dict[str, Any],
-        key: str,
-        default: int,
-        *,
-        low: int | None = None,
-        high: int | None = None,
-    ) -> int:
-        value = self._value(table, key, (int,), "an integer", default)
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise self.error(key, f"must be an integer {bounds}")
-        return value
-
-    def number(self, table: dict[str, Any], key: str, default: float) -> float:
-        value = self._value(table, key, (int, float), "a number", default)
-        # TOML has nan and inf: neither is a usable timeout, rate or delay.
-        if not math.isfinite(value) or value <= 0:
-            raise self.error(key, "must be a number greater than 0")
-        return float(value)
-
-    def positive_integer(self, table: dict[str, Any], key: str, default: int) -> int:
-        return self.integer(table, key, default, low=1)
-
-    def strings(self, table: dict[str, Any], key: str, default: list[str]) -> list[str]:
-        value = self._value(table, key, (list,), "a list of strings", default)
-        if not all(isinstance(item, str) for item in value):
-            raise self.error(key, "must be a list of strings")
-        return value
-
-    def boolean(self, table: dict[str, Any], key: str, default: bool) -> bool:
-        return self._value(table, key, (bool,), "true or false", default)
-
-    def secret(self, table: dict[str, Any], where: str, key: str) -> str:
-        """A secret given inline (``key``) or by environment variable name (``key_env``)."""
-        if key in table and f"{key}_env" in table:
-            raise self.error(f"{where}.{key}", f"give {key} or {key}_env, not both")
-        if f"{key}_env" in table:
-            variable = self.string(table, f"{where}.{key}_env")
-            value = os.environ.get(variable)
-            if not value:
-                raise self.error(
-                    f"{where}.{key}_env", f"environment variable {variable} is not set"
-                )
-            return value
-        value = self.string(table, f"{where}.{key}")
-        if not value:
-            raise self.error(f"{where}.{key}", "must not be empty")
-        return value
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")

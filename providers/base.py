@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from errors import NotSupported
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
+
+if TYPE_CHECKING:  # the model builds a ProviderConfig: it imports this module
+    from providers.options import ProviderTable
 
 __all__ = [
     "Capability",
@@ -191,12 +194,8 @@ class Provider:
 
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
-    #: Configuration keys holding secrets (each may instead be given as ``<key>_env``).
-    credential_keys: ClassVar[tuple[str, ...]] = ()
-    #: Other kind-specific configuration keys.
-    option_keys: ClassVar[tuple[str, ...]] = ()
-    default_base_url: ClassVar[str | None] = None
-    default_prefix: ClassVar[str] = ""
+    #: The model of this kind's ``[[providers]]`` table (``providers/<kind>/options.py``).
+    options_model: ClassVar[type[ProviderTable]]
     #: What the provider cannot do even though it has the capability, for the README matrix.
     notes: ClassVar[dict[Capability, str]] = {}
 
@@ -205,19 +204,6 @@ class Provider:
         self.id = config.id
         #: Breaker, retry budget and outbound limits; adapters hand it to their UpstreamClient.
         self.guard = UpstreamGuard(config.resilience)
-
-    @classmethod
-    def config_problem(
-        cls, credentials: dict[str, str], options: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """``(key, problem)`` when this kind's credentials or options are unusable.
-
-        By default every credential key is required; kinds with alternatives override this.
-        """
-        for key in cls.credential_keys:
-            if key not in credentials:
-                return key, "is required"
-        return None
 
     def supports(self, capability: Capability) -> bool:
         """Whether this backend implements ``capability``."""

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import ConfigError, load_settings
+from gateway.demo import start_demo_backends
+from gateway.settings import ConfigError, Settings, configuration_table, load_settings
 
 VALID = """
 [[providers]]
@@ -131,6 +132,13 @@ def test_zero_where_zero_has_a_meaning_is_accepted(tmp_path):
     assert (ttls["servers"], ttls["catalog"], ttls["billing"]) == (0, 0, 60)
 
 
+def of_kind(table: str, line: str = "") -> str:
+    """VALID with its provider of another kind (``table`` replaces the ``kind`` line)."""
+    return VALID.replace('kind = "datapacket"', table).replace(
+        'token = "upstream-secret"', f'token = "upstream-secret"\n{line}'
+    )
+
+
 @pytest.mark.parametrize(
     ("table", "line", "key"),
     [
@@ -140,13 +148,77 @@ def test_zero_where_zero_has_a_meaning_is_accepted(tmp_path):
         ('kind = "dashserv"', "concurrency = -1", "concurrency"),
         ('kind = "packet"\nproject_ids = ["p1"]', "max_concurrency = true", "max_concurrency"),
         ('kind = "packet"\nproject_ids = ["p1"]', "max_concurrency = 0", "max_concurrency"),
+        ('kind = "packet"\nproject_ids = [""]', "", "project_ids"),
+        ('kind = "dcimanager"\nbase_url = "https://dci.test"', "", "session"),
+        (
+            'kind = "dcimanager"\nbase_url = "https://dci.test"\nsession = "s"',
+            "retries = 21",
+            "retries",
+        ),
+        ('kind = "dcimanager"\nsession = "s"', "", "base_url"),
     ],
 )
 def test_an_adapter_option_out_of_range_names_the_key(tmp_path, table, line, key):
-    text = VALID.replace('kind = "datapacket"', table).replace(
-        'token = "upstream-secret"', f'token = "upstream-secret"\n{line}'
-    )
+    text = of_kind(table, line)
+    if "dcimanager" in table:  # a session or a login, not a token
+        text = text.replace('token = "upstream-secret"\n', "")
     assert f": providers[0].{key}: " in refused(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("kind", ["mammoth", "dashserv", "packet", "datapacket"])
+def test_the_retired_concurrency_key_is_refused_naming_its_successor(tmp_path, kind):
+    # Before, Mammoth and dashserv took ``concurrency = 8`` as their own semaphore's size.
+    table = f'kind = "{kind}"' + ('\nproject_ids = ["p1"]' if kind == "packet" else "")
+    message = refused(write(tmp_path, of_kind(table, "concurrency = 8")))
+    assert ": providers[0].concurrency: " in message and "use max_concurrency" in message
+
+
+def test_max_concurrency_and_retries_are_the_general_policy_of_every_kind(tmp_path):
+    # Before, Packet's max_concurrency and DCImanager's retries were also adapter options.
+    packet = of_kind('kind = "packet"\nproject_ids = ["p1"]', "max_concurrency = 4")
+    [config] = load_settings(write(tmp_path, packet)).providers
+    assert config.resilience.max_concurrency == 4 and "max_concurrency" not in config.options
+    dci = 'kind = "dcimanager"\nbase_url = "https://dci.test"\nsession = "s"'
+    text = of_kind(dci).replace('token = "upstream-secret"\n', "")
+    [config] = load_settings(write(tmp_path, text)).providers
+    assert (config.resilience.retries, config.resilience.retry_backoff) == (6, 0.1)
+    [config] = load_settings(write(tmp_path, text.replace('"s"', '"s"\nretries = 1'))).providers
+    assert config.resilience.retries == 1 and "retries" not in config.options
+
+
+def test_dcimanager_login_credentials_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEETQL_TEST_DCI_PASSWORD", "dci-password")
+    dci = 'kind = "dcimanager"\nbase_url = "https://dci.test"\nemail = "a@b.c"'
+    line = 'password_env = "FLEETQL_TEST_DCI_PASSWORD"'
+    text = of_kind(dci, line).replace('token = "upstream-secret"\n', "")
+    [config] = load_settings(write(tmp_path, text)).providers
+    assert config.credentials == {"email": "a@b.c", "password": "dci-password"}
+
+
+#: Values that are wrong in a way pydantic words with the value (its type, its length).
+UNSHOWN = [
+    ("server", 'ops_token = ""'),
+    ("server", "ops_token = 12345678"),
+    ("provider", 'colour = "upstream-secret"'),
+    ("tokens", 'providers = ["upstream-secret"]'),
+]
+
+
+@pytest.mark.parametrize(("where", "line"), UNSHOWN)
+def test_an_error_is_one_line_without_pydantic_wording_or_values(tmp_path, where, line):
+    if where == "tokens":
+        text = VALID + line + "\n"
+    else:
+        text = with_key(where, line)
+    message = refused(write(tmp_path, text))
+    assert "Input should" not in message and "pydantic" not in message
+    assert "12345678" not in message and "client-secret" not in message
+
+
+def test_the_embedded_defaults_are_the_files_defaults(tmp_path):
+    loaded = load_settings(write(tmp_path, VALID))
+    built = Settings(providers=loaded.providers, tokens=loaded.tokens, source=loaded.source)
+    assert built == loaded
 
 
 def test_a_credential_given_inline_and_by_variable_is_refused(tmp_path, monkeypatch):
@@ -197,6 +269,34 @@ def test_missing_sections_and_bad_toml(tmp_path):
 def test_duplicate_provider_ids_are_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"providers\[1\]\.id: duplicate"):
         load_settings(write(tmp_path, VALID + VALID.split("[[tokens]]")[0]))
+
+
+def test_the_demo_gives_each_kind_its_own_defaults():
+    backends = start_demo_backends(size=2)
+    try:
+        by_kind = {provider.kind: provider for provider in backends.settings.providers}
+    finally:
+        backends.stop()
+    assert by_kind["dcimanager"].resilience.retries == 6  # its 503 "suspended" answers
+    assert by_kind["mammoth"].resilience.retries == 2
+
+
+def test_the_readme_configuration_table_is_generated_from_the_models():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- config-table:start -->\n", 1)[1].split("<!--", 1)[0]
+    assert block == configuration_table(), (
+        "paste the output of `python -c 'import gateway.settings as s; "
+        'print(s.configuration_table(), end="")\'` into the README'
+    )
+
+
+def test_the_configuration_table_lists_every_key_of_every_kind():
+    table = configuration_table()
+    for key in ("max_concurrency", "per_page", "project_ids", "stock_location", "sha256"):
+        assert f"[].{key}`" in table
+    assert "`providers[].session` / `session_env`" in table
+    assert "| `providers[].retries` | `2`; dcimanager: `6` |" in table
+    assert "concurrency`" not in table.replace("max_concurrency`", "")
 
 
 def test_cli_reports_a_bad_config_without_a_traceback(tmp_path):

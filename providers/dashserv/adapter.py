@@ -87,6 +87,7 @@ from providers.base import (
 )
 from providers.dashserv import mapping
 from providers.dashserv.mapping import DEDICATED, VSERVER
+from providers.dashserv.options import DashservTable
 from providers.filtering import filter_selection, server_matches
 from providers.http import UpstreamClient
 from providers.locations import unknown_location
@@ -96,9 +97,7 @@ from providers.traffic import traffic_statistics
 
 __all__ = ["DashservProvider"]
 
-DEFAULT_BASE_URL = "https://api.dashserv.io/v1"
 DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 64
 
 #: PowerAction -> action path segment, per product (table in the module docstring).
 POWER_ACTIONS: dict[str, dict[str, str]] = {
@@ -132,10 +131,7 @@ class DashservProvider(Provider):
             Capability.INSTANT_DELIVERY,
         }
     )
-    credential_keys = ("token",)
-    option_keys = ("concurrency",)
-    default_base_url = DEFAULT_BASE_URL
-    default_prefix = "DS"
+    options_model = DashservTable
     notes = {
         Capability.POWER_ACTION: "dedicated servers cannot do OFF (no hard power-off action)",
         Capability.TRAFFIC: "vServers only; the API has no traffic data for dedicated servers",
@@ -151,23 +147,6 @@ class DashservProvider(Provider):
             guard=self.guard,
         )
         self._limit = asyncio.Semaphore(config.options.get("concurrency", DEFAULT_CONCURRENCY))
-
-    @classmethod
-    def config_problem(
-        cls, credentials: dict[str, str], options: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """The token is required; ``concurrency`` must be an integer from 1 to 64."""
-        problem = super().config_problem(credentials, options)
-        if problem is not None:
-            return problem
-        concurrency = options.get("concurrency", DEFAULT_CONCURRENCY)
-        if (
-            not isinstance(concurrency, int)
-            or isinstance(concurrency, bool)
-            or not 1 <= concurrency <= MAX_CONCURRENCY
-        ):
-            return "concurrency", f"must be an integer from 1 to {MAX_CONCURRENCY}"
-        return None
 
     async def close(self) -> None:
         await self._http.close()

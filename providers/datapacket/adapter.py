@@ -38,6 +38,7 @@ from providers.base import (
     TrafficQuery,
     TrafficSeries,
 )
+from providers.datapacket.options import DataPacketTable
 from providers.datetimes import format_datetime
 from providers.http import UpstreamClient
 from providers.paging import PageFacts, pages_for_window, walk_pages
@@ -46,7 +47,6 @@ from providers.traffic import traffic_statistics
 
 __all__ = ["DataPacketProvider"]
 
-DEFAULT_BASE_URL = "https://api.datapacket.com/v0/graphql"
 MAX_PAGE_SIZE = 50  # seed, "Pagination": the maximum number of results per page is 50
 
 #: Upstream codes passed through as the same FleetQL error (message kept, provider named).
@@ -159,9 +159,7 @@ class DataPacketProvider(Provider):
 
     kind = "datapacket"
     capabilities = frozenset(Capability)
-    credential_keys = ("token",)
-    default_base_url = DEFAULT_BASE_URL
-    default_prefix = "DP"
+    options_model = DataPacketTable
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

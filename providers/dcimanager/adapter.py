@@ -15,10 +15,10 @@ What the adapter uses:
     with ``free_server_count`` > 0, named ``<prefix>-<configuration>``.
 
 Configuration: credentials ``session``, or ``email`` + ``password`` (login; an expired
-session is renewed once per call); options ``retries`` (503 retries of reads, default 6),
-``retry_backoff`` (first delay in seconds, doubled per retry, default 0.1), ``locations``
-(native location name -> FleetQL city code, e.g. ``{"DC-2 Slough" = "LON"}``) and
-``stock_location`` (city code of the free servers; the API does not say).
+session is renewed once per call); options ``locations`` (native location name -> FleetQL
+city code, e.g. ``{"DC-2 Slough" = "LON"}``) and ``stock_location`` (city code of the free
+servers; the API does not say). The general ``retries`` and ``retry_backoff`` default to 6
+and 0.1 s for this kind (``providers/dcimanager/options.py``): 503 retries of reads.
 
 Power actions: ON -> power_on, OFF -> power_off, RESET -> power_reset ("Reboot"). CYCLE and
 SOFT are NOT_SUPPORTED: neither the seed nor ISPsystem's guide offers a power cycle or an
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
 from providers.base import (
@@ -43,8 +42,9 @@ from providers.base import (
 )
 from providers.dcimanager.client import DciClient
 from providers.dcimanager.mapping import instant_delivery_server, server_dict
+from providers.dcimanager.options import DciManagerTable
 from providers.filtering import server_matches, stock_filter, stock_named, window
-from providers.locations import CITIES, city, unknown_location
+from providers.locations import city, unknown_location
 from providers.selection import Selection
 
 __all__ = ["DciManagerProvider"]
@@ -53,8 +53,6 @@ SERVERS_PATH = "/api/dci/v3/server"
 CONFIGURATION_PATH = "/api/dci/v3/server/configuration"
 #: PowerAction -> the seed's "Operations with server power" endpoint.
 POWER_ENDPOINTS = {"ON": "power_on", "OFF": "power_off", "RESET": "power_reset"}
-DEFAULT_RETRIES = 6
-DEFAULT_RETRY_BACKOFF = 0.1  # seconds, doubled per attempt: 0.1 … 3.2 s, 6.3 s in all
 
 
 class DciManagerProvider(Provider):
@@ -64,10 +62,7 @@ class DciManagerProvider(Provider):
     capabilities = frozenset(
         {Capability.LIST_SERVERS, Capability.POWER_ACTION, Capability.INSTANT_DELIVERY}
     )
-    credential_keys = ("session", "email", "password")
-    option_keys = ("retries", "retry_backoff", "locations", "stock_location")
-    default_base_url = None
-    default_prefix = "DCI"
+    options_model = DciManagerTable
     notes = {
         Capability.POWER_ACTION: "ON, OFF and RESET; CYCLE and SOFT answer NOT_SUPPORTED",
         Capability.INSTANT_DELIVERY: "one entry per free configuration, without a location "
@@ -79,8 +74,8 @@ class DciManagerProvider(Provider):
         options = config.options
         self._client = DciClient(
             config,
-            retries=int(options.get("retries", DEFAULT_RETRIES)),
-            backoff=float(options.get("retry_backoff", DEFAULT_RETRY_BACKOFF)),
+            retries=config.resilience.retries,
+            backoff=config.resilience.retry_backoff,
             guard=self.guard,
         )
         self._locations = {
@@ -88,19 +83,6 @@ class DciManagerProvider(Provider):
         }
         stock = options.get("stock_location")
         self._stock_location = city(stock) if stock else unknown_location(None)
-
-    @classmethod
-    def config_problem(
-        cls, credentials: dict[str, str], options: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """A session, or email and password (both); options checked for type and range."""
-        has_email, has_password = "email" in credentials, "password" in credentials
-        if has_email != has_password:
-            missing = "password" if has_email else "email"
-            return missing, "is required together with " + ("email" if has_email else "password")
-        if "session" not in credentials and not has_email:
-            return "session", "is required (or give email and password to log in)"
-        return _options_problem(options)
 
     async def close(self) -> None:
         await self._client.close()
@@ -250,22 +232,3 @@ def _malformed_guard(provider_id: str) -> Iterator[None]:
         raise ProviderUnavailable(
             f"Provider {provider_id!r} answered with a malformed payload.", provider=provider_id
         ) from None
-
-
-def _options_problem(options: dict[str, Any]) -> tuple[str, str] | None:
-    """``(key, problem)`` for the first unusable option."""
-    retries = options.get("retries", DEFAULT_RETRIES)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
-        return "retries", "must be an integer from 0 to 20"
-    backoff = options.get("retry_backoff", DEFAULT_RETRY_BACKOFF)
-    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 10:
-        return "retry_backoff", "must be a number of seconds from 0 to 10"
-    locations = options.get("locations", {})
-    if not isinstance(locations, dict) or not all(
-        isinstance(name, str) and value in CITIES for name, value in locations.items()
-    ):
-        return "locations", 'must map location names to city codes such as "AMS"'
-    stock = options.get("stock_location")
-    if stock is not None and stock not in CITIES:
-        return "stock_location", 'must be a city code such as "AMS"'
-    return None

@@ -75,6 +75,7 @@ from providers.base import (
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.http import UpstreamClient
 from providers.mammoth import mapping
+from providers.mammoth.options import MAX_PER_PAGE, MammothTable
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 
@@ -82,8 +83,6 @@ __all__ = ["ActionLog", "MammothProvider"]
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.mammoth.com.au/v2"
-MAX_PER_PAGE = 200  # seed, every list: "per_page integer <int32> [ 1 .. 200 ]"
 DEFAULT_CONCURRENCY = 8
 LOOKUP_BY_ID_MAX = 10
 ACTION_LOG_SIZE = 1024
@@ -148,10 +147,7 @@ class MammothProvider(Provider):
             Capability.INSTANT_DELIVERY,
         }
     )
-    credential_keys = ("token",)
-    option_keys = ("concurrency", "per_page")
-    default_base_url = DEFAULT_BASE_URL
-    default_prefix = "MC"
+    options_model = MammothTable
     notes = {
         Capability.POWER_ACTION: "asynchronous; RESET is a hard power cycle like CYCLE",
         Capability.REVERSE_DNS_WRITE: "IPv4 only (IPv6 has nameserver delegation only)",
@@ -170,22 +166,6 @@ class MammothProvider(Provider):
         self._per_page = int(config.options.get("per_page", MAX_PER_PAGE))
         self._limit = asyncio.Semaphore(int(config.options.get("concurrency", DEFAULT_CONCURRENCY)))
         self.actions = ActionLog()
-
-    @classmethod
-    def config_problem(
-        cls, credentials: dict[str, str], options: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """The token is required; ``concurrency`` is 1-64 and ``per_page`` 1-200."""
-        problem = super().config_problem(credentials, options)
-        if problem is not None:
-            return problem
-        for key, high in (("concurrency", 64), ("per_page", MAX_PER_PAGE)):
-            value = options.get(key)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high
-            ):
-                return key, f"must be an integer from 1 to {high}"
-        return None
 
     async def close(self) -> None:
         await self._http.close()

@@ -103,6 +103,7 @@ from providers.packet.mapping import (
     up_session_links,
     uplink_gbps,
 )
+from providers.packet.options import PacketTable
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 
@@ -110,7 +111,6 @@ __all__ = ["PacketProvider"]
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.packet.net"
 #: Spec, components.parameters.PerPage: maximum 1000 (seed: "items per page ... max 1_000").
 #: (A walk stops at ``providers.paging.MAX_WALKED_PAGES``, below the spec's maximum page 100000.)
 PER_PAGE = 1000
@@ -120,10 +120,6 @@ DEFAULT_MAX_CONCURRENCY = 8
 POWER_ACTIONS = {"ON": "power_on", "OFF": "power_off", "RESET": "reboot", "CYCLE": "reboot"}
 #: DataPacket BootDevice -> DeviceUpdateInput.always_pxe; other boot devices have none.
 BOOT_DEVICES = {"PXE": True, "DISK": False}
-
-
-def _id_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
 class PacketProvider(Provider):
@@ -140,33 +136,12 @@ class PacketProvider(Provider):
             Capability.INSTANT_DELIVERY,
         }
     )
-    credential_keys = ("token",)
-    option_keys = ("project_ids", "organization_ids", "max_concurrency")
-    default_base_url = DEFAULT_BASE_URL
-    default_prefix = "PK"
+    options_model = PacketTable
     notes = {
         Capability.POWER_ACTION: "SOFT is NOT_SUPPORTED (no graceful shutdown action)",
         Capability.SET_BOOT_DEVICE: "PXE and DISK only (always_pxe)",
         Capability.INSTANT_DELIVERY: "available facility x plan pairs, no stock counts",
     }
-
-    @classmethod
-    def config_problem(
-        cls, credentials: dict[str, str], options: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """The token plus at least one of ``project_ids`` / ``organization_ids`` (string lists)."""
-        problem = super().config_problem(credentials, options)
-        if problem is not None:
-            return problem
-        for key in ("project_ids", "organization_ids"):
-            if key in options and not _id_list(options[key]):
-                return key, "must be a list of non-empty strings"
-        if not options.get("project_ids") and not options.get("organization_ids"):
-            return "project_ids", "name at least one project (or organization_ids)"
-        limit = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 64:
-            return "max_concurrency", "must be an integer from 1 to 64"
-        return None
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)

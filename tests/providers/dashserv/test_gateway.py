@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
+from gateway.settings import ConfigError, settings_from_dict
 from providers.dashserv import adapter as adapter_module
 from providers.dashserv.adapter import DashservProvider
 from providers.dashserv.emulator import create_app
 from providers.emulation import EmulatorServer
 from providers.registry import PROVIDER_KINDS
-from tests.conftest import READ, GatewayClient, error_codes, start_gateway
+from tests.conftest import READ, TOKENS, GatewayClient, error_codes, start_gateway
 from tests.servers import InProcessGateway, serving, stop_all, stop_soon
 
 SERVERS = "query($input: PaginatedServersInput) { servers(input: $input) { entriesTotalCount entries { %s } } }"  # noqa: E501
@@ -194,7 +195,7 @@ def test_lookup_by_name_alias_and_ip(client, upstream):
 
 
 def test_power_status_of_50_servers_stays_within_the_concurrency_bound(fresh):
-    client, upstream = fresh({"concurrency": 4}, size=50)
+    client, upstream = fresh({"max_concurrency": 4}, size=50)
     upstream.app.state.emulator.faults.latency_ms = 20
     upstream.app.state.in_flight.reset()
     log_of(upstream).clear()
@@ -459,15 +460,21 @@ def test_beside_datapacket(registered, datapacket_upstream, upstream):
 
 
 @pytest.mark.parametrize(
-    ("credentials", "options", "problem"),
+    ("keys", "problem"),
     [
-        ({"token": "t"}, {}, None),
-        ({"token": "t"}, {"concurrency": 16}, None),
-        ({}, {}, ("token", "is required")),
-        ({"token": "t"}, {"concurrency": 0}, ("concurrency", "must be an integer from 1 to 64")),
-        ({"token": "t"}, {"concurrency": "8"}, ("concurrency", "must be an integer from 1 to 64")),
-        ({"token": "t"}, {"concurrency": True}, ("concurrency", "must be an integer from 1 to 64")),
+        ({"token": "t"}, None),
+        ({"token": "t", "max_concurrency": 16}, None),
+        ({}, "token: is required"),
+        ({"token": "t", "concurrency": 16}, "concurrency: is not a key any more"),
+        ({"token": "t", "max_concurrency": 0}, "max_concurrency: must be at least 1"),
+        ({"token": "t", "max_concurrency": "8"}, "max_concurrency: must be an integer"),
+        ({"token": "t", "max_concurrency": True}, "max_concurrency: must be an integer"),
     ],
 )
-def test_config_problem(credentials, options, problem):
-    assert DashservProvider.config_problem(credentials, options) == problem
+def test_the_table_is_validated(keys, problem):
+    config = {"providers": [{"id": "ds", "kind": "dashserv", **keys}], "tokens": TOKENS}
+    if problem is None:
+        settings_from_dict(config)
+    else:
+        with pytest.raises(ConfigError, match=rf"^<dict>: providers\[0\]\.{problem}"):
+            settings_from_dict(config)

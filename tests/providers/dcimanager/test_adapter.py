@@ -17,12 +17,14 @@ from errors import (
     ProviderUnavailable,
     ValidationFailed,
 )
-from providers.base import ProviderConfig, ServerFilter, ServerKey
+from gateway.settings import ConfigError, settings_from_dict
+from providers.base import ServerFilter, ServerKey
 from providers.dcimanager.adapter import DciManagerProvider
 from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
+from providers.dcimanager.options import DciManagerTable
 from providers.emulation import EmulatorServer
 from providers.selection import Selection
-from tests.conftest import listed
+from tests.conftest import TOKENS, listed
 from tests.servers import serving, stop_soon
 
 EMAIL, PASSWORD = next(iter(ACCOUNTS.items()))
@@ -54,17 +56,18 @@ def fresh() -> Iterator:
 def provider_for(
     server: EmulatorServer, credentials=None, cache_ttls=None, **options
 ) -> DciManagerProvider:
-    config = ProviderConfig(
-        id="dci",
-        kind="dcimanager",
-        base_url=server.url,
-        prefix="DCI",
-        credentials=credentials or {"session": SESSION},
-        options={"retry_backoff": 0.001, **options},
-        cache_ttls=cache_ttls or {},
+    """An adapter configured as the gateway would: its table validated by the kind's model."""
+    table = DciManagerTable.model_validate(
+        {
+            "id": "dci",
+            "kind": "dcimanager",
+            "base_url": server.url,
+            **(credentials or {"session": SESSION}),
+            "retry_backoff": 0.001,
+            **options,
+        }
     )
-    assert DciManagerProvider.config_problem(config.credentials, config.options) is None
-    return DciManagerProvider(config)
+    return DciManagerProvider(table.provider_config(cache_ttls or {}))
 
 
 def calls(server: EmulatorServer, operation: str) -> int:
@@ -408,7 +411,7 @@ async def test_instant_delivery_lists_free_configurations(shared):
 
 
 @pytest.mark.parametrize(
-    ("credentials", "options", "problem_key"),
+    ("credentials", "options", "key"),
     [
         ({"session": "s"}, {}, None),
         ({"email": "a@b.c", "password": "p"}, {}, None),
@@ -424,9 +427,21 @@ async def test_instant_delivery_lists_free_configurations(shared):
         ({"session": "s"}, {"stock_location": "Amsterdam"}, "stock_location"),
     ],
 )
-def test_config_problem(credentials, options, problem_key):
-    problem = DciManagerProvider.config_problem(credentials, options)
-    assert (problem[0] if problem else None) == problem_key
+def test_the_table_is_validated(credentials, options, key):
+    table = {"id": "dci", "kind": "dcimanager", "base_url": "http://dci.test", **credentials}
+    config = {"providers": [{**table, **options}], "tokens": TOKENS}
+    if key is None:
+        settings_from_dict(config)
+    else:
+        with pytest.raises(ConfigError, match=rf"^<dict>: providers\[0\]\.{key}: "):
+            settings_from_dict(config)
+
+
+def test_the_general_retry_policy_has_this_kinds_defaults():
+    table = {"id": "dci", "kind": "dcimanager", "base_url": "http://dci.test", "session": "s"}
+    [config] = settings_from_dict({"providers": [table], "tokens": TOKENS}).providers
+    assert (config.resilience.retries, config.resilience.retry_backoff) == (6, 0.1)
+    assert "retries" not in config.options
 
 
 @pytest.mark.parametrize(

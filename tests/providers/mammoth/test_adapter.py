@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from errors import NotAuthorized, NotFound, NotSupported, ProviderUnavailable
+from gateway.settings import ConfigError, settings_from_dict
 from providers.base import ProviderConfig, ServerFilter, ServerKey, TrafficQuery
 from providers.mammoth.adapter import ActionLog, MammothProvider
 from providers.selection import Selection
-from tests.conftest import listed
+from tests.conftest import TOKENS, listed
 from tests.providers.mammoth.conftest import adapter_for
 
 NAME = Selection.of({"name": {}})
@@ -378,15 +379,25 @@ async def test_upstream_failures_on_reads_are_provider_unavailable(fresh_upstrea
     ("options", "problem"),
     [
         ({}, None),
-        ({"concurrency": 4, "per_page": 50}, None),
-        ({"concurrency": 0}, ("concurrency", "must be an integer from 1 to 64")),
-        ({"per_page": 201}, ("per_page", "must be an integer from 1 to 200")),
-        ({"per_page": "20"}, ("per_page", "must be an integer from 1 to 200")),
+        ({"max_concurrency": 4, "per_page": 50}, None),
+        ({"concurrency": 4}, "concurrency: is not a key any more; use max_concurrency"),
+        ({"per_page": 201}, "per_page: must be at most 200"),
+        ({"per_page": 0}, "per_page: must be at least 1"),
+        ({"per_page": "20"}, "per_page: must be an integer"),
     ],
 )
 def test_options_are_validated(options, problem):
-    assert MammothProvider.config_problem({"token": "t"}, options) == problem
-    assert MammothProvider.config_problem({}, options) == ("token", "is required")
+    table = {"id": "mc", "kind": "mammoth", **options}
+    if problem is None:
+        settings_from_dict({"providers": [{**table, "token": "t"}], "tokens": TOKENS})
+    else:
+        with pytest.raises(ConfigError, match=rf"^<dict>: providers\[0\]\.{problem}"):
+            settings_from_dict({"providers": [{**table, "token": "t"}], "tokens": TOKENS})
+
+
+def test_the_token_is_required():
+    with pytest.raises(ConfigError, match=r"^<dict>: providers\[0\]\.token: is required$"):
+        settings_from_dict({"providers": [{"id": "mc", "kind": "mammoth"}], "tokens": TOKENS})
 
 
 @pytest.mark.parametrize(

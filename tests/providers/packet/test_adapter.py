@@ -15,11 +15,12 @@ from errors import (
     ProviderUnavailable,
     ValidationFailed,
 )
+from gateway.settings import ConfigError, settings_from_dict
 from providers.base import ProviderConfig, ServerFilter, ServerKey
 from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
-from tests.conftest import listed
+from tests.conftest import TOKENS, listed
 from tests.providers.packet.conftest import READ_ONLY_TOKEN, TOKEN
 
 NAMES = Selection.of({"name": {}})
@@ -280,13 +281,20 @@ async def test_instant_delivery_reports_available_pairs_only(packet) -> None:
     ],
 )
 def test_config_problems(options: dict, problem: str) -> None:
-    assert PacketProvider.config_problem({"token": "t"}, options)[0] == problem
+    with pytest.raises(ConfigError, match=rf"^<dict>: providers\[0\]\.{problem}: "):
+        settings_from_dict(packet_settings({"token": "t", **options}))
 
 
 def test_config_accepts_projects_or_organizations() -> None:
-    assert PacketProvider.config_problem({"token": "t"}, {"project_ids": ["p"]}) is None
-    assert PacketProvider.config_problem({"token": "t"}, {"organization_ids": ["o"]}) is None
-    assert PacketProvider.config_problem({}, {"project_ids": ["p"]}) == ("token", "is required")
+    settings_from_dict(packet_settings({"token": "t", "project_ids": ["p"]}))
+    settings_from_dict(packet_settings({"token": "t", "organization_ids": ["o"]}))
+    with pytest.raises(ConfigError, match=r"^<dict>: providers\[0\]\.token: is required$"):
+        settings_from_dict(packet_settings({"project_ids": ["p"]}))
+
+
+def packet_settings(keys: dict[str, Any]) -> dict[str, Any]:
+    """A configuration with one Packet table of ``keys``."""
+    return {"providers": [{"id": "pk", "kind": "packet", **keys}], "tokens": TOKENS}
 
 
 def up_devices(server: EmulatorServer) -> set[str]:
