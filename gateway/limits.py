@@ -1,12 +1,19 @@
 """Inbound query limits, checked on the parsed document before anything executes.
 
+``query_limits_rule`` makes them one graphql-core ``ValidationRule``, which the HTTP layer runs
+on the document it parsed, after rate limiting and before strawberry executes that document.
+It is made per request, since the cost reads the variables (``pageSize``) and the operations
+``operationName`` chose; a refusal is one ``GRAPHQL_VALIDATION_FAILED`` error naming the first
+limit passed (``extensions.limit``, ``allowed``, ``actual``).
+
 Depth, aliases and operations per document are counted on the syntax tree (fragments
-expanded); the size in tokens is enforced by the parser. The cost estimate counts fan-out,
-i.e. upstream work: each root field costs 10 (a call per provider); below it each field
-costs 1 per item of the page it sits in (``pageSize`` entries multiply what is below them;
-lists nested in an item arrive in the same upstream payload and do not); and a field that
-may need an extra upstream call per server costs 5 more, so 50 servers with network details
-cost far more than 50 names.
+expanded); the size in tokens is enforced by the parser (``max_tokens``, as strawberry's
+``MaxTokensLimiter`` does), so a document too long is never parsed in full. The cost
+estimate counts fan-out, i.e. upstream work: each root field costs 10 (a call per
+provider); below it each field costs 1 per item of the page it sits in (``pageSize`` entries
+multiply what is below them; lists nested in an item arrive in the same upstream payload and
+do not); and a field that may need an extra upstream call per server costs 5 more, so 50
+servers with network details cost far more than 50 names.
 
 The count costs work linear in the document, however its fragments spread each other: a
 fragment is walked once per context its value depends on (at the root or not, and the page
@@ -27,10 +34,12 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from graphql import (
+    BREAK,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -39,6 +48,7 @@ from graphql import (
     SelectionNode,
     SelectionSetNode,
     ValidationContext,
+    ValidationRule,
     validate,
     value_from_ast_untyped,
 )
@@ -46,7 +56,13 @@ from graphql.validation import OverlappingFieldsCanBeMergedRule
 
 from errors import GraphQLValidationFailed
 
-__all__ = ["DocumentCounter", "QueryLimits", "check_document", "uses_introspection"]
+__all__ = [
+    "DocumentCounter",
+    "QueryLimits",
+    "check_document",
+    "query_limits_rule",
+    "uses_introspection",
+]
 
 #: Fields that may cost an extra upstream call per server on some backends.
 EXTRA_CALL_FIELDS = {("Server", "powerStatus"), ("Server", "network"), ("Server", "system")}
@@ -87,6 +103,36 @@ def check_document(
     counter.count(operations)
     counter.count_merge_work()
     return counter
+
+
+def query_limits_rule(
+    limits: QueryLimits,
+    operations: list[OperationDefinitionNode],
+    variables: dict[str, Any] | None,
+    *,
+    introspection: bool = True,
+) -> type[ValidationRule]:
+    """A ``ValidationRule`` reporting the first limit ``operations`` pass (``check_document``).
+
+    With ``introspection`` False it also refuses a document that asks for ``__schema`` or
+    ``__type``. The error carries no location, like every limit refusal.
+
+    Example:
+        ``validate(schema, document, [query_limits_rule(QueryLimits(), operations, None)])``
+    """
+
+    class QueryLimitsRule(ValidationRule):
+        def enter_document(self, node: DocumentNode, *_args: object) -> object:
+            try:
+                check_document(self.context.schema, node, operations, variables, limits)
+                if not introspection and uses_introspection(node):
+                    raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
+            except GraphQLValidationFailed as refusal:
+                self.report_error(GraphQLError(refusal.message, original_error=refusal))
+            # The counter walked the document its own way (each fragment once per context).
+            return BREAK
+
+    return QueryLimitsRule
 
 
 def uses_introspection(document: DocumentNode) -> bool:
