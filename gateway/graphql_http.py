@@ -52,7 +52,7 @@ from errors import (
     NotAuthorized,
     RateLimited,
 )
-from gateway.limits import query_limits_rule
+from gateway.limits import limit_refusal, query_limits_rule
 from gateway.observability import RequestObservation
 from providers.http import request_deadline
 from resolvers.context import RequestContext
@@ -193,8 +193,8 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     limits = query_limits_rule(
         settings.limits, operations, variables, introspection=settings.introspection
     )
-    if refusals := validate(gateway.schema._schema, document, [limits]):
-        return _Answer.rejected(refusals[0], request_id)
+    if refusal := limit_refusal(validate(gateway.schema._schema, document, [limits])):
+        return _Answer.rejected(refusal, request_id)
     context = RequestContext(
         providers=gateway.providers.visible_to(token.providers),
         health=gateway.health,

@@ -30,11 +30,11 @@ square of the document, runs on a budget of ``max_merge_work`` units.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from graphql import (
-    BREAK,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -53,13 +53,16 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.validation import OverlappingFieldsCanBeMergedRule
+from graphql.validation.validate import ValidationAbortedError
 
 from errors import GraphQLValidationFailed
 
 __all__ = [
     "DocumentCounter",
     "QueryLimits",
+    "check_counts",
     "check_document",
+    "limit_refusal",
     "query_limits_rule",
     "uses_introspection",
 ]
@@ -95,13 +98,25 @@ def check_document(
     """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document passes.
 
     Returns the counter (depth, aliases, cost, nodes visited, merge work) of a document
-    within limits.
+    within limits. ``query_limits_rule`` runs the same checks as one validation rule.
     """
+    counter = check_counts(schema, document, operations, variables, limits)
+    counter.count_merge_work()
+    return counter
+
+
+def check_counts(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operations: list[OperationDefinitionNode],
+    variables: dict[str, Any] | None,
+    limits: QueryLimits,
+) -> DocumentCounter:
+    """``check_document`` but the merge work: operations, then depth, aliases and cost."""
     if len(operations) > limits.max_operations:
         _exceeded("max_operations", limits.max_operations, len(operations))
     counter = DocumentCounter(schema, document, variables, limits)
     counter.count(operations)
-    counter.count_merge_work()
     return counter
 
 
@@ -112,27 +127,64 @@ def query_limits_rule(
     *,
     introspection: bool = True,
 ) -> type[ValidationRule]:
-    """A ``ValidationRule`` reporting the first limit ``operations`` pass (``check_document``).
+    """A ``ValidationRule`` refusing the first limit ``operations`` pass, in one traversal.
 
-    With ``introspection`` False it also refuses a document that asks for ``__schema`` or
-    ``__type``. The error carries no location, like every limit refusal.
+    On entering the document it counts operations, depth, aliases and cost
+    (``DocumentCounter``); the traversal then runs graphql-core's field-merging check on the
+    ``max_merge_work`` budget; last, with ``introspection`` False, a document asking for
+    ``__schema`` or ``__type`` is refused. A refusal is raised as graphql-core's
+    ``ValidationAbortedError`` (``validate`` stops there and returns it last), its
+    ``original_error`` the ``GraphQLValidationFailed`` naming the limit; merge conflicts and
+    other findings are left to the full validation that follows.
 
     Example:
         ``validate(schema, document, [query_limits_rule(QueryLimits(), operations, None)])``
     """
 
-    class QueryLimitsRule(ValidationRule):
-        def enter_document(self, node: DocumentNode, *_args: object) -> object:
+    class QueryLimitsRule(_BudgetedMerging):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context, limits.max_merge_work)
+
+        def enter_document(self, node: DocumentNode, *_args: object) -> None:
+            with _refusing():
+                check_counts(self.context.schema, node, operations, variables, limits)
+
+        def enter_selection_set(self, *args: Any) -> None:
             try:
-                check_document(self.context.schema, node, operations, variables, limits)
-                if not introspection and uses_introspection(node):
+                super().enter_selection_set(*args)
+            except ValidationAbortedError:
+                if self.work <= self.budget:
+                    raise  # not the budget: graphql-core aborted for a reason of its own
+                with _refusing():
+                    _exceeded("max_merge_work", self.budget, self.work, at_least=True)
+
+        def leave_document(self, node: DocumentNode, *_args: object) -> None:
+            if not introspection and uses_introspection(node):
+                with _refusing():
                     raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
-            except GraphQLValidationFailed as refusal:
-                self.report_error(GraphQLError(refusal.message, original_error=refusal))
-            # The counter walked the document its own way (each fragment once per context).
-            return BREAK
+
+        def report_error(self, error: GraphQLError) -> None:
+            """Merge conflicts: the full validation reports them, among its other findings."""
 
     return QueryLimitsRule
+
+
+def limit_refusal(errors: list[GraphQLError]) -> GraphQLError | None:
+    """The refusal among what ``validate`` returned with ``query_limits_rule``, if any.
+
+    Any other error (graphql-core aborting a document nested too deeply, say) is left to the
+    full validation, which reports it in its own order.
+    """
+    return next((e for e in errors if isinstance(e.original_error, GraphQLValidationFailed)), None)
+
+
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A limit's ``GraphQLValidationFailed``, raised so that graphql-core's validation stops."""
+    try:
+        yield
+    except GraphQLValidationFailed as refusal:
+        raise ValidationAbortedError(refusal.message, original_error=refusal) from None
 
 
 def uses_introspection(document: DocumentNode) -> bool:

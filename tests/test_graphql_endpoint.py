@@ -11,9 +11,9 @@ from graphql import parse, validate
 from graphql.language.parser import Parser
 
 from errors import GraphQLValidationFailed
-from gateway.limits import QueryLimits, query_limits_rule
+from gateway.limits import QueryLimits, check_document, limit_refusal, query_limits_rule
 from schema import fleet_schema
-from tests.conftest import FULL, error_codes
+from tests.conftest import FULL, error_codes, fragment_bomb
 
 
 @pytest.fixture
@@ -93,6 +93,41 @@ def test_the_limits_are_a_validation_rule_naming_the_first_limit_passed():
         "actual": 2,
     }
     assert error.locations is None
+
+
+def side_by_side(count: int) -> str:
+    spreads = " ".join(f"...F{i}" for i in range(count))
+    fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(count))
+    return f"{{ account {{ {spreads} }} }} {fragments}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        fragment_bomb(8),
+        side_by_side(400),
+        "{ account { " + "name " * 2400 + "} }",
+        " ".join(f"query Q{i} {{ account {{ name }} }}" for i in range(11)),
+        "{ servers(input: {pageSize: 50}) { entries { " + "network { ipmi { ip } } " * 3 + "} } }",
+    ],
+)
+def test_the_rule_refuses_what_check_document_refuses(text):
+    document = parse(text)
+    limits = QueryLimits(max_cost=1000)
+    with pytest.raises(GraphQLValidationFailed) as expected:
+        check_document(fleet_schema()._schema, document, operations(document), None, limits)
+    rule = query_limits_rule(limits, operations(document), None)
+    errors = validate(fleet_schema()._schema, document, [rule])
+    # The refusal stops graphql-core's validation: it is the only error returned.
+    assert [error.original_error for error in errors] == [limit_refusal(errors).original_error]
+    assert limit_refusal(errors).original_error.extensions == expected.value.extensions
+
+
+def test_merge_conflicts_are_left_to_the_full_validation():
+    document = parse("{ account { n: name n: email } }")
+    rule = query_limits_rule(QueryLimits(), operations(document), None)
+    assert validate(fleet_schema()._schema, document, [rule]) == []
+    assert len(validate(fleet_schema()._schema, document)) == 1
 
 
 def test_the_limits_rule_refuses_introspection_when_it_is_off():
