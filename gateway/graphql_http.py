@@ -318,7 +318,11 @@ async def _read_body(request: Request, max_body_bytes: int, timeout: float) -> b
 def _request_params(
     request: Request, body: bytes | None
 ) -> tuple[str, dict[str, Any] | None, str | None]:
-    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string."""
+    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string.
+
+    Each malformed parameter is a ``BAD_REQUEST`` naming it (strawberry's view answers these
+    in plain text).
+    """
     if body is None:
         params: dict[str, Any] = dict(request.query_params)
         if params.get("variables"):
@@ -368,6 +372,11 @@ def _too_large(max_body_bytes: int) -> BadRequest:
 def _operations(
     document: DocumentNode, operation_name: str | None
 ) -> list[OperationDefinitionNode]:
+    """The operations to run: the one named, else every one (DataPacket runs them all).
+
+    Known before anything runs, so that a mutation among them is refused over GET or with a
+    read-only token, and the limits count exactly these.
+    """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [op for op in operations if op.name and op.name.value == operation_name]
