@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from gateway.auth import TokenStore
-from gateway.graphiql import STATIC_PATH, graphiql_static
+from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import graphql_endpoint
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.middleware import (
@@ -44,7 +44,6 @@ class Gateway:
     rate_limiter: TokenRateLimiter
     schema: FleetSchema
     observability: Observability
-    demo_token: str | None = None
 
 
 def create_app(
@@ -72,7 +71,6 @@ def create_app(
         observability=Observability(
             GatewayMetrics(providers), tracing or tracing_from_settings(settings)
         ),
-        demo_token=demo_token,
     )
 
     @asynccontextmanager
@@ -102,13 +100,15 @@ def create_app(
         )
     # Outermost: preflight and CORS refusals get a request id as well.
     app.add_middleware(RequestIdMiddleware, observer=gateway.observability)
-    app.add_api_route(
-        "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
-    )
     if settings.graphiql:
+        # Before the endpoint's route: a browser's GET /graphql matches this one.
+        app.router.routes.append(GraphiQLRoute("/graphql", demo_token, settings.graphiql_cdn))
         app.add_api_route(
             f"{STATIC_PATH}/{{name}}", graphiql_static, methods=["GET"], include_in_schema=False
         )
+    app.add_api_route(
+        "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

@@ -13,6 +13,14 @@ no ``data`` key, and field errors with 200.
 
 A document with several operations and no ``operationName`` runs them all, in document order
 (seed: "They will be executed in the order they are specified in the request").
+
+The document is parsed here, once: the token's scope, the operations and the limits are
+checked on it, and strawberry executes that same tree (``FleetSchema.execute_document``),
+its own validation cached. The endpoint is FleetQL's rather than a subclass of strawberry's
+``GraphQLRouter`` because that view would be overridden almost whole: it reads the body at
+once, answers unreadable requests in plain text, knows one media type and one status, and
+runs one operation per document. What is left here is only what strawberry lacks, each piece
+saying why in its docstring. GraphiQL is a route of its own (``gateway.graphiql``).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     parse,
+    validate,
 )
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -43,8 +52,7 @@ from errors import (
     NotAuthorized,
     RateLimited,
 )
-from gateway.graphiql import graphiql_response
-from gateway.limits import check_document, uses_introspection
+from gateway.limits import limit_refusal, query_limits_rule
 from gateway.observability import RequestObservation
 from providers.http import request_deadline
 from resolvers.context import RequestContext
@@ -62,11 +70,12 @@ JSON = "application/json"
 
 
 async def graphql_endpoint(request: Request) -> Response:
-    """Serve one GraphQL request (or GraphiQL to a browser)."""
+    """Serve one GraphQL request, observed (metrics, trace span, access log) from end to end.
+
+    Strawberry's view has no hook spanning the whole request with the status it answers, which
+    the request metrics and the access log need.
+    """
     gateway = request.app.state.gateway
-    if request.method == "GET" and "query" not in request.query_params:
-        if gateway.settings.graphiql and "text/html" in request.headers.get("accept", ""):
-            return graphiql_response(gateway.demo_token, gateway.settings.graphiql_cdn)
     media_type = negotiate(request.headers.get("accept"))
     request_id = request.state.request_id
     with gateway.observability.graphql_request(request_id, request.headers) as observation:
@@ -78,6 +87,9 @@ async def graphql_endpoint(request: Request) -> Response:
 
 def negotiate(accept: str | None) -> str:
     """``application/graphql-response+json`` when ``Accept`` prefers it, else ``application/json``.
+
+    Strawberry answers ``application/json`` only; DataPacket's clients need it, and
+    GraphQL-over-HTTP clients ask for the newer type, whose request errors are 4xx.
 
     Example:
         ``negotiate("application/graphql-response+json, application/json;q=0.9")``
@@ -107,7 +119,7 @@ def _quality(params: list[str]) -> float:
 
 @dataclass
 class _Answer:
-    """A response body and how to send it under each media type."""
+    """A response body and how to send it under each media type (see ``negotiate``)."""
 
     body: dict[str, Any]
     #: The status under application/json; request errors keep DataPacket's 200.
@@ -173,14 +185,16 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
             message = "This API token is read-only; mutations need a full-access token."
             return _Answer.rejected(NotAuthorized(message), request_id, refusal_status=403)
         gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
-        check_document(gateway.schema._schema, document, operations, variables, settings.limits)
-        if not settings.introspection and uses_introspection(document):
-            raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
     except RateLimited as error:
         retry_after = str(error.details["retryAfter"])
         return _Answer.failed(error, request_id, 429, retry_after=retry_after)
     except (GatewayError, GraphQLError) as error:
         return _Answer.rejected(error, request_id)
+    limits = query_limits_rule(
+        settings.limits, operations, variables, introspection=settings.introspection
+    )
+    if refusal := limit_refusal(validate(gateway.schema._schema, document, [limits])):
+        return _Answer.rejected(refusal, request_id)
     context = RequestContext(
         providers=gateway.providers.visible_to(token.providers),
         health=gateway.health,
@@ -188,27 +202,38 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         loaders=Loaders(observation.loader_batch),
         compiled_execution=settings.compiled_execution,
     )
+    # Strawberry has no deadline for a whole request: every upstream call of this one (retries
+    # included) reads it from this context variable and gives up once it has passed.
     deadline = asyncio.get_running_loop().time() + settings.request_deadline
     deadline_token = request_deadline.set(deadline)
     try:
-        return _Answer(await _execute(gateway.schema, query, variables, operations, context))
+        return _Answer(
+            await _execute(gateway.schema, document, query, variables, operations, context)
+        )
     finally:
         request_deadline.reset(deadline_token)
 
 
 async def _execute(
     schema: FleetSchema,
+    document: DocumentNode,
     query: str,
     variables: dict[str, Any] | None,
     operations: list[OperationDefinitionNode],
     context: RequestContext,
 ) -> dict[str, Any]:
-    """Run each operation in document order and merge their ``data`` and ``errors``."""
+    """Run each operation in document order and merge their ``data`` and ``errors``.
+
+    Strawberry (as graphql-core) runs one operation per document and refuses several without
+    an ``operationName``; DataPacket runs them all, in order. Providers' partial failures are
+    added after each operation's own errors, with their path.
+    """
     request_id = context.request_id
     data: dict[str, Any] | None = None
     errors: list[dict[str, Any]] = []
     for operation in operations:
-        result = await schema.execute(
+        result = await schema.execute_document(
+            document,
             query,
             variable_values=variables,
             context_value=context,
@@ -245,14 +270,18 @@ class FastJSONResponse(Response):
 def parse_document(query: str, max_tokens: int) -> DocumentNode:
     """Parse a document once per distinct text (clients repeat the same few documents).
 
-    The tree is never mutated afterwards, so sharing it between requests is safe; syntax
-    errors are raised every time (exceptions are not cached).
+    This is the request's only parse: strawberry executes the tree returned. The tree is never
+    mutated afterwards, so sharing it between requests is safe (and keeps strawberry's
+    validation cache hitting); syntax errors are raised every time (exceptions are not cached).
+    ``max_tokens`` stops the parser on a document too long, as strawberry's MaxTokensLimiter.
     """
     return parse(query, max_tokens=max_tokens)
 
 
 async def _read_body(request: Request, max_body_bytes: int, timeout: float) -> bytes | None:
     """The JSON body of a POST (None for GET), refused once it passes ``max_body_bytes``.
+
+    Strawberry's view reads the whole body before looking at it; this reads it as a stream.
 
     The body is read as it arrives and counted whether or not a Content-Length came with it
     (chunked bodies have none) or tells the truth, so at most ``max_body_bytes`` plus one
@@ -289,7 +318,11 @@ async def _read_body(request: Request, max_body_bytes: int, timeout: float) -> b
 def _request_params(
     request: Request, body: bytes | None
 ) -> tuple[str, dict[str, Any] | None, str | None]:
-    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string."""
+    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string.
+
+    Each malformed parameter is a ``BAD_REQUEST`` naming it (strawberry's view answers these
+    in plain text).
+    """
     if body is None:
         params: dict[str, Any] = dict(request.query_params)
         if params.get("variables"):
@@ -339,6 +372,11 @@ def _too_large(max_body_bytes: int) -> BadRequest:
 def _operations(
     document: DocumentNode, operation_name: str | None
 ) -> list[OperationDefinitionNode]:
+    """The operations to run: the one named, else every one (DataPacket runs them all).
+
+    Known before anything runs, so that a mutation among them is refused over GET or with a
+    read-only token, and the limits count exactly these.
+    """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [op for op in operations if op.name and op.name.value == operation_name]
@@ -356,7 +394,12 @@ def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
 
 
 def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[str, Any]:
-    """One entry of ``errors``: message, locations, path and ``extensions.code``."""
+    """One entry of ``errors``: message, locations, path and ``extensions.code``.
+
+    Strawberry would serialise graphql-core's errors as they are; FleetQL answers every error
+    with a documented ``extensions.code``, and an unexpected one with its request id only (the
+    traceback is logged here, never returned).
+    """
     if isinstance(error, GatewayError):
         return {"message": error.message, "extensions": error.extensions}
     original = error.original_error

@@ -1,12 +1,19 @@
 """Inbound query limits, checked on the parsed document before anything executes.
 
+``query_limits_rule`` makes them one graphql-core ``ValidationRule``, which the HTTP layer runs
+on the document it parsed, after rate limiting and before strawberry executes that document.
+It is made per request, since the cost reads the variables (``pageSize``) and the operations
+``operationName`` chose; a refusal is one ``GRAPHQL_VALIDATION_FAILED`` error naming the first
+limit passed (``extensions.limit``, ``allowed``, ``actual``).
+
 Depth, aliases and operations per document are counted on the syntax tree (fragments
-expanded); the size in tokens is enforced by the parser. The cost estimate counts fan-out,
-i.e. upstream work: each root field costs 10 (a call per provider); below it each field
-costs 1 per item of the page it sits in (``pageSize`` entries multiply what is below them;
-lists nested in an item arrive in the same upstream payload and do not); and a field that
-may need an extra upstream call per server costs 5 more, so 50 servers with network details
-cost far more than 50 names.
+expanded); the size in tokens is enforced by the parser (``max_tokens``, as strawberry's
+``MaxTokensLimiter`` does), so a document too long is never parsed in full. The cost
+estimate counts fan-out, i.e. upstream work: each root field costs 10 (a call per
+provider); below it each field costs 1 per item of the page it sits in (``pageSize`` entries
+multiply what is below them; lists nested in an item arrive in the same upstream payload and
+do not); and a field that may need an extra upstream call per server costs 5 more, so 50
+servers with network details cost far more than 50 names.
 
 The count costs work linear in the document, however its fragments spread each other: a
 fragment is walked once per context its value depends on (at the root or not, and the page
@@ -23,6 +30,7 @@ square of the document, runs on a budget of ``max_merge_work`` units.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -31,6 +39,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -39,14 +48,24 @@ from graphql import (
     SelectionNode,
     SelectionSetNode,
     ValidationContext,
+    ValidationRule,
     validate,
     value_from_ast_untyped,
 )
 from graphql.validation import OverlappingFieldsCanBeMergedRule
+from graphql.validation.validate import ValidationAbortedError
 
 from errors import GraphQLValidationFailed
 
-__all__ = ["DocumentCounter", "QueryLimits", "check_document", "uses_introspection"]
+__all__ = [
+    "DocumentCounter",
+    "QueryLimits",
+    "check_counts",
+    "check_document",
+    "limit_refusal",
+    "query_limits_rule",
+    "uses_introspection",
+]
 
 #: Fields that may cost an extra upstream call per server on some backends.
 EXTRA_CALL_FIELDS = {("Server", "powerStatus"), ("Server", "network"), ("Server", "system")}
@@ -79,14 +98,93 @@ def check_document(
     """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document passes.
 
     Returns the counter (depth, aliases, cost, nodes visited, merge work) of a document
-    within limits.
+    within limits. ``query_limits_rule`` runs the same checks as one validation rule.
     """
+    counter = check_counts(schema, document, operations, variables, limits)
+    counter.count_merge_work()
+    return counter
+
+
+def check_counts(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operations: list[OperationDefinitionNode],
+    variables: dict[str, Any] | None,
+    limits: QueryLimits,
+) -> DocumentCounter:
+    """``check_document`` but the merge work: operations, then depth, aliases and cost."""
     if len(operations) > limits.max_operations:
         _exceeded("max_operations", limits.max_operations, len(operations))
     counter = DocumentCounter(schema, document, variables, limits)
     counter.count(operations)
-    counter.count_merge_work()
     return counter
+
+
+def query_limits_rule(
+    limits: QueryLimits,
+    operations: list[OperationDefinitionNode],
+    variables: dict[str, Any] | None,
+    *,
+    introspection: bool = True,
+) -> type[ValidationRule]:
+    """A ``ValidationRule`` refusing the first limit ``operations`` pass, in one traversal.
+
+    On entering the document it counts operations, depth, aliases and cost
+    (``DocumentCounter``); the traversal then runs graphql-core's field-merging check on the
+    ``max_merge_work`` budget; last, with ``introspection`` False, a document asking for
+    ``__schema`` or ``__type`` is refused. A refusal is raised as graphql-core's
+    ``ValidationAbortedError`` (``validate`` stops there and returns it last), its
+    ``original_error`` the ``GraphQLValidationFailed`` naming the limit; merge conflicts and
+    other findings are left to the full validation that follows.
+
+    Example:
+        ``validate(schema, document, [query_limits_rule(QueryLimits(), operations, None)])``
+    """
+
+    class QueryLimitsRule(_BudgetedMerging):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context, limits.max_merge_work)
+
+        def enter_document(self, node: DocumentNode, *_args: object) -> None:
+            with _refusing():
+                check_counts(self.context.schema, node, operations, variables, limits)
+
+        def enter_selection_set(self, *args: Any) -> None:
+            try:
+                super().enter_selection_set(*args)
+            except ValidationAbortedError:
+                if self.work <= self.budget:
+                    raise  # not the budget: graphql-core aborted for a reason of its own
+                with _refusing():
+                    _exceeded("max_merge_work", self.budget, self.work, at_least=True)
+
+        def leave_document(self, node: DocumentNode, *_args: object) -> None:
+            if not introspection and uses_introspection(node):
+                with _refusing():
+                    raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
+
+        def report_error(self, error: GraphQLError) -> None:
+            """Merge conflicts: the full validation reports them, among its other findings."""
+
+    return QueryLimitsRule
+
+
+def limit_refusal(errors: list[GraphQLError]) -> GraphQLError | None:
+    """The refusal among what ``validate`` returned with ``query_limits_rule``, if any.
+
+    Any other error (graphql-core aborting a document nested too deeply, say) is left to the
+    full validation, which reports it in its own order.
+    """
+    return next((e for e in errors if isinstance(e.original_error, GraphQLValidationFailed)), None)
+
+
+@contextmanager
+def _refusing() -> Iterator[None]:
+    """A limit's ``GraphQLValidationFailed``, raised so that graphql-core's validation stops."""
+    try:
+        yield
+    except GraphQLValidationFailed as refusal:
+        raise ValidationAbortedError(refusal.message, original_error=refusal) from None
 
 
 def uses_introspection(document: DocumentNode) -> bool:

@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import cache
+from typing import Any
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql import DocumentNode
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
 
 from schema.enums import ErrorCode
 from schema.execution import CompiledExecutor, executor_for, resolve_from_dict
 from schema.root import Mutation, Query
 from schema.scalars import DATETIME_SCALAR, DateTime
 
-__all__ = ["FleetSchema", "fleet_schema", "schema_sdl"]
+__all__ = ["FleetSchema", "ParsedDocument", "fleet_schema", "schema_sdl"]
+
+
+#: The document ``FleetSchema.execute_document`` hands to the operation it runs.
+_parsed_document: ContextVar[DocumentNode | None] = ContextVar("parsed_document", default=None)
+
+
+class ParsedDocument(SchemaExtension):
+    """Runs the document the HTTP layer parsed and checked, rather than parsing the text again.
+
+    The HTTP layer needs the syntax tree before anything runs (token scope, operations, the
+    limits). Strawberry skips its own parse when ``graphql_document`` is set in ``on_parse``,
+    so the document checked is the one executed. Without a parsed document (a caller of
+    ``execute`` with text only) strawberry parses the text itself.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        document = _parsed_document.get()
+        if document is not None:
+            self.execution_context.graphql_document = document
+        yield
 
 
 class FleetSchema(strawberry.Schema):
@@ -21,6 +46,30 @@ class FleetSchema(strawberry.Schema):
 
     def process_errors(self, errors, execution_context=None) -> None:  # noqa: ANN001
         """Do not log here: the HTTP layer logs unexpected errors once, with the request id."""
+
+    async def execute_document(
+        self,
+        document: DocumentNode,
+        query: str,
+        *,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        """``execute`` one operation of ``document``, already parsed from ``query``.
+
+        The text still reaches every extension as ``execution_context.query``.
+        """
+        token = _parsed_document.set(document)
+        try:
+            return await self.execute(
+                query,
+                variable_values=variable_values,
+                context_value=context_value,
+                operation_name=operation_name,
+            )
+        finally:
+            _parsed_document.reset(token)
 
 
 @cache
@@ -34,9 +83,9 @@ def fleet_schema() -> FleetSchema:
         query=Query,
         mutation=Mutation,
         types=[ErrorCode],
-        # Repeated documents are parsed and validated once (the cache keys are the query text).
-        # The factories share module-level LRU caches across requests.
-        extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+        # The HTTP layer parses each document (once per distinct text); repeated documents are
+        # validated once (the factory shares a module-level LRU cache across requests).
+        extensions=[ParsedDocument, lambda: ValidationCache(maxsize=512)],
         execution_context_class=CompiledExecutor,
         config=StrawberryConfig(
             auto_camel_case=False,

@@ -1,5 +1,7 @@
 """GraphiQL for browsers at ``GET /graphql``, its assets served by the gateway itself.
 
+``GraphiQLRoute`` answers a browser's ``GET /graphql`` before the GraphQL endpoint sees it.
+
 The page (``page.html``) is FleetQL's own. Its settings (the example query, the demo's
 headers) travel in a JSON element that ``boot.js`` reads, so no script is inline and the
 Content-Security-Policy allows scripts from the gateway only. React, ReactDOM, GraphiQL and
@@ -20,13 +22,17 @@ from html import escape
 from pathlib import Path
 from string import Template
 
+from starlette.datastructures import Headers, QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 __all__ = [
     "CDN",
     "EXAMPLE_QUERY",
+    "GraphiQLRoute",
     "MANIFEST",
     "STATIC",
     "STATIC_PATH",
@@ -183,6 +189,32 @@ def graphiql_response(demo_token: str | None, cdn: bool = False) -> HTMLResponse
             "Referrer-Policy": "no-referrer",
         },
     )
+
+
+class GraphiQLRoute(Route):
+    """``GET <path>`` from a browser: the GraphiQL page, in place of the GraphQL endpoint.
+
+    Strawberry's views make this choice in ``should_render_graphql_ide`` and answer it with
+    ``render_graphql_ide``; here the route makes it, so the endpoint has no branch for it. A
+    ``GET`` without a ``query`` parameter whose ``Accept`` names ``text/html`` matches; every
+    other request falls through to the endpoint's route, registered after this one (``*/*``
+    alone, as curl sends, is not a browser and gets the endpoint's JSON error).
+    """
+
+    def __init__(self, path: str, demo_token: str | None, cdn: bool) -> None:
+        async def render_graphql_ide(request: Request) -> Response:
+            return graphiql_response(demo_token, cdn)
+
+        super().__init__(path, render_graphql_ide, methods=["GET"], include_in_schema=False)
+        self.methods = {"GET"}  # Route adds HEAD; the endpoint's route answers HEAD with 405
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.FULL or "query" in QueryParams(scope["query_string"]):
+            return Match.NONE, {}
+        if "text/html" not in Headers(scope=scope).get("accept", ""):
+            return Match.NONE, {}
+        return match, child_scope
 
 
 async def graphiql_static(request: Request) -> Response:
