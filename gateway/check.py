@@ -23,7 +23,7 @@ from errors import GatewayError
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.tracing import tracing_from_settings
 from providers.base import Provider, ProviderConfig
-from providers.registry import PROVIDER_KINDS, create_provider
+from providers.registry import create_provider
 
 __all__ = ["ProviderCheck", "check_providers", "run_check"]
 
@@ -73,12 +73,8 @@ async def check_providers(settings: Settings, timeout: float = 10.0) -> list[Pro
 
 def _single_attempt(config: ProviderConfig) -> ProviderConfig:
     """The configuration without retries or cache: a check must see the upstream as it is."""
-    options = dict(config.options)
-    if "retries" in PROVIDER_KINDS[config.kind].option_keys:
-        options["retries"] = 0  # a kind's own retry rule (DCImanager's 503 retries)
     return replace(
         config,
-        options=options,
         cache_ttls={},
         resilience=replace(config.resilience, retries=0),
     )

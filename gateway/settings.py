@@ -272,14 +272,17 @@ def _provider(
         connect_timeout=reader.number(table, f"{where}.connect_timeout", default=5.0),
         read_timeout=reader.number(table, f"{where}.read_timeout", default=20.0),
         cache_ttls=cache_ttls,
-        resilience=_resilience(reader, table, where),
+        resilience=_resilience(reader, table, where, adapter.resilience_defaults),
     )
 
 
-def _resilience(reader: _Reader, table: dict[str, Any], where: str) -> ResiliencePolicy:
-    """Retry, breaker and outbound-limit keys of one provider (defaults: ResiliencePolicy)."""
+def _resilience(
+    reader: _Reader, table: dict[str, Any], where: str, kind_defaults: dict[str, Any]
+) -> ResiliencePolicy:
+    """Retry, breaker and outbound-limit keys of one provider (defaults: ResiliencePolicy,
+    then the kind's own ``resilience_defaults``)."""
     values: dict[str, Any] = {}
-    for key, default in vars(ResiliencePolicy()).items():
+    for key, default in {**vars(ResiliencePolicy()), **kind_defaults}.items():
         if isinstance(default, int):
             # retries = 0 is the way to turn retries off; every other count is at least 1.
             low = 0 if key == "retries" else 1

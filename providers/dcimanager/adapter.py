@@ -15,10 +15,11 @@ What the adapter uses:
     with ``free_server_count`` > 0, named ``<prefix>-<configuration>``.
 
 Configuration: credentials ``session``, or ``email`` + ``password`` (login; an expired
-session is renewed once per call); options ``retries`` (503 retries of reads, default 6),
-``retry_backoff`` (first delay in seconds, doubled per retry, default 0.1), ``locations``
-(native location name -> FleetQL city code, e.g. ``{"DC-2 Slough" = "LON"}``) and
-``stock_location`` (city code of the free servers; the API does not say).
+session is renewed once per call); options ``locations`` (native location name -> FleetQL city
+code, e.g. ``{"DC-2 Slough" = "LON"}``) and ``stock_location`` (city code of the free servers;
+the API does not say). The general ``retries`` and ``retry_backoff`` default to 6 and 0.1 s
+for this kind: a suspended platform answers 503 until it has woken up (0.1 … 3.2 s, about 6 s
+in all with the default jitter's ceiling).
 
 Power actions: ON -> power_on, OFF -> power_off, RESET -> power_reset ("Reboot"). CYCLE and
 SOFT are NOT_SUPPORTED: neither the seed nor ISPsystem's guide offers a power cycle or an
@@ -53,8 +54,6 @@ SERVERS_PATH = "/api/dci/v3/server"
 CONFIGURATION_PATH = "/api/dci/v3/server/configuration"
 #: PowerAction -> the seed's "Operations with server power" endpoint.
 POWER_ENDPOINTS = {"ON": "power_on", "OFF": "power_off", "RESET": "power_reset"}
-DEFAULT_RETRIES = 6
-DEFAULT_RETRY_BACKOFF = 0.1  # seconds, doubled per attempt: 0.1 … 3.2 s, 6.3 s in all
 
 
 class DciManagerProvider(Provider):
@@ -65,24 +64,18 @@ class DciManagerProvider(Provider):
         {Capability.LIST_SERVERS, Capability.POWER_ACTION, Capability.INSTANT_DELIVERY}
     )
     credential_keys = ("session", "email", "password")
-    option_keys = ("retries", "retry_backoff", "locations", "stock_location")
+    option_keys = ("locations", "stock_location")
     default_base_url = None
     default_prefix = "DCI"
-    notes = {
-        Capability.POWER_ACTION: "ON, OFF and RESET; CYCLE and SOFT answer NOT_SUPPORTED",
-        Capability.INSTANT_DELIVERY: "one entry per free configuration, without a location "
-        "unless `stock_location` is set",
-    }
+    # A suspended platform takes seconds to wake up (ISPsystem's guide, "code 503").
+    resilience_defaults = {"retries": 6, "retry_backoff": 0.1}
+    # ISPsystem's API guide: {"error": {"code", "msg", "value"}}.
+    error_reason_paths = ("error.msg",)
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         options = config.options
-        self._client = DciClient(
-            config,
-            retries=int(options.get("retries", DEFAULT_RETRIES)),
-            backoff=float(options.get("retry_backoff", DEFAULT_RETRY_BACKOFF)),
-            guard=self.guard,
-        )
+        self._client = DciClient(config, self.http)
         self._locations = {
             name.casefold(): key for name, key in (options.get("locations") or {}).items()
         }
@@ -102,8 +95,9 @@ class DciManagerProvider(Provider):
             return "session", "is required (or give email and password to log in)"
         return _options_problem(options)
 
-    async def close(self) -> None:
-        await self._client.close()
+    def upstream_headers(self) -> dict[str, str]:
+        # The session parts are added per call (``DciClient``): a login renews them.
+        return {"isp-box-instance": "true"}
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.
@@ -254,12 +248,6 @@ def _malformed_guard(provider_id: str) -> Iterator[None]:
 
 def _options_problem(options: dict[str, Any]) -> tuple[str, str] | None:
     """``(key, problem)`` for the first unusable option."""
-    retries = options.get("retries", DEFAULT_RETRIES)
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
-        return "retries", "must be an integer from 0 to 20"
-    backoff = options.get("retry_backoff", DEFAULT_RETRY_BACKOFF)
-    if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not 0 <= backoff <= 10:
-        return "retry_backoff", "must be a number of seconds from 0 to 10"
     locations = options.get("locations", {})
     if not isinstance(locations, dict) or not all(
         isinstance(name, str) and value in CITIES for name, value in locations.items()

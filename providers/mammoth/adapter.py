@@ -10,7 +10,7 @@ Calls (``Authorization: Bearer <token>``; lists walk ``page``/``per_page`` follo
 and at most ``providers.paging.MAX_WALKED_PAGES``):
   * servers: ``GET /servers`` (the only filter upstream is ``hostname``, so every ServersInput
     filter is applied here after reading every page); up to ``LOOKUP_BY_ID_MAX`` names are read
-    with ``GET /servers/{id}`` instead, concurrently under the ``concurrency`` bound.
+    with ``GET /servers/{id}`` instead, concurrently under the provider's ``max_concurrency``.
     ``trafficPlan`` adds one ``GET /data_usages/current`` walk, only when selected.
   * power: ``POST /servers/{id}/actions`` with ``{"type": ...}`` (the spec documents each type
     as ``/servers/{server_id}/actions#PowerOn``, a documentation device for this one path), then
@@ -22,7 +22,7 @@ and at most ``providers.paging.MAX_WALKED_PAGES``):
   * invoices: ``GET /customers/my/invoices`` (all pages; filters applied here). The single
     invoice endpoint takes the numeric ``invoice_id``, while ``InvoiceInput`` carries the
     invoice number, so ``invoice`` searches the list.
-  * traffic: ``GET /samplesets/{id}`` per selected server (concurrent, bounded). Alone, at the
+  * traffic: ``GET /samplesets/{id}`` per selected server (concurrent). Alone, at the
     finest ``data_interval`` that keeps a server's window within one page of 200 samples; as a
     series to combine with other providers, at the coarsest interval not coarser than the step.
   * stock: ``GET /sizes`` x ``GET /regions``: a size is offered where it is available, listed
@@ -44,23 +44,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    ValidationFailed,
-    refused_as_invalid,
-    upstream_reason,
-)
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable, ValidationFailed
 from providers.base import (
     Capability,
     LazyPage,
@@ -73,18 +64,14 @@ from providers.base import (
     TrafficSeries,
 )
 from providers.filtering import server_matches, stock_filter, stock_named, window
-from providers.http import UpstreamClient
 from providers.mammoth import mapping
 from providers.paging import PageFacts, walk_pages
 from providers.selection import Selection
 
 __all__ = ["ActionLog", "MammothProvider"]
 
-T = TypeVar("T")
-
 DEFAULT_BASE_URL = "https://api.mammoth.com.au/v2"
 MAX_PER_PAGE = 200  # seed, every list: "per_page integer <int32> [ 1 .. 200 ]"
-DEFAULT_CONCURRENCY = 8
 LOOKUP_BY_ID_MAX = 10
 ACTION_LOG_SIZE = 1024
 
@@ -149,46 +136,44 @@ class MammothProvider(Provider):
         }
     )
     credential_keys = ("token",)
+    # ``concurrency`` is still read, to be refused with a pointer to ``max_concurrency``.
     option_keys = ("concurrency", "per_page")
     default_base_url = DEFAULT_BASE_URL
     default_prefix = "MC"
-    notes = {
-        Capability.POWER_ACTION: "asynchronous; RESET is a hard power cycle like CYCLE",
-        Capability.REVERSE_DNS_WRITE: "IPv4 only (IPv6 has nameserver delegation only)",
-        Capability.ACCOUNT: "email only; createdAt is not reported (epoch)",
-        Capability.INVOICES: "AUD; no billing period, payment method or item types",
-        Capability.TRAFFIC: "from 5-minute to weekly sample averages, by window length",
-    }
+    # Problem details (seed: "type", "title", "status", "detail", "errors"), never echoed whole.
+    error_reason_paths = ("detail", "title")
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        self._http = UpstreamClient(
-            config,
-            headers={"Authorization": f"Bearer {config.credentials['token']}"},
-            guard=self.guard,
-        )
         self._per_page = int(config.options.get("per_page", MAX_PER_PAGE))
-        self._limit = asyncio.Semaphore(int(config.options.get("concurrency", DEFAULT_CONCURRENCY)))
         self.actions = ActionLog()
+
+    def upstream_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.credentials['token']}"}
+
+    def invalid_field(self, response: httpx.Response) -> str | None:
+        """The input field of the first ``errors`` key (ValidationProblemDetails) it maps to."""
+        try:
+            errors = response.json().get("errors")
+        except (ValueError, AttributeError):
+            return None
+        keys = [key for key in errors or {} if key in _FIELDS] if isinstance(errors, dict) else []
+        return _FIELDS[keys[0]] if keys else None
 
     @classmethod
     def config_problem(
         cls, credentials: dict[str, str], options: dict[str, Any]
     ) -> tuple[str, str] | None:
-        """The token is required; ``concurrency`` is 1-64 and ``per_page`` 1-200."""
+        """The token is required; ``per_page`` is 1-200."""
         problem = super().config_problem(credentials, options)
         if problem is not None:
             return problem
-        for key, high in (("concurrency", 64), ("per_page", MAX_PER_PAGE)):
-            value = options.get(key)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high
-            ):
-                return key, f"must be an integer from 1 to {high}"
+        value = options.get("per_page")
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_PER_PAGE
+        ):
+            return "per_page", f"must be an integer from 1 to {MAX_PER_PAGE}"
         return None
-
-    async def close(self) -> None:
-        await self._http.close()
 
     # --- transport --------------------------------------------------------------------
 
@@ -203,49 +188,17 @@ class MammothProvider(Provider):
         compact: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """One upstream call; its JSON object, or the translated error.
+        """One upstream call; its JSON object, or the transport's error (a 404 is ``what``).
 
         ``resource`` is the cache class of a read (servers, billing, traffic, catalog; None:
         never cached); ``compact`` trims a large body once (``UpstreamClient.decode_json``).
         """
-        response = await self._http.send(method, path, write=write, resource=resource, **kwargs)
-        if not response.is_success:
-            raise self._translate(response, what, write)
-        body = self._http.decode_json(response, compact)
+        body = await self.http.call(
+            method, path, write=write, resource=resource, names=what, compact=compact, **kwargs
+        )
         if not isinstance(body, dict):
             raise self._malformed()
         return body
-
-    def _translate(self, response: httpx.Response, what: str, write: bool) -> GatewayError:
-        status = response.status_code
-        if status in (401, 403):
-            return NotAuthorized(
-                f"Provider {self.id!r} refused the configured credentials.", provider=self.id
-            )
-        if status == 404:
-            return NotFound(f"{what} was not found.", provider=self.id)
-        if status in (400, 422):
-            # Problem details (seed: "type", "title", "status", "detail", "errors").
-            return refused_as_invalid(
-                self.id,
-                write=write,
-                status=status,
-                reason=upstream_reason(response.content, "detail", "title"),
-                field=self._invalid_field(response),
-            )
-        return ProviderUnavailable.failed(
-            self.id, f"answered HTTP {status}", outcome_unknown=write and status >= 500
-        )
-
-    @staticmethod
-    def _invalid_field(response: httpx.Response) -> str | None:
-        # ValidationProblemDetails (seed: problem-details plus ``errors``) names the bad fields.
-        try:
-            errors = response.json().get("errors")
-        except (ValueError, AttributeError):
-            return None
-        keys = [key for key in errors or {} if key in _FIELDS] if isinstance(errors, dict) else []
-        return _FIELDS[keys[0]] if keys else None
 
     def _malformed(self) -> ProviderUnavailable:
         return ProviderUnavailable(
@@ -290,15 +243,6 @@ class MammothProvider(Provider):
 
         return await walk_pages(page, self.id, key)
 
-    async def _bounded(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run per-server calls concurrently, at most ``concurrency`` at a time."""
-
-        async def run(call: Callable[[], Awaitable[T]]) -> T:
-            async with self._limit:
-                return await call()
-
-        return await asyncio.gather(*(run(call) for call in calls))
-
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.
         await self._request("GET", "/account", resource=None)
@@ -317,7 +261,7 @@ class MammothProvider(Provider):
             return body["server"]
 
     async def _payloads_by_id(self, ids: list[int]) -> list[dict]:
-        """``GET /servers/{id}`` for each id (bounded); ids that do not exist are skipped."""
+        """``GET /servers/{id}`` for each id, concurrently; ids that do not exist are skipped."""
 
         async def one(server_id: int) -> dict | None:
             try:
@@ -325,7 +269,7 @@ class MammothProvider(Provider):
             except NotFound:
                 return None
 
-        found = await self._bounded([lambda i=i: one(i) for i in sorted(set(ids))])
+        found = await asyncio.gather(*(one(i) for i in sorted(set(ids))))
         return [payload for payload in found if payload is not None]
 
     async def _payloads(self, server_filter: ServerFilter) -> list[dict]:
@@ -542,7 +486,7 @@ class MammothProvider(Provider):
     # --- traffic and stock ------------------------------------------------------------------
 
     async def _sample_sets(self, query: TrafficQuery, interval: str) -> list[dict]:
-        """Every sample set of the servers matching the query's filter (bounded, per server)."""
+        """Every sample set of the servers matching the query's filter (one walk per server)."""
         if (query.end - query.start).total_seconds() > _MAX_TRAFFIC_SECONDS:
             raise ValidationFailed(
                 f"Provider {self.id!r} keeps traffic samples for windows of at most a year.",
@@ -557,9 +501,9 @@ class MammothProvider(Provider):
             if server_matches(server, query.filter)
         ]
         params = {"data_interval": interval, "start": _iso(query.start), "end": _iso(query.end)}
-        lists = await self._bounded(
-            [
-                lambda i=i: self._collect(
+        lists = await asyncio.gather(
+            *(
+                self._collect(
                     f"/samplesets/{i}",
                     "sample_sets",
                     params,
@@ -567,7 +511,7 @@ class MammothProvider(Provider):
                     mapping.compact_sample_sets,
                 )
                 for i in ids
-            ]
+            )
         )
         return [sample_set for sets in lists for sample_set in sets]
 
