@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from providers.base import ProviderConfig
 
 __all__ = [
+    "INVALID_STATUS",
     "UpstreamCall",
     "UpstreamClient",
     "UpstreamObserver",

@@ -87,7 +87,7 @@ from providers.base import (
 from providers.dashserv import mapping
 from providers.dashserv.mapping import DEDICATED, VSERVER
 from providers.filtering import filter_selection, server_matches
-from providers.http import refused
+from providers.http import INVALID_STATUS, refused
 from providers.locations import unknown_location
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
@@ -207,7 +207,8 @@ class DashservProvider(Provider):
             return self._invalid(status, write, str(data.get("field")), data.get("msg"))
         if code and code.startswith("empty_field:"):
             return self._invalid(status, write, code.partition(":")[2], "empty_field")
-        if status in (412, 422) or code in _ERRORS_DESPITE_SUCCESS:
+        if status in INVALID_STATUS or code in _ERRORS_DESPITE_SUCCESS:
+            # The transport's statuses of a refusal as invalid; the code is the reason.
             return self._invalid(status, write, None, code)
         # 404 without a not-found code is "Invalid API route": a wrong base_url, not a resource.
         return self._unavailable(
