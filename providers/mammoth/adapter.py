@@ -33,10 +33,10 @@ Reads name their cache class for the gateway's read cache: ``servers`` (servers,
 ``billing`` (account, invoices), ``traffic`` (data usages, sample sets), ``catalog`` (sizes,
 regions); the health ping is never cached. A successful action evicts the instance's cache.
 
-Errors (problem-details bodies are never echoed): 401/403 -> NOT_AUTHORIZED, 404 -> NOT_FOUND,
-400/422 -> VALIDATION_FAILED (``field`` from the body's ``errors`` keys where they map to an
-input field), 429/5xx/malformed -> PROVIDER_UNAVAILABLE (``outcome: "unknown"`` for a write that
-failed with 5xx or in transit).
+Errors: the transport's table (``providers.http.status_error``; problem-details bodies are
+never echoed, a refused write carries their ``detail``). A 404 is NOT_FOUND for every path
+here, and a refusal as invalid names its ``field`` from the body's ``errors`` keys where they
+map to an input field (``invalid_field``).
 """
 
 from __future__ import annotations
