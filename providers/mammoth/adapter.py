@@ -65,7 +65,7 @@ from providers.base import (
 )
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.mammoth import mapping
-from providers.paging import PageFacts, walk_pages
+from providers.paging import LinkedPages, walk_linked_pages
 from providers.selection import Selection
 
 __all__ = ["ActionLog", "MammothProvider"]
@@ -95,6 +95,8 @@ _INTERVALS = [
     ("week", 604800),
 ]
 _MAX_TRAFFIC_SECONDS = 366 * 86400  # spec: end "at most 1 year after start"
+#: Seed, every list: ``links.pages.next`` and ``meta.total`` (always there).
+PAGES = LinkedPages(next="links.pages.next", total="meta.total", total_required=True)
 
 
 class ActionLog:
@@ -221,27 +223,20 @@ class MammothProvider(Provider):
         resource: str = "servers",
         compact: Callable[[Any], Any] | None = None,
     ) -> list[dict]:
-        """Every item of a paginated list, walked to its end (``providers.paging.walk_pages``).
+        """Every item of a paginated list, walked to its end (``paging.walk_linked_pages``).
 
         A page is the last when ``links.pages.next`` is absent or ``meta.total`` items are read;
         ``total`` and the first page's size bound the pages asked for, so an upstream that keeps
         linking a next page cannot make the walk go on.
         """
 
-        async def page(number: int) -> PageFacts:
+        async def page(number: int) -> dict[str, Any]:
             query = {**(params or {}), "page": number, "per_page": self._per_page}
-            body = await self._request(
+            return await self._request(
                 "GET", path, params=query, resource=resource, compact=compact
             )
-            with self._reading():
-                chunk = body[key]
-                total = int(body["meta"]["total"])
-                following = ((body.get("links") or {}).get("pages") or {}).get("next")
-                if not isinstance(chunk, list):
-                    raise TypeError(key)
-            return PageFacts(items=chunk, has_next=bool(following), total=total)
 
-        return await walk_pages(page, self.id, key)
+        return await walk_linked_pages(page, PAGES, key, self.id)
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.

@@ -90,7 +90,7 @@ from providers.packet.mapping import (
     up_session_links,
     uplink_gbps,
 )
-from providers.paging import PageFacts, walk_pages
+from providers.paging import LinkedPages, walk_linked_pages
 from providers.selection import Selection
 
 __all__ = ["PacketProvider"]
@@ -104,6 +104,13 @@ PER_PAGE = 1000
 POWER_ACTIONS = {"ON": "power_on", "OFF": "power_off", "RESET": "reboot", "CYCLE": "reboot"}
 #: DataPacket BootDevice -> DeviceUpdateInput.always_pxe; other boot devices have none.
 BOOT_DEVICES = {"PXE": True, "DISK": False}
+#: Spec, Meta: a ``next`` link object, and counts that end a walk even while it is there.
+PAGES = LinkedPages(
+    next="meta.next.href",
+    total="meta.total",
+    last_page="meta.last_page",
+    current_page="meta.current_page",
+)
 
 
 def _id_list(value: Any) -> bool:
@@ -211,25 +218,10 @@ class PacketProvider(Provider):
         Meta) end the walk too, and no page past the last is asked for.
         """
 
-        async def page(number: int) -> PageFacts:
-            body = await self._call("GET", path, params={**params, "page": number})
-            batch = body.get(key) if isinstance(body, dict) else None
-            if not isinstance(batch, list):
-                raise ProviderUnavailable(
-                    f"Provider {self.id!r} answered with a malformed {key} list.",
-                    provider=self.id,
-                )
-            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            following = meta.get("next")
-            return PageFacts(
-                items=batch,
-                has_next=isinstance(following, dict) and bool(following.get("href")),
-                total=_count(meta.get("total")),
-                last_page=_count(meta.get("last_page")),
-                current_page=_count(meta.get("current_page")),
-            )
+        async def page(number: int) -> Any:
+            return await self._call("GET", path, params={**params, "page": number})
 
-        return await walk_pages(page, self.id, key)
+        return await walk_linked_pages(page, PAGES, key, self.id)
 
     async def _devices(self, server_filter: ServerFilter) -> list[dict]:
         """The fleet's devices, each with ``_project`` and ``_organization`` (None if unknown).
@@ -465,11 +457,6 @@ class PacketProvider(Provider):
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
         return stock_named(await self._stock() if self.owns(name) else [], name, self.id)
-
-
-def _count(value: Any) -> int | None:
-    """A ``Meta`` count (spec: integer), or None when absent or not an integer."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _pushed_tag(server_filter: ServerFilter) -> str | None:
