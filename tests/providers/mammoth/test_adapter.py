@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from errors import NotAuthorized, NotFound, NotSupported, ProviderUnavailable
+from gateway.settings import ConfigError, settings_from_dict
 from providers.base import ProviderConfig, ServerFilter, ServerKey, TrafficQuery
 from providers.mammoth.adapter import ActionLog, MammothProvider
 from providers.selection import Selection
@@ -466,3 +467,14 @@ async def test_a_next_link_on_the_last_page_is_not_followed(fresh_upstream):
     assert page.total == 30
     pages = [e.query["page"] for e in log_of(upstream).entries() if e.path == "/v2/servers"]
     assert pages == ["1", "2", "3", "4", "5"]
+
+
+@pytest.mark.parametrize("kind", ["mammoth", "dashserv"])
+def test_the_former_concurrency_key_is_refused_with_a_pointer_to_max_concurrency(kind):
+    table = {"id": "x", "kind": kind, "token": "t", "concurrency": 8}
+    tokens = [{"name": "ops", "scope": "full-access", "token": "client-secret"}]
+    with pytest.raises(ConfigError) as raised:
+        settings_from_dict({"providers": [table], "tokens": tokens})
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.endswith("providers[0].concurrency: is no longer a key; use max_concurrency")
