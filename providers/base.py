@@ -14,7 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+import httpx
+
 from errors import NotSupported
+from providers.http import UpstreamClient
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
 
@@ -196,14 +199,38 @@ class Provider:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     #: The model of this kind's ``[[providers]]`` table (``providers/<kind>/options.py``).
     options_model: ClassVar[type[ProviderTable]]
-    #: What the provider cannot do even though it has the capability, for the README matrix.
-    notes: ClassVar[dict[Capability, str]] = {}
+    #: Where this provider's error bodies keep their reason, tried in order
+    #: (``errors.upstream_reason``: ``"errors.0"``, ``"error.msg"``, ``"detail"``).
+    error_reason_paths: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
         self.id = config.id
-        #: Breaker, retry budget and outbound limits; adapters hand it to their UpstreamClient.
+        #: Breaker, retry budget and outbound limits of every upstream call.
         self.guard = UpstreamGuard(config.resilience)
+        #: The upstream transport (``providers.http``); it closes with the provider.
+        self.http = UpstreamClient(
+            config,
+            guard=self.guard,
+            headers=self.upstream_headers(),
+            reason_paths=self.error_reason_paths,
+            invalid_field=self.invalid_field,
+            retry_when=self.retry_when,
+        )
+
+    # --- what the transport asks of the kind ----------------------------------------
+
+    def upstream_headers(self) -> dict[str, str]:
+        """Headers of every upstream request (auth); none by default."""
+        return {}
+
+    def invalid_field(self, response: httpx.Response) -> str | None:
+        """The input field an upstream refusal as invalid is about, read from its answer."""
+        return None
+
+    def retry_when(self, response: httpx.Response) -> bool:
+        """Whether an answer the general rule does not retry means "try again" (reads only)."""
+        return False
 
     def supports(self, capability: Capability) -> bool:
         """Whether this backend implements ``capability``."""
@@ -229,6 +256,7 @@ class Provider:
 
     async def close(self) -> None:
         """Close upstream connections."""
+        await self.http.close()
 
     async def ping(self) -> None:
         """Make the cheapest authenticated upstream call; raise if it fails."""

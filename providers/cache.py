@@ -68,8 +68,6 @@ class ReadCache:
         )
         self._in_flight: dict[str, asyncio.Future[httpx.Response]] = {}
         self._generation = 0
-        self.hits = 0
-        self.misses = 0
 
     def ttl(self, resource: str | None) -> float:
         """The lifetime of ``resource`` entries; 0 for ``None`` (never cached) or a kind off."""
@@ -86,11 +84,9 @@ class ReadCache:
         """A fresh cached response, the shared in-flight one, or a new upstream read."""
         cached = self._entries.get(key)
         if cached is not None:
-            self.hits += 1
             return cached[0]
         flight = self._in_flight.get(key)
         if flight is None:
-            self.misses += 1
             flight = self._in_flight[key] = asyncio.ensure_future(fetch())
             generation = self._generation
             flight.add_done_callback(lambda done: self._landed(key, resource, generation, done))

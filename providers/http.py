@@ -1,8 +1,17 @@
-"""One pooled HTTP client per provider instance, and the translation of transport failures.
+"""The one upstream transport: a pooled HTTP client per provider instance, its one retry loop
+and its one table turning an upstream answer into the errors of ``errors``.
 
-Adapters call ``send`` and get an ``httpx.Response`` or a ``GatewayError`` naming the
-provider. Writes are never retried; a write whose request may have reached the upstream
-before the connection failed is reported with ``outcome="unknown"``.
+Adapters call ``call`` (the decoded JSON body, or the error of ``status_error``) or ``send``
+(the ``httpx.Response``, for the few answers an adapter must read itself) and get a
+``GatewayError`` naming the provider for every failure. Each adapter declares only what is its
+provider's own: auth headers, where its error body keeps the reason, and a retry predicate
+where its API says "try again" in a way the general rule does not know.
+
+Reads are retried (``_transmit``, the only retry loop of the providers) after a transport
+failure, a 429, 502, 503 or 504, or an answer the adapter's predicate names, with backoff,
+jitter and ``Retry-After``, within the retry budget and never past the request's deadline.
+Writes are never retried; a write whose request may have reached the upstream before the
+connection failed is reported with ``outcome="unknown"``.
 
 Every exchange, cache read and eviction is reported to the ``upstream_observer`` of the
 current request (metrics, logs and traces live in the gateway; none is set: nothing is
@@ -13,23 +22,42 @@ stay out of labels and log lines.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
+import ssl
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import orjson
 
-from errors import ProviderUnavailable
-from providers.base import ProviderConfig
+from errors import (
+    GatewayError,
+    NotAuthorized,
+    NotFound,
+    ProviderUnavailable,
+    refused_as_invalid,
+    upstream_reason,
+)
 from providers.cache import ReadCache, request_key
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
 
-__all__ = ["UpstreamCall", "UpstreamClient", "UpstreamObserver", "endpoint_template"]
+if TYPE_CHECKING:
+    from providers.base import ProviderConfig
+
+__all__ = [
+    "INVALID_STATUS",
+    "UpstreamCall",
+    "UpstreamClient",
+    "UpstreamObserver",
+    "endpoint_template",
+    "refused",
+    "status_error",
+]
 
 log = logging.getLogger("fleetql.upstream")
 _WRITE = "fleetql.write"
@@ -59,6 +87,68 @@ def _readable(response: httpx.Response) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+#: Statuses by which an upstream refuses a request as invalid (``refused_as_invalid``).
+INVALID_STATUS = frozenset({400, 409, 412, 422})
+
+
+def refused(provider: str, detail: str = "") -> NotAuthorized:
+    """``NOT_AUTHORIZED``: the upstream refused the configured credentials (``detail`` says
+    more, e.g. ``" for this operation"``)."""
+    return NotAuthorized(
+        f"Provider {provider!r} refused the configured credentials{detail}.", provider=provider
+    )
+
+
+def status_error(
+    provider: str,
+    response: httpx.Response,
+    *,
+    write: bool,
+    names: str | None = None,
+    field: str | None = None,
+    reason_paths: tuple[str, ...] = (),
+) -> GatewayError:
+    """The error an upstream answer of 300 or more means: the one table of every adapter.
+
+    * 401, 403: ``NOT_AUTHORIZED``, the configured credentials were refused;
+    * 404: ``NOT_FOUND`` for ``names`` ("Server 'X'") when the path names a resource, else
+      ``PROVIDER_UNAVAILABLE`` (a wrong ``base_url`` or configured id, not the client's fault);
+    * 400, 409, 412, 422: ``refused_as_invalid``, with the reason found at ``reason_paths`` of
+      the body and the input ``field`` it concerns;
+    * 429, 5xx and any other status: ``PROVIDER_UNAVAILABLE``, with ``outcome: "unknown"`` for
+      a write answered 5xx (it may have been applied before the upstream failed).
+    """
+    status = response.status_code
+    if status in (401, 403):
+        return refused(provider)
+    if status == 404:
+        if names is not None:
+            return NotFound(f"{names} was not found.", provider=provider)
+        return ProviderUnavailable.failed(
+            provider, "answered HTTP 404 for a path that names no resource (check base_url)"
+        )
+    if status in INVALID_STATUS:
+        reason = upstream_reason(response.content, *reason_paths)
+        return refused_as_invalid(provider, write=write, status=status, reason=reason, field=field)
+    return ProviderUnavailable.failed(
+        provider, f"answered HTTP {status}", outcome_unknown=write and status >= 500
+    )
+
+
+@functools.cache
+def _verified_tls() -> ssl.SSLContext:
+    """The TLS context of every https upstream, built once per process (httpx would build one
+    per client, loading the CA bundle each time)."""
+    return httpx.create_ssl_context()
+
+
+@functools.cache
+def _no_tls() -> ssl.SSLContext:
+    """The context httpx requires of an http:// client: no CA bundle is loaded, and it is never
+    used (redirects are not followed, so such a client never speaks TLS)."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def endpoint_template(path: str) -> str:
@@ -111,18 +201,33 @@ upstream_observer: ContextVar[UpstreamObserver | None] = ContextVar(
 
 
 class UpstreamClient:
-    """A keep-alive ``httpx.AsyncClient`` bound to one provider instance."""
+    """A keep-alive ``httpx.AsyncClient`` bound to one provider instance.
+
+    ``reason_paths`` say where the provider's error bodies keep their reason
+    (``upstream_reason``); ``invalid_field`` names the input field a refusal as invalid is
+    about, from the answer; ``retry_when`` says whether an answer the general rule does not
+    retry means "try again" (dashserv's ``ratelimit_exceeded`` code), for reads only.
+    """
 
     def __init__(
         self,
         config: ProviderConfig,
         *,
+        guard: UpstreamGuard,
         headers: dict[str, str] | None = None,
-        guard: UpstreamGuard | None = None,
+        reason_paths: tuple[str, ...] = (),
+        invalid_field: Callable[[httpx.Response], str | None] | None = None,
+        retry_when: Callable[[httpx.Response], bool] | None = None,
     ) -> None:
         self.provider_id = config.id
         self.cache = ReadCache(config.cache_ttls)
-        self.guard = guard or UpstreamGuard(config.resilience)
+        self.guard = guard
+        self._reason_paths = reason_paths
+        self._invalid_field = invalid_field
+        self._retry_when = retry_when
+        # One pooled connection per call the guard lets be in flight: a smaller pool would
+        # open and drop connections for the calls above it.
+        pool = guard.policy.max_concurrency
         self._client = httpx.AsyncClient(
             base_url=config.base_url,
             headers=headers or {},
@@ -130,14 +235,58 @@ class UpstreamClient:
             # Idle connections are dropped before common 5 s server-side keep-alive timeouts,
             # so a request is not sent on a connection the upstream is closing.
             limits=httpx.Limits(
-                max_connections=32, max_keepalive_connections=16, keepalive_expiry=4.0
+                max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=4.0
             ),
+            verify=_verified_tls() if config.base_url.startswith("https:") else _no_tls(),
             follow_redirects=False,
         )
 
     async def close(self) -> None:
         """Close pooled connections."""
         await self._client.aclose()
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        write: bool = False,
+        resource: str | None = "servers",
+        names: str | None = None,
+        field: str | None = None,
+        compact: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The decoded JSON body of a 2xx answer (``None`` when empty), or the error
+        ``status_error`` gives for any other; ``names`` is what a 404 means ("Server 'X'",
+        ``None``: the path names no resource), ``field`` the input field a refusal is about,
+        ``compact`` as for ``decode_json``; the rest as for ``send``."""
+        response = await self.send(method, url, write=write, resource=resource, **kwargs)
+        if not response.is_success:
+            raise self.error(response, write=write, names=names, field=field)
+        if not response.content:
+            return None
+        return self.decode_json(response, compact)
+
+    def error(
+        self,
+        response: httpx.Response,
+        *,
+        write: bool,
+        names: str | None = None,
+        field: str | None = None,
+    ) -> GatewayError:
+        """``status_error`` for this provider's answer, with its reason paths and fields."""
+        if field is None and self._invalid_field is not None:
+            field = self._invalid_field(response)
+        return status_error(
+            self.provider_id,
+            response,
+            write=write,
+            names=names,
+            field=field,
+            reason_paths=self._reason_paths,
+        )
 
     async def send(
         self,
@@ -146,7 +295,7 @@ class UpstreamClient:
         *,
         write: bool,
         resource: str | None = "servers",
-        retry: bool = True,
+        retry: bool | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request; transport failures become ``PROVIDER_UNAVAILABLE``.
@@ -155,14 +304,16 @@ class UpstreamClient:
         kind (``servers``, ``billing``, ``support``, ``traffic``, ``catalog``; see
         ``providers.cache.DEFAULT_TTLS``) and shares an identical read in flight;
         ``resource=None`` is never cached nor shared: health pings, logins, and reads that
-        must see the upstream as it is now. Reads are retried per the instance's policy
-        (``retry=False`` for adapters that apply an upstream-specific retry rule themselves).
-        A write is sent exactly once; a successful one clears this instance's cache.
+        must see the upstream as it is now. Reads are retried per the instance's policy.
+        A write is sent exactly once, unless the caller decides otherwise with ``retry=True``
+        (a request that creates nothing, such as a login); a successful write clears this
+        instance's cache.
         """
+        retry = not write if retry is None else retry
         request = self._client.build_request(method, url, **kwargs)
         observer = upstream_observer.get()
         if write:
-            response = await self._transmit(request, write=True, retry=False)
+            response = await self._transmit(request, write=True, retry=retry)
             # Remembered so that an unreadable answer to a write is reported as such.
             response.extensions = {**response.extensions, _WRITE: True}
             if response.status_code < 400:
@@ -190,9 +341,14 @@ class UpstreamClient:
         attempt = 0
         while True:
             failure, response = await self._attempt(request, write=write, retried=attempt > 0)
-            retryable = failure is not None or response.status_code in RETRYABLE_STATUS
             retries_left = retry and attempt < self.guard.policy.retries
-            if retryable and retries_left and self.guard.may_retry():
+            # Once the circuit has opened, a further attempt would only be refused.
+            if (
+                retries_left
+                and self.guard.state != OPEN
+                and self._retryable(failure, response)
+                and self.guard.may_retry()
+            ):
                 retry_after = response.headers.get("retry-after") if response else None
                 pause = self.guard.delay(attempt + 1, retry_after)
                 remaining = _remaining()
@@ -203,6 +359,15 @@ class UpstreamClient:
             if failure is not None:
                 raise failure
             return response
+
+    def _retryable(
+        self, failure: ProviderUnavailable | None, response: httpx.Response | None
+    ) -> bool:
+        if failure is not None or response is None:
+            return True
+        if response.status_code in RETRYABLE_STATUS:
+            return True
+        return self._retry_when is not None and self._retry_when(response)
 
     async def _attempt(
         self, request: httpx.Request, *, write: bool, retried: bool

@@ -149,8 +149,8 @@ def retry_backoff_key(
         gt=0,
         le=most,
         allow_inf_nan=False,
-        description="seconds before the first retry, doubled per retry, with full jitter; "
-        "`Retry-After` is honoured when the upstream sends it",
+        description="seconds before the first retry, doubled per retry, each pause between "
+        "half of it and all of it; `Retry-After` is honoured when the upstream sends it",
     )
 
 
@@ -214,7 +214,8 @@ class ProviderTable(Table):
     )
     max_concurrency: Count = Field(
         ResiliencePolicy.max_concurrency,
-        description="upstream calls in flight at once; more queue in the gateway",
+        description="upstream calls in flight at once, per-server and per-project calls "
+        "included; more queue in the gateway. Also the size of the instance's connection pool",
     )
     rate_per_second: Positive = Field(
         ResiliencePolicy.rate_per_second,

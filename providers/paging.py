@@ -3,6 +3,8 @@
 ``pages_for_window`` picks the pages covering ``[offset, offset + limit)``; ``walk_pages`` reads a
 whole list page by page and stops on every sign of its end an upstream gives, so an answer that
 keeps linking a next page (which an official spec allows) cannot make it read forever.
+``walk_linked_pages`` is the pager of REST lists whose answers say where they stand (a next
+link, counts): each adapter names only where its answers keep them (``LinkedPages``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from errors import ProviderUnavailable
 
 __all__ = [
     "MAX_WALKED_PAGES",
+    "LinkedPages",
     "PageFacts",
     "UpstreamPage",
     "pages_for_window",
+    "walk_linked_pages",
     "walk_pages",
 ]
 
@@ -119,3 +123,63 @@ async def walk_pages(
                 provider, f"answered a {what} list of more than {max_pages} pages"
             )
         page += 1
+
+
+@dataclass(frozen=True)
+class LinkedPages:
+    """Where one API's list answers say what follows them: dotted paths into the body.
+
+    A true value at ``next`` links a next page; ``total``, ``last_page`` and ``current_page``
+    are the counts of ``PageFacts`` (an integer there, or nothing). ``total_required``: an
+    answer without its total is malformed.
+
+    Example:
+        ``LinkedPages(next="links.pages.next", total="meta.total", total_required=True)``
+    """
+
+    next: str
+    total: str | None = None
+    last_page: str | None = None
+    current_page: str | None = None
+    total_required: bool = False
+
+    def facts(self, body: Any, key: str, provider: str) -> PageFacts:
+        """The ``PageFacts`` of one answer whose items are its ``key`` list."""
+        items = body.get(key) if isinstance(body, dict) else None
+        total = _count(_at(body, self.total))
+        if not isinstance(items, list) or (self.total_required and total is None):
+            raise ProviderUnavailable.failed(provider, f"answered with a malformed {key} list")
+        return PageFacts(
+            items=items,
+            has_next=bool(_at(body, self.next)),
+            total=total,
+            last_page=_count(_at(body, self.last_page)),
+            current_page=_count(_at(body, self.current_page)),
+        )
+
+
+async def walk_linked_pages(
+    fetch: Callable[[int], Awaitable[Any]], style: LinkedPages, key: str, provider: str
+) -> list[Any]:
+    """Every item of a list whose page ``n`` is the body ``fetch(n)`` answers (``walk_pages``)."""
+
+    async def page(number: int) -> PageFacts:
+        return style.facts(await fetch(number), key, provider)
+
+    return await walk_pages(page, provider, key)
+
+
+def _at(body: Any, path: str | None) -> Any:
+    """The value at a dotted path of nested objects, or None where any step is missing."""
+    if path is None:
+        return None
+    for step in path.split("."):
+        if not isinstance(body, dict):
+            return None
+        body = body.get(step)
+    return body
+
+
+def _count(value: Any) -> int | None:
+    """A count (an integer, not a boolean), or None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

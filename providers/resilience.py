@@ -3,10 +3,14 @@
 One ``UpstreamGuard`` per provider instance (``Provider.guard``), used by its
 ``UpstreamClient``:
 
-* Reads that fail with a connection error, a timeout, 429, 502, 503 or 504 are retried up
-  to ``retries`` times with exponential backoff and full jitter; ``Retry-After`` is honoured
-  when the upstream sends it. Retries draw on a budget (``retry_budget`` × recent requests,
-  at least a few) so a struggling upstream is not hammered. Writes are never retried.
+* Reads that fail with a connection error, a timeout, 429, 502, 503 or 504 (or an answer the
+  adapter names, ``Provider.retry_when``) are retried up to ``retries`` times by the
+  transport's one retry loop (``providers.http``), with exponential backoff and equal jitter
+  (half the backoff, plus up to as much again at random: a rate-limited or waking upstream is
+  never asked again at once); ``Retry-After`` is honoured when the upstream sends it. Retries
+  draw on a budget (``retry_budget`` × recent requests, at least a few) so a struggling upstream
+  is not hammered, and none starts that could not end by the request's deadline. Writes are
+  never retried.
 * The breaker opens after ``breaker_failures`` consecutive failures, fails fast with
   ``PROVIDER_UNAVAILABLE`` while open, and after ``breaker_cooldown`` seconds lets one probe
   through (half-open). Every call holds an ``Admission`` and ends with one verdict:
@@ -136,7 +140,7 @@ class UpstreamGuard:
         if retry_after is not None and retry_after.strip().isdigit():
             return min(float(retry_after), self.policy.max_backoff)
         ceiling = min(self.policy.max_backoff, self.policy.retry_backoff * 2 ** (attempt - 1))
-        return random.uniform(0, ceiling)
+        return random.uniform(ceiling / 2, ceiling)
 
     # --- outbound limits --------------------------------------------------------------
 

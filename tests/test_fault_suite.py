@@ -27,13 +27,13 @@ from providers.cache import DEFAULT_TTLS
 from providers.dcimanager.emulator import SESSION as DCI_SESSION
 from providers.emulation.faults import FaultSettings
 from providers.health import ProviderHealth
-from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, error_codes
 from tests.fleet import KINDS, Fleet
 from tests.test_security import MUTATIONS
 
 SIZE = 6
-GENERIC_RETRY = ["datapacket", "packet", "mammoth"]
+#: The kinds whose reads follow the general retry policy: every kind, through the one retry loop.
+GENERIC_RETRY = KINDS
 #: Far below every injected delay (hang: forever; latency: 5 s).
 SHORT_TIMEOUT = 0.1
 LISTING = (
@@ -50,7 +50,8 @@ def suite_fleet() -> Fleet:
     so a fault never hits a login first)."""
     fleet = Fleet(
         SIZE,
-        retry_backoff=0.01,  # also DCImanager's own 503 backoff (same key)
+        retries=2,  # every kind's (DCImanager's own default, 6, overridden)
+        retry_backoff=0.01,  # every kind's, DCImanager's 503 retries included
         retry_budget=1.0,  # tests that count retries want them all
         breaker_failures=100,  # tests that want the breaker lower it
     )
@@ -121,8 +122,7 @@ def test_a_slow_or_hanging_provider_times_out_alone(fleet, names, kind, fault):
     body = client.query(LISTING)
     assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
     assert "timed out" in body["errors"][0]["message"]
-    # A timed-out read is retried once by the generic policy; dashserv and DCImanager retry
-    # only their upstream's documented "try again" answers, never a timeout.
+    # A timed-out read is retried once by the general policy, whatever the kind.
     tries = 2 if kind in GENERIC_RETRY else 1
     assert max(fleet.paths(kind).values()) == tries
 
@@ -170,9 +170,9 @@ def test_a_5xx_burst_is_retried_by_the_kinds_rule_then_reported(fleet, shared, n
     fleet.faults(kind).update({"error_rate": 1.0, "error_status": 502})
     body = shared.query(LISTING)
     assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
-    # The default two retries; 502 is not dashserv's or DCImanager's "try again". Where one
-    # listing makes concurrent calls (Packet's projects), the first to give up cancels the
-    # others, so only the most-tried path is exact.
+    # The suite's two retries, for every kind. Where one listing makes concurrent calls
+    # (Packet's projects), the first to give up cancels the others, so only the most-tried
+    # path is exact.
     tries = 3 if kind in GENERIC_RETRY else 1
     assert max(fleet.paths(kind).values()) == tries
     fleet.faults(kind).error_rate = 0.0  # the burst ends: the next read is whole again
@@ -190,8 +190,8 @@ def test_the_retry_budget_caps_retries_across_requests(fleet, names):
     assert fleet.log("mammoth").count() == 1  # spent: no retry until the window moves on
 
 
-def test_dashserv_retries_its_rate_limit_answer(fleet, shared, names, monkeypatch):
-    monkeypatch.setattr(PROVIDER_KINDS["dashserv"], "read_retry_delays", (0.01, 0.01))
+def test_dashserv_retries_its_rate_limit_answer(fleet, shared, names):
+    # The general retries (2) and retry_backoff (0.01 s, the suite's) apply to dashserv.
     fleet.faults("dashserv").update({"error_rate": 1.0, "error_status": 503})
     body = shared.query(LISTING)
     assert_partial(body, names, {"dashserv": "PROVIDER_UNAVAILABLE"})

@@ -337,8 +337,8 @@ def test_support_writes_without_datapacket_name_the_operation_and_the_owner(flee
 def faulty() -> Iterator[Fleet]:
     """All five emulators for fault tests; each test gets its own gateway and resets faults.
 
-    Retries keep their counts but wait a hundredth of a second (the default backoff, and
-    DCImanager's, is 0.2 s doubled per retry): these tests count data and errors, not time.
+    Retries keep their counts but wait a hundredth of a second (the default backoff is 0.2 s,
+    DCImanager's 0.1 s, doubled per retry): these tests count data and errors, not time.
     """
     running = Fleet(SIZE, retry_backoff=0.01)
     yield running
@@ -354,10 +354,8 @@ def healthy(faulty: Fleet) -> list[dict]:
 
 
 @pytest.fixture
-def inject(faulty: Fleet, monkeypatch) -> Iterator[Callable[..., GatewayClient]]:
+def inject(faulty: Fleet) -> Iterator[Callable[..., GatewayClient]]:
     """Set faults on some emulators and return a fresh gateway; every knob is reset after."""
-    # dashserv's own rule retries a 503 after 0.5, 1 and 2 s: as many retries, without the wait.
-    monkeypatch.setattr(PROVIDER_KINDS["dashserv"], "read_retry_delays", (0.01, 0.01, 0.01))
 
     def make(faults: dict[str, str]) -> GatewayClient:
         overrides = {}

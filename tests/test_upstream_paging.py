@@ -15,7 +15,7 @@ from providers.base import ProviderConfig
 from providers.datapacket import emulator as datapacket_emulator
 from providers.datapacket.adapter import DataPacketProvider
 from providers.emulation.server import EmulatorServer
-from providers.paging import PageFacts, walk_pages
+from providers.paging import LinkedPages, PageFacts, walk_linked_pages, walk_pages
 from providers.selection import Selection
 from tests.servers import serving
 
@@ -136,3 +136,42 @@ async def test_datapacket_support_requests_past_the_bound_are_refused(
         e.body["variables"]["input"]["pageIndex"]
         for e in many_requests.app.state.emulator.request_log.entries()
     ] == [0, 1]
+
+
+# --- the shared pager of linked REST lists (Packet's Meta, Mammoth's links and meta) ---------
+
+PACKET_STYLE = LinkedPages(
+    next="meta.next.href",
+    total="meta.total",
+    last_page="meta.last_page",
+    current_page="meta.current_page",
+)
+MAMMOTH_STYLE = LinkedPages(next="links.pages.next", total="meta.total", total_required=True)
+
+
+async def test_the_shared_pager_stops_at_packets_last_page_despite_a_next_link() -> None:
+    def body(n: int) -> dict:
+        return {"devices": [n], "meta": {"next": {"href": "/x"}, "last_page": 2}}
+
+    asked: list[int] = []
+
+    async def fetch(n: int) -> dict:
+        asked.append(n)
+        return body(n)
+
+    assert await walk_linked_pages(fetch, PACKET_STYLE, "devices", "pk") == [1, 2]
+    assert asked == [1, 2]
+
+
+async def test_the_shared_pager_reads_mammoths_total_and_refuses_an_answer_without_it() -> None:
+    async def fetch(n: int) -> dict:
+        return {"servers": [n, n], "meta": {"total": 3}, "links": {"pages": {"next": "/x"}}}
+
+    assert await walk_linked_pages(fetch, MAMMOTH_STYLE, "servers", "mc") == [1, 1, 2, 2]
+
+    async def without_total(n: int) -> dict:
+        return {"servers": [n], "links": {}}
+
+    with pytest.raises(ProviderUnavailable) as raised:
+        await walk_linked_pages(without_total, MAMMOTH_STYLE, "servers", "mc")
+    assert raised.value.message == "Provider 'mc' answered with a malformed servers list."

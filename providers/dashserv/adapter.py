@@ -9,7 +9,7 @@ then fills only the requested window. Reads go through the shared cache as ``ser
 (lists, status, network, installation), ``catalog`` (models, product info) and ``traffic``.
 
 Per-server calls, made only when the selection (or the filter) needs them, each at most once
-per adapter call, at most ``concurrency`` in flight per provider instance:
+per adapter call, at most ``max_concurrency`` in flight per provider instance:
   * ``powerStatus`` (and vServer ``uptime``) -> ``GET /product/{product}/{uuid}/status``;
   * dedicated ``network.ipAddresses``        -> ``GET /product/dedicated-server/{uuid}/network``;
   * dedicated ``system.os``                  -> ``GET .../{uuid}/installation/status``.
@@ -40,9 +40,10 @@ decide together. ``resource_not_found``/``ressource_not_found`` -> NOT_FOUND; 40
 ``forbidden`` (a read-only token writing) -> NOT_AUTHORIZED; ``{field, value, msg}``,
 ``empty_field:x`` and 422 -> VALIDATION_FAILED naming the field; 412 and the error codes the
 API answers with ``success: true`` (vServer upgrade) -> VALIDATION_FAILED; ``ratelimit_exceeded``
-/ 503 (and 429) -> reads are retried after ``read_retry_delays``, then PROVIDER_UNAVAILABLE;
-404 without a not-found code (an invalid API route), other statuses, 5xx and malformed bodies
--> PROVIDER_UNAVAILABLE.
+/ 503 (and 429) -> reads are retried by the transport's one retry loop (``retries``,
+``retry_backoff``, ``Retry-After``, the retry budget, the request's deadline), then
+PROVIDER_UNAVAILABLE; 404 without a not-found code (an invalid API route), other statuses, 5xx
+and malformed bodies -> PROVIDER_UNAVAILABLE.
 
 Traffic: vServers only, from ``GET /product/vserver/{uuid}/stats?timeframe=`` (the shortest
 timeframe reaching back to ``from``); dedicated servers have no traffic data in the API and
@@ -59,9 +60,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
@@ -79,7 +79,6 @@ from providers.base import (
     LazyPage,
     Page,
     Provider,
-    ProviderConfig,
     ServerFilter,
     ServerKey,
     TrafficQuery,
@@ -89,15 +88,13 @@ from providers.dashserv import mapping
 from providers.dashserv.mapping import DEDICATED, VSERVER
 from providers.dashserv.options import DashservTable
 from providers.filtering import filter_selection, server_matches
-from providers.http import UpstreamClient
+from providers.http import INVALID_STATUS, refused
 from providers.locations import unknown_location
-from providers.resilience import OPEN
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
 
 __all__ = ["DashservProvider"]
 
-DEFAULT_CONCURRENCY = 8
 
 #: PowerAction -> action path segment, per product (table in the module docstring).
 POWER_ACTIONS: dict[str, dict[str, str]] = {
@@ -132,24 +129,15 @@ class DashservProvider(Provider):
         }
     )
     options_model = DashservTable
-    notes = {
-        Capability.POWER_ACTION: "dedicated servers cannot do OFF (no hard power-off action)",
-        Capability.TRAFFIC: "vServers only; the API has no traffic data for dedicated servers",
-    }
-    #: Seconds to wait before each retry of a rate-limited read (writes are never retried).
-    read_retry_delays: ClassVar[tuple[float, ...]] = (0.5, 1.0, 2.0)
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._http = UpstreamClient(
-            config,
-            headers={"Authorization": f"Bearer {config.credentials['token']}"},
-            guard=self.guard,
+    def upstream_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.credentials['token']}"}
+
+    def retry_when(self, response: httpx.Response) -> bool:
+        """``ratelimit_exceeded`` under any status (429 and 503 are retried in any case)."""
+        return b"ratelimit_exceeded" in response.content and (
+            _code_of(response) == _RATE_LIMIT_CODE
         )
-        self._limit = asyncio.Semaphore(config.options.get("concurrency", DEFAULT_CONCURRENCY))
-
-    async def close(self) -> None:
-        await self._http.close()
 
     async def ping(self) -> None:
         # The smallest authenticated answer: the OS template groups; never from the cache.
@@ -164,24 +152,17 @@ class DashservProvider(Provider):
         *,
         resource: str | None = "servers",
     ) -> Any:
-        """``data`` of a GET (cached for ``resource``'s TTL), retrying while rate limited."""
-        delays = list(self.read_retry_delays)
-        while True:
-            # retry=False: dashserv's rate-limit rule (retry_delays above) applies instead.
-            response = await self._http.send(
-                "GET", path, write=False, params=params, resource=resource, retry=False
-            )
-            try:
-                return self._unwrap(response, write=False)
-            except _RateLimited:
-                # Give up at once when the breaker has opened: waiting would only be refused.
-                if not delays or self.guard.state == OPEN:
-                    raise self._unavailable("kept rate limiting the requests") from None
-                await asyncio.sleep(delays.pop(0))
+        """``data`` of a GET (cached for ``resource``'s TTL); the transport retries it while
+        rate limited (``retry_when``)."""
+        response = await self.http.send("GET", path, write=False, params=params, resource=resource)
+        try:
+            return self._unwrap(response, write=False)
+        except _RateLimited:
+            raise self._unavailable("kept rate limiting the requests") from None
 
     async def _post(self, path: str) -> Any:
         """``data`` of one POST; never retried (the action must not run twice)."""
-        response = await self._http.send("POST", path, write=True)
+        response = await self.http.send("POST", path, write=True)
         try:
             return self._unwrap(response, write=True)
         except _RateLimited:
@@ -196,12 +177,12 @@ class DashservProvider(Provider):
             # the body); 429 is not documented but means the same everywhere.
             raise _RateLimited()
         if status >= 500:
-            raise self._unavailable(f"answered HTTP {status}", write=write)
+            raise self.http.error(response, write=write)
         if status in (401, 403):
             # "Invalid or missing API authentication", whatever the body says; "forbidden"
             # is the seed's code for a token without write permission.
             raise self._refused(_code_of(response))
-        body = self._http.decode_json(response)
+        body = self.http.decode_json(response)
         if not isinstance(body, dict) or "success" not in body or "data" not in body:
             raise self._unavailable("answered with a malformed body")
         data = body["data"]
@@ -222,7 +203,8 @@ class DashservProvider(Provider):
             return self._invalid(status, write, str(data.get("field")), data.get("msg"))
         if code and code.startswith("empty_field:"):
             return self._invalid(status, write, code.partition(":")[2], "empty_field")
-        if status in (412, 422) or code in _ERRORS_DESPITE_SUCCESS:
+        if status in INVALID_STATUS or code in _ERRORS_DESPITE_SUCCESS:
+            # The transport's statuses of a refusal as invalid; the code is the reason.
             return self._invalid(status, write, None, code)
         # 404 without a not-found code is "Invalid API route": a wrong base_url, not a resource.
         return self._unavailable(
@@ -230,9 +212,8 @@ class DashservProvider(Provider):
         )
 
     def _refused(self, code: str | None) -> NotAuthorized:
-        reason = ": the token has no write permission" if code == "forbidden" else ""
-        return NotAuthorized(
-            f"Provider {self.id!r} refused the configured credentials{reason}.", provider=self.id
+        return refused(
+            self.id, ": the token has no write permission" if code == "forbidden" else ""
         )
 
     def _invalid(self, status: int, write: bool, field: str | None, msg: Any) -> GatewayError:
@@ -249,10 +230,6 @@ class DashservProvider(Provider):
 
     def _unavailable(self, what: str, *, write: bool = False) -> ProviderUnavailable:
         return ProviderUnavailable.failed(self.id, what, outcome_unknown=write)
-
-    async def _limited(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        async with self._limit:
-            return await call()
 
     def _objects(self, data: Any) -> list[dict]:
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -320,7 +297,7 @@ class DashservProvider(Provider):
                 "network": f"product/{DEDICATED}/{uuid}/network",
                 "installation": f"product/{DEDICATED}/{uuid}/installation/status",
             }[kind]
-            calls[key] = asyncio.ensure_future(self._limited(lambda: self._get(path)))
+            calls[key] = asyncio.ensure_future(self._get(path))
         return calls[key]
 
     async def _matching(self, server_filter: ServerFilter, calls: dict) -> list[tuple[str, dict]]:
@@ -418,9 +395,7 @@ class DashservProvider(Provider):
 
     async def _stats(self, uuid: str, timeframe: str) -> Any:
         path = f"product/{VSERVER}/{uuid}/stats"
-        return await self._limited(
-            lambda: self._get(path, {"timeframe": timeframe}, resource="traffic")
-        )
+        return await self._get(path, {"timeframe": timeframe}, resource="traffic")
 
     # --- instant delivery -----------------------------------------------------------
 
@@ -455,9 +430,7 @@ class DashservProvider(Provider):
     async def _model_location(self, model: dict) -> dict[str, str]:
         """The one location a model is offered in (Unknown when the product offers several)."""
         product = model.get("product") or f"{DEDICATED}:{model.get('uuid')}"
-        info = await self._limited(
-            lambda: self._get(f"manage/product/{product}", resource="catalog")
-        )
+        info = await self._get(f"manage/product/{product}", resource="catalog")
         natives = (info or {}).get("locations") if isinstance(info, dict) else None
         places = {tuple(mapping.location(n).items()) for n in natives or [] if isinstance(n, dict)}
         return dict(places.pop()) if len(places) == 1 else unknown_location(None)

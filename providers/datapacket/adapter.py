@@ -20,7 +20,6 @@ from typing import Any
 
 from errors import (
     GatewayError,
-    NotAuthorized,
     NotFound,
     ProviderUnavailable,
     ReverseDnsApiNotAvailable,
@@ -32,7 +31,6 @@ from providers.base import (
     Capability,
     Page,
     Provider,
-    ProviderConfig,
     ServerFilter,
     ServerKey,
     TrafficQuery,
@@ -40,7 +38,7 @@ from providers.base import (
 )
 from providers.datapacket.options import DataPacketTable
 from providers.datetimes import format_datetime
-from providers.http import UpstreamClient
+from providers.http import refused
 from providers.paging import PageFacts, pages_for_window, walk_pages
 from providers.selection import Selection
 from providers.traffic import traffic_statistics
@@ -161,16 +159,8 @@ class DataPacketProvider(Provider):
     capabilities = frozenset(Capability)
     options_model = DataPacketTable
 
-    def __init__(self, config: ProviderConfig) -> None:
-        super().__init__(config)
-        self._http = UpstreamClient(
-            config,
-            headers={"Authorization": f"Bearer {config.credentials['token']}"},
-            guard=self.guard,
-        )
-
-    async def close(self) -> None:
-        await self._http.close()
+    def upstream_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.credentials['token']}"}
 
     def owns(self, server_name: str) -> bool:
         # DataPacket names are global (DP-12345); every DataPacket account may own one.
@@ -187,21 +177,18 @@ class DataPacketProvider(Provider):
         resource: str | None = "servers",
     ) -> dict[str, Any]:
         # base_url is the GraphQL endpoint itself, so the request goes to it verbatim.
-        response = await self._http.send(
+        response = await self.http.send(
             "POST",
             self.config.base_url,
             write=write,
             resource=resource,
             json={"query": document, "variables": variables or {}},
         )
-        # DataPacket answers 200 (or 400 for a malformed request) with an ``errors`` body.
+        # DataPacket answers 200 (or 400 for a malformed request) with an ``errors`` body;
+        # any other status is read by the transport's table.
         if response.status_code not in (200, 400):
-            raise ProviderUnavailable.failed(
-                self.id,
-                f"answered HTTP {response.status_code}",
-                outcome_unknown=write and response.status_code >= 500,
-            )
-        body = self._http.decode_json(response)
+            raise self.http.error(response, write=write)
+        body = self.http.decode_json(response)
         if not isinstance(body, dict):
             raise ProviderUnavailable(
                 f"Provider {self.id!r} answered with a malformed body.", provider=self.id
@@ -229,10 +216,7 @@ class DataPacketProvider(Provider):
                 message, provider=self.id, field=field if isinstance(field, str) else None
             )
         if code == "NOT_AUTHORIZED":
-            return NotAuthorized(
-                f"Provider {self.id!r} refused the configured credentials for this operation.",
-                provider=self.id,
-            )
+            return refused(self.id, " for this operation")
         return ProviderUnavailable(
             f"Provider {self.id!r} failed to process the request.", provider=self.id
         )

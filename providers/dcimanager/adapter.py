@@ -15,10 +15,11 @@ What the adapter uses:
     with ``free_server_count`` > 0, named ``<prefix>-<configuration>``.
 
 Configuration: credentials ``session``, or ``email`` + ``password`` (login; an expired
-session is renewed once per call); options ``locations`` (native location name -> FleetQL
-city code, e.g. ``{"DC-2 Slough" = "LON"}``) and ``stock_location`` (city code of the free
-servers; the API does not say). The general ``retries`` and ``retry_backoff`` default to 6
-and 0.1 s for this kind (``providers/dcimanager/options.py``): 503 retries of reads.
+session is renewed once per call); options ``locations`` (native location name -> FleetQL city
+code, e.g. ``{"DC-2 Slough" = "LON"}``) and ``stock_location`` (city code of the free servers;
+the API does not say). The general ``retries`` and ``retry_backoff`` default to 6 and 0.1 s
+for this kind (``providers/dcimanager/options.py``): a suspended platform answers 503 until
+it has woken up (0.1 … 3.2 s, about 6 s in all with the default jitter's ceiling).
 
 Power actions: ON -> power_on, OFF -> power_off, RESET -> power_reset ("Reboot"). CYCLE and
 SOFT are NOT_SUPPORTED: neither the seed nor ISPsystem's guide offers a power cycle or an
@@ -63,29 +64,22 @@ class DciManagerProvider(Provider):
         {Capability.LIST_SERVERS, Capability.POWER_ACTION, Capability.INSTANT_DELIVERY}
     )
     options_model = DciManagerTable
-    notes = {
-        Capability.POWER_ACTION: "ON, OFF and RESET; CYCLE and SOFT answer NOT_SUPPORTED",
-        Capability.INSTANT_DELIVERY: "one entry per free configuration, without a location "
-        "unless `stock_location` is set",
-    }
+    # ISPsystem's API guide: {"error": {"code", "msg", "value"}}.
+    error_reason_paths = ("error.msg",)
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         options = config.options
-        self._client = DciClient(
-            config,
-            retries=config.resilience.retries,
-            backoff=config.resilience.retry_backoff,
-            guard=self.guard,
-        )
+        self._client = DciClient(config, self.http)
         self._locations = {
             name.casefold(): key for name, key in (options.get("locations") or {}).items()
         }
         stock = options.get("stock_location")
         self._stock_location = city(stock) if stock else unknown_location(None)
 
-    async def close(self) -> None:
-        await self._client.close()
+    def upstream_headers(self) -> dict[str, str]:
+        # The session parts are added per call (``DciClient``): a login renews them.
+        return {"isp-box-instance": "true"}
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.

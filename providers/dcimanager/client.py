@@ -1,11 +1,13 @@
-"""DCImanager's HTTP conversation: session auth, login, 503 retries and error translation.
+"""DCImanager's HTTP conversation: session auth, login, and what its answers mean.
 
 Every call carries the seed's three-part session auth: cookie ``ses6=<session>``, header
 ``x-xsrf-token: <session>`` and ``isp-box-instance: true`` (seed, every curl example). The
-session is configured, or obtained by logging in with email and password.
+session is configured, or obtained by logging in with email and password. A 503 (a suspended
+platform) is retried by the transport's one retry loop, with the kind's own defaults
+(``providers/dcimanager/options.py``).
 
 Example:
-    client = DciClient(config, retries=6, backoff=0.1)
+    client = DciClient(provider.config, provider.http)
     servers = (await client.get("/api/dci/v3/server", what="Server list"))["list"]
 """
 
@@ -16,16 +18,9 @@ from typing import Any
 
 import httpx
 
-from errors import (
-    NotAuthorized,
-    NotFound,
-    ProviderUnavailable,
-    refused_as_invalid,
-    upstream_reason,
-)
+from errors import NotAuthorized, ProviderUnavailable
 from providers.base import ProviderConfig
-from providers.http import UpstreamClient
-from providers.resilience import OPEN, UpstreamGuard
+from providers.http import UpstreamClient, refused
 
 __all__ = ["LOGIN_PATH", "DciClient"]
 
@@ -38,38 +33,31 @@ LOGIN_PATH = "/api/auth/v4/public/token"
 _REFUSED = (401, 403)
 _INVALID = (400, 409, 422)
 # ISPsystem's API guide, "How to process code 503": a platform service idle for long is
-# suspended and answers 503; "repeat the requests until another code is received".
+# suspended and answers 503; "repeat the requests until another code is received" (the
+# transport does, for reads and the login).
 _SUSPENDED = 503
 
 
 class DciClient:
-    """One DCImanager installation: a pooled client plus the current session."""
+    """One DCImanager installation: the provider's transport plus the current session."""
 
-    def __init__(
-        self, config: ProviderConfig, *, retries: int, backoff: float, guard: UpstreamGuard
-    ) -> None:
+    def __init__(self, config: ProviderConfig, http: UpstreamClient) -> None:
         self.provider_id = config.id
-        self._http = UpstreamClient(config, headers={"isp-box-instance": "true"}, guard=guard)
+        self._http = http
         self._email = config.credentials.get("email")
         self._password = config.credentials.get("password")
         self._session: str | None = config.credentials.get("session")
         self._lock = asyncio.Lock()
-        self._retries = retries
-        self._backoff = backoff
 
     @property
     def can_login(self) -> bool:
         """Whether email and password are configured (so an expired session is renewable)."""
         return bool(self._email and self._password)
 
-    async def close(self) -> None:
-        """Close pooled connections."""
-        await self._http.close()
-
     async def get(
         self, path: str, *, what: str, resource: str | None = "servers"
     ) -> dict[str, Any]:
-        """GET a JSON object; 503 is retried with backoff; ``what`` names it in NOT_FOUND.
+        """GET a JSON object (503 is retried by the transport); ``what`` names it in NOT_FOUND.
 
         ``resource`` is the cache class of the read (see ``providers.cache.DEFAULT_TTLS``;
         ``None``: never cached).
@@ -106,7 +94,10 @@ class DciClient:
             "POST",
             LOGIN_PATH,
             None,
-            write=False,  # creating a session changes nothing: safe to retry on 503
+            # The one POST that is retried, by decision: creating a session changes nothing the
+            # gateway shows, and a suspended platform answers logins 503 like any call.
+            write=False,
+            retry=True,
             resource=None,  # never cached: each login must reach the upstream for a session
             json={"email": self._email, "password": self._password},
         )
@@ -133,18 +124,7 @@ class DciClient:
         self, method: str, path: str, session: str | None, *, write: bool, **kwargs: Any
     ) -> httpx.Response:
         headers = {"Cookie": f"ses6={session}", "x-xsrf-token": session} if session else {}
-        attempts = 1 if write else 1 + self._retries
-        for attempt in range(attempts):
-            # retry=False: the guide's rule for 503 (below) replaces the generic read retries.
-            response = await self._http.send(
-                method, path, write=write, headers=headers, retry=False, **kwargs
-            )
-            # Stop early once the breaker has opened: a further attempt would only be refused.
-            last = attempt == attempts - 1 or self._http.guard.state == OPEN
-            if response.status_code != _SUSPENDED or last:
-                return response
-            await asyncio.sleep(self._backoff * 2**attempt)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await self._http.send(method, path, write=write, headers=headers, **kwargs)
 
     def _decode(self, response: httpx.Response, *, what: str, write: bool) -> dict[str, Any]:
         status = response.status_code
@@ -156,29 +136,13 @@ class DciClient:
                 f"Provider {self.provider_id!r} answered with a malformed body.",
                 provider=self.provider_id,
             )
-        if status == 404:
-            raise NotFound(f"{what} was not found.", provider=self.provider_id)
-        if status in _REFUSED:
-            raise self._refused()
-        if status in _INVALID:
-            # ISPsystem's API guide: {"error": {"code", "msg", "value"}}.
-            reason = upstream_reason(response.content, "error.msg")
-            raise refused_as_invalid(self.provider_id, write=write, status=status, reason=reason)
-        raise self._unavailable(status, write)
-
-    def _refused(self) -> NotAuthorized:
-        return NotAuthorized(
-            f"Provider {self.provider_id!r} refused the configured credentials.",
-            provider=self.provider_id,
-        )
-
-    def _unavailable(self, status: int, write: bool) -> ProviderUnavailable:
         if status == _SUSPENDED:
             # The guide: a suspended platform terminates requests, so nothing was applied.
-            return ProviderUnavailable(
+            raise ProviderUnavailable(
                 f"Provider {self.provider_id!r} is suspended (HTTP 503); try again shortly.",
                 provider=self.provider_id,
             )
-        return ProviderUnavailable.failed(
-            self.provider_id, f"answered HTTP {status}", outcome_unknown=write and status >= 500
-        )
+        raise self._http.error(response, write=write, names=what)
+
+    def _refused(self) -> NotAuthorized:
+        return refused(self.provider_id)

@@ -10,7 +10,7 @@ Calls (``Authorization: Bearer <token>``; lists walk ``page``/``per_page`` follo
 and at most ``providers.paging.MAX_WALKED_PAGES``):
   * servers: ``GET /servers`` (the only filter upstream is ``hostname``, so every ServersInput
     filter is applied here after reading every page); up to ``LOOKUP_BY_ID_MAX`` names are read
-    with ``GET /servers/{id}`` instead, concurrently under the ``concurrency`` bound.
+    with ``GET /servers/{id}`` instead, concurrently under the provider's ``max_concurrency``.
     ``trafficPlan`` adds one ``GET /data_usages/current`` walk, only when selected.
   * power: ``POST /servers/{id}/actions`` with ``{"type": ...}`` (the spec documents each type
     as ``/servers/{server_id}/actions#PowerOn``, a documentation device for this one path), then
@@ -22,7 +22,7 @@ and at most ``providers.paging.MAX_WALKED_PAGES``):
   * invoices: ``GET /customers/my/invoices`` (all pages; filters applied here). The single
     invoice endpoint takes the numeric ``invoice_id``, while ``InvoiceInput`` carries the
     invoice number, so ``invoice`` searches the list.
-  * traffic: ``GET /samplesets/{id}`` per selected server (concurrent, bounded). Alone, at the
+  * traffic: ``GET /samplesets/{id}`` per selected server (concurrent). Alone, at the
     finest ``data_interval`` that keeps a server's window within one page of 200 samples; as a
     series to combine with other providers, at the coarsest interval not coarser than the step.
   * stock: ``GET /sizes`` x ``GET /regions``: a size is offered where it is available, listed
@@ -33,10 +33,10 @@ Reads name their cache class for the gateway's read cache: ``servers`` (servers,
 ``billing`` (account, invoices), ``traffic`` (data usages, sample sets), ``catalog`` (sizes,
 regions); the health ping is never cached. A successful action evicts the instance's cache.
 
-Errors (problem-details bodies are never echoed): 401/403 -> NOT_AUTHORIZED, 404 -> NOT_FOUND,
-400/422 -> VALIDATION_FAILED (``field`` from the body's ``errors`` keys where they map to an
-input field), 429/5xx/malformed -> PROVIDER_UNAVAILABLE (``outcome: "unknown"`` for a write that
-failed with 5xx or in transit).
+Errors: the transport's table (``providers.http.status_error``; problem-details bodies are
+never echoed, a refused write carries their ``detail``). A 404 is NOT_FOUND for every path
+here, and a refusal as invalid names its ``field`` from the body's ``errors`` keys where they
+map to an input field (``invalid_field``).
 """
 
 from __future__ import annotations
@@ -44,23 +44,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
-from errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    ValidationFailed,
-    refused_as_invalid,
-    upstream_reason,
-)
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable, ValidationFailed
 from providers.base import (
     Capability,
     LazyPage,
@@ -73,17 +64,13 @@ from providers.base import (
     TrafficSeries,
 )
 from providers.filtering import server_matches, stock_filter, stock_named, window
-from providers.http import UpstreamClient
 from providers.mammoth import mapping
 from providers.mammoth.options import MAX_PER_PAGE, MammothTable
-from providers.paging import PageFacts, walk_pages
+from providers.paging import LinkedPages, walk_linked_pages
 from providers.selection import Selection
 
 __all__ = ["ActionLog", "MammothProvider"]
 
-T = TypeVar("T")
-
-DEFAULT_CONCURRENCY = 8
 LOOKUP_BY_ID_MAX = 10
 ACTION_LOG_SIZE = 1024
 
@@ -107,6 +94,8 @@ _INTERVALS = [
     ("week", 604800),
 ]
 _MAX_TRAFFIC_SECONDS = 366 * 86400  # spec: end "at most 1 year after start"
+#: Seed, every list: ``links.pages.next`` and ``meta.total`` (always there).
+PAGES = LinkedPages(next="links.pages.next", total="meta.total", total_required=True)
 
 
 class ActionLog:
@@ -148,27 +137,25 @@ class MammothProvider(Provider):
         }
     )
     options_model = MammothTable
-    notes = {
-        Capability.POWER_ACTION: "asynchronous; RESET is a hard power cycle like CYCLE",
-        Capability.REVERSE_DNS_WRITE: "IPv4 only (IPv6 has nameserver delegation only)",
-        Capability.ACCOUNT: "email only; createdAt is not reported (epoch)",
-        Capability.INVOICES: "AUD; no billing period, payment method or item types",
-        Capability.TRAFFIC: "from 5-minute to weekly sample averages, by window length",
-    }
+    # Problem details (seed: "type", "title", "status", "detail", "errors"), never echoed whole.
+    error_reason_paths = ("detail", "title")
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        self._http = UpstreamClient(
-            config,
-            headers={"Authorization": f"Bearer {config.credentials['token']}"},
-            guard=self.guard,
-        )
         self._per_page = int(config.options.get("per_page", MAX_PER_PAGE))
-        self._limit = asyncio.Semaphore(int(config.options.get("concurrency", DEFAULT_CONCURRENCY)))
         self.actions = ActionLog()
 
-    async def close(self) -> None:
-        await self._http.close()
+    def upstream_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.credentials['token']}"}
+
+    def invalid_field(self, response: httpx.Response) -> str | None:
+        """The input field of the first ``errors`` key (ValidationProblemDetails) it maps to."""
+        try:
+            errors = response.json().get("errors")
+        except (ValueError, AttributeError):
+            return None
+        keys = [key for key in errors or {} if key in _FIELDS] if isinstance(errors, dict) else []
+        return _FIELDS[keys[0]] if keys else None
 
     # --- transport --------------------------------------------------------------------
 
@@ -183,49 +170,17 @@ class MammothProvider(Provider):
         compact: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """One upstream call; its JSON object, or the translated error.
+        """One upstream call; its JSON object, or the transport's error (a 404 is ``what``).
 
         ``resource`` is the cache class of a read (servers, billing, traffic, catalog; None:
         never cached); ``compact`` trims a large body once (``UpstreamClient.decode_json``).
         """
-        response = await self._http.send(method, path, write=write, resource=resource, **kwargs)
-        if not response.is_success:
-            raise self._translate(response, what, write)
-        body = self._http.decode_json(response, compact)
+        body = await self.http.call(
+            method, path, write=write, resource=resource, names=what, compact=compact, **kwargs
+        )
         if not isinstance(body, dict):
             raise self._malformed()
         return body
-
-    def _translate(self, response: httpx.Response, what: str, write: bool) -> GatewayError:
-        status = response.status_code
-        if status in (401, 403):
-            return NotAuthorized(
-                f"Provider {self.id!r} refused the configured credentials.", provider=self.id
-            )
-        if status == 404:
-            return NotFound(f"{what} was not found.", provider=self.id)
-        if status in (400, 422):
-            # Problem details (seed: "type", "title", "status", "detail", "errors").
-            return refused_as_invalid(
-                self.id,
-                write=write,
-                status=status,
-                reason=upstream_reason(response.content, "detail", "title"),
-                field=self._invalid_field(response),
-            )
-        return ProviderUnavailable.failed(
-            self.id, f"answered HTTP {status}", outcome_unknown=write and status >= 500
-        )
-
-    @staticmethod
-    def _invalid_field(response: httpx.Response) -> str | None:
-        # ValidationProblemDetails (seed: problem-details plus ``errors``) names the bad fields.
-        try:
-            errors = response.json().get("errors")
-        except (ValueError, AttributeError):
-            return None
-        keys = [key for key in errors or {} if key in _FIELDS] if isinstance(errors, dict) else []
-        return _FIELDS[keys[0]] if keys else None
 
     def _malformed(self) -> ProviderUnavailable:
         return ProviderUnavailable(
@@ -248,36 +203,20 @@ class MammothProvider(Provider):
         resource: str = "servers",
         compact: Callable[[Any], Any] | None = None,
     ) -> list[dict]:
-        """Every item of a paginated list, walked to its end (``providers.paging.walk_pages``).
+        """Every item of a paginated list, walked to its end (``paging.walk_linked_pages``).
 
         A page is the last when ``links.pages.next`` is absent or ``meta.total`` items are read;
         ``total`` and the first page's size bound the pages asked for, so an upstream that keeps
         linking a next page cannot make the walk go on.
         """
 
-        async def page(number: int) -> PageFacts:
+        async def page(number: int) -> dict[str, Any]:
             query = {**(params or {}), "page": number, "per_page": self._per_page}
-            body = await self._request(
+            return await self._request(
                 "GET", path, params=query, resource=resource, compact=compact
             )
-            with self._reading():
-                chunk = body[key]
-                total = int(body["meta"]["total"])
-                following = ((body.get("links") or {}).get("pages") or {}).get("next")
-                if not isinstance(chunk, list):
-                    raise TypeError(key)
-            return PageFacts(items=chunk, has_next=bool(following), total=total)
 
-        return await walk_pages(page, self.id, key)
-
-    async def _bounded(self, calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
-        """Run per-server calls concurrently, at most ``concurrency`` at a time."""
-
-        async def run(call: Callable[[], Awaitable[T]]) -> T:
-            async with self._limit:
-                return await call()
-
-        return await asyncio.gather(*(run(call) for call in calls))
+        return await walk_linked_pages(page, PAGES, key, self.id)
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.
@@ -297,7 +236,7 @@ class MammothProvider(Provider):
             return body["server"]
 
     async def _payloads_by_id(self, ids: list[int]) -> list[dict]:
-        """``GET /servers/{id}`` for each id (bounded); ids that do not exist are skipped."""
+        """``GET /servers/{id}`` for each id, concurrently; ids that do not exist are skipped."""
 
         async def one(server_id: int) -> dict | None:
             try:
@@ -305,7 +244,7 @@ class MammothProvider(Provider):
             except NotFound:
                 return None
 
-        found = await self._bounded([lambda i=i: one(i) for i in sorted(set(ids))])
+        found = await asyncio.gather(*(one(i) for i in sorted(set(ids))))
         return [payload for payload in found if payload is not None]
 
     async def _payloads(self, server_filter: ServerFilter) -> list[dict]:
@@ -522,7 +461,7 @@ class MammothProvider(Provider):
     # --- traffic and stock ------------------------------------------------------------------
 
     async def _sample_sets(self, query: TrafficQuery, interval: str) -> list[dict]:
-        """Every sample set of the servers matching the query's filter (bounded, per server)."""
+        """Every sample set of the servers matching the query's filter (one walk per server)."""
         if (query.end - query.start).total_seconds() > _MAX_TRAFFIC_SECONDS:
             raise ValidationFailed(
                 f"Provider {self.id!r} keeps traffic samples for windows of at most a year.",
@@ -537,9 +476,9 @@ class MammothProvider(Provider):
             if server_matches(server, query.filter)
         ]
         params = {"data_interval": interval, "start": _iso(query.start), "end": _iso(query.end)}
-        lists = await self._bounded(
-            [
-                lambda i=i: self._collect(
+        lists = await asyncio.gather(
+            *(
+                self._collect(
                     f"/samplesets/{i}",
                     "sample_sets",
                     params,
@@ -547,7 +486,7 @@ class MammothProvider(Provider):
                     mapping.compact_sample_sets,
                 )
                 for i in ids
-            ]
+            )
         )
         return [sample_set for sets in lists for sample_set in sets]
 

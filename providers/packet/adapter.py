@@ -14,7 +14,7 @@ and its organization) counts once. Order: sources in configuration order, each i
 Device lists embed ``facility``, ``metro``, ``plan``, ``operating_system`` and
 ``ip_addresses`` (seed L742-920), so no ``include`` is needed for any Server field; the only
 extra calls are ``GET /projects/{id}/bgp/sessions`` (one per project, concurrent, bounded by the
-``max_concurrency`` option) when ``network.hasBgp`` is selected. A device's project is its
+provider's ``max_concurrency``) when ``network.hasBgp`` is selected. A device's project is its
 ``project.id`` when the list carries it, else the configured project it was listed from; for a
 device listed from an organization without ``project.id``, ``GET /organizations/{id}/projects``
 names the projects to ask. Ids are never read out of an ``href`` (the spec types it as a plain
@@ -66,21 +66,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
-
-from errors import (
-    GatewayError,
-    NotAuthorized,
-    NotFound,
-    NotSupported,
-    ProviderUnavailable,
-    refused_as_invalid,
-    upstream_reason,
-)
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
 from providers.base import (
     Capability,
     LazyPage,
@@ -91,7 +79,6 @@ from providers.base import (
     ServerKey,
 )
 from providers.filtering import filter_selection, stock_filter, stock_named, window
-from providers.http import UpstreamClient
 from providers.locations import city, unknown_location
 from providers.packet.mapping import (
     city_key,
@@ -104,22 +91,26 @@ from providers.packet.mapping import (
     uplink_gbps,
 )
 from providers.packet.options import PacketTable
-from providers.paging import PageFacts, walk_pages
+from providers.paging import LinkedPages, walk_linked_pages
 from providers.selection import Selection
 
 __all__ = ["PacketProvider"]
 
-T = TypeVar("T")
-
 #: Spec, components.parameters.PerPage: maximum 1000 (seed: "items per page ... max 1_000").
 #: (A walk stops at ``providers.paging.MAX_WALKED_PAGES``, below the spec's maximum page 100000.)
 PER_PAGE = 1000
-DEFAULT_MAX_CONCURRENCY = 8
 
 #: DataPacket PowerAction -> DeviceActionInput.type (spec). SOFT has no counterpart.
 POWER_ACTIONS = {"ON": "power_on", "OFF": "power_off", "RESET": "reboot", "CYCLE": "reboot"}
 #: DataPacket BootDevice -> DeviceUpdateInput.always_pxe; other boot devices have none.
 BOOT_DEVICES = {"PXE": True, "DISK": False}
+#: Spec, Meta: a ``next`` link object, and counts that end a walk even while it is there.
+PAGES = LinkedPages(
+    next="meta.next.href",
+    total="meta.total",
+    last_page="meta.last_page",
+    current_page="meta.current_page",
+)
 
 
 class PacketProvider(Provider):
@@ -137,29 +128,21 @@ class PacketProvider(Provider):
         }
     )
     options_model = PacketTable
-    notes = {
-        Capability.POWER_ACTION: "SOFT is NOT_SUPPORTED (no graceful shutdown action)",
-        Capability.SET_BOOT_DEVICE: "PXE and DISK only (always_pxe)",
-        Capability.INSTANT_DELIVERY: "available facility x plan pairs, no stock counts",
-    }
+    # Seed "HTTP status code summary" and spec Error: {"errors": [...]} or {"error": "..."}.
+    error_reason_paths = ("errors.0", "error")
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         options = config.options
         self.project_ids: list[str] = list(options.get("project_ids") or [])
         self.organization_ids: list[str] = list(options.get("organization_ids") or [])
-        self._limit = asyncio.Semaphore(options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY))
         self._tag_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self._http = UpstreamClient(
-            config,
-            headers={"X-Auth-Token": config.credentials["token"], "Accept": "application/json"},
-            guard=self.guard,
-        )
 
-    async def close(self) -> None:
-        await self._http.close()
+    def upstream_headers(self) -> dict[str, str]:
+        """Seed L1-3: the ``X-Auth-Token`` header."""
+        return {"X-Auth-Token": self.config.credentials["token"], "Accept": "application/json"}
 
     async def ping(self) -> None:
         # Never cached: the health check must see the upstream as it is now.
@@ -182,48 +165,22 @@ class PacketProvider(Provider):
         server: str | None = None,
         field: str | None = None,
     ) -> Any:
-        """One upstream request; the JSON body (None when empty) or a translated error.
+        """One upstream request; the JSON body (None when empty) or the transport's error.
 
         ``resource`` is the cache kind of a read (``None``: never cached); ``server`` names
-        the server a 404 means; ``field`` the input field a 422 is about.
+        the server a 404 means (otherwise a 404 is a configured project or organization that
+        does not exist: the provider's failure); ``field`` the input field a 422 is about.
         """
-        response = await self._http.send(
-            method, path, write=write, resource=resource, params=params, json=json
+        return await self.http.call(
+            method,
+            path,
+            write=write,
+            resource=resource,
+            names=f"Server {server!r}" if server is not None else None,
+            field=field,
+            params=params,
+            json=json,
         )
-        if response.status_code >= 400:
-            raise self._translate(response, write, server, field)
-        if not response.content:
-            return None
-        return self._http.decode_json(response)
-
-    def _translate(
-        self, response: httpx.Response, write: bool, server: str | None, field: str | None
-    ) -> GatewayError:
-        # Seed "HTTP status code summary": 401 no valid key, 404 no such resource, 422 the
-        # request was unacceptable, 5xx Packet's side. The spec adds 403 and 400. Bodies are
-        # {"errors": [...]} or {"error": "..."} (spec, Error); only a refused write's reason
-        # reaches the client, sanitised.
-        provider, status = self.id, response.status_code
-        if status in (401, 403):
-            return NotAuthorized(
-                f"Provider {provider!r} refused the configured credentials.", provider=provider
-            )
-        if status == 404 and server is not None:
-            return NotFound(f"Server {server!r} was not found.", provider=provider)
-        if status in (400, 422):
-            reason = upstream_reason(response.content, "errors.0", "error")
-            return refused_as_invalid(
-                provider, write=write, status=status, reason=reason, field=field
-            )
-        what = "a configured project or organization" if status == 404 else f"HTTP {status}"
-        return ProviderUnavailable.failed(
-            provider, f"answered {what}", outcome_unknown=write and status >= 500
-        )
-
-    async def _bounded(self, call: Callable[[], Awaitable[T]]) -> T:
-        # The coroutine is made inside the limit: one cancelled while waiting is never created.
-        async with self._limit:
-            return await call()
 
     def _device_id(self, name: str) -> str:
         if not self.owns(name):
@@ -239,25 +196,10 @@ class PacketProvider(Provider):
         Meta) end the walk too, and no page past the last is asked for.
         """
 
-        async def page(number: int) -> PageFacts:
-            body = await self._call("GET", path, params={**params, "page": number})
-            batch = body.get(key) if isinstance(body, dict) else None
-            if not isinstance(batch, list):
-                raise ProviderUnavailable(
-                    f"Provider {self.id!r} answered with a malformed {key} list.",
-                    provider=self.id,
-                )
-            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-            following = meta.get("next")
-            return PageFacts(
-                items=batch,
-                has_next=isinstance(following, dict) and bool(following.get("href")),
-                total=_count(meta.get("total")),
-                last_page=_count(meta.get("last_page")),
-                current_page=_count(meta.get("current_page")),
-            )
+        async def page(number: int) -> Any:
+            return await self._call("GET", path, params={**params, "page": number})
 
-        return await walk_pages(page, self.id, key)
+        return await walk_linked_pages(page, PAGES, key, self.id)
 
     async def _devices(self, server_filter: ServerFilter) -> list[dict]:
         """The fleet's devices, each with ``_project`` and ``_organization`` (None if unknown).
@@ -273,10 +215,7 @@ class PacketProvider(Provider):
         sources = [("projects", i) for i in self.project_ids]
         sources += [("organizations", i) for i in self.organization_ids]
         lists = await asyncio.gather(
-            *(
-                self._bounded(partial(self._list, f"/{k}/{i}/devices", "devices", params))
-                for k, i in sources
-            )
+            *(self._list(f"/{k}/{i}/devices", "devices", params) for k, i in sources)
         )
         seen: dict[str, dict] = {}
         for (kind, source_id), devices in zip(sources, lists, strict=True):
@@ -304,14 +243,7 @@ class PacketProvider(Provider):
         organizations = sorted({d["_organization"] for d in devices if not d["_project"]})
         listed = await asyncio.gather(
             *(
-                self._bounded(
-                    partial(
-                        self._list,
-                        f"/organizations/{o}/projects",
-                        "projects",
-                        {"per_page": PER_PAGE},
-                    )
-                )
+                self._list(f"/organizations/{o}/projects", "projects", {"per_page": PER_PAGE})
                 for o in organizations
             )
         )
@@ -323,9 +255,7 @@ class PacketProvider(Provider):
             body = await self._call("GET", f"/projects/{project_id}/bgp/sessions")
             return (body or {}).get("bgp_sessions") or []
 
-        found = await asyncio.gather(
-            *(self._bounded(partial(sessions, p)) for p in sorted(project_ids))
-        )
+        found = await asyncio.gather(*(sessions(p) for p in sorted(project_ids)))
         return up_session_links(s for group in found for s in group)
 
     async def _servers(self, server_filter: ServerFilter, selection: Selection) -> list[dict]:
@@ -505,11 +435,6 @@ class PacketProvider(Provider):
 
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
         return stock_named(await self._stock() if self.owns(name) else [], name, self.id)
-
-
-def _count(value: Any) -> int | None:
-    """A ``Meta`` count (spec: integer), or None when absent or not an integer."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _pushed_tag(server_filter: ServerFilter) -> str | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+
 import httpx
 import pytest
 
@@ -13,7 +17,12 @@ from errors import (
 )
 from providers.base import ProviderConfig
 from providers.dashserv.adapter import DashservProvider, _RateLimited
+from providers.dashserv.emulator import create_app
+from providers.emulation import EmulatorServer
+from providers.http import request_deadline
+from providers.resilience import ResiliencePolicy
 from tests.providers.dashserv.examples import example
+from tests.servers import serving
 
 CONFIG = ProviderConfig(
     id="ds",
@@ -114,3 +123,67 @@ async def test_names_that_cannot_be_products_are_not_found_without_a_call(provid
     with pytest.raises(NotFound):
         await provider._record(name)
     await provider.close()
+
+
+# --- rate-limit retries through the transport's one retry loop --------------------------------
+
+
+@pytest.fixture
+def limited() -> Iterator[EmulatorServer]:
+    """An emulator answering every API request 503 ``ratelimit_exceeded``."""
+    with serving(create_app(size=4, seed=1)) as server:
+        server.app.state.emulator.faults.update({"error_rate": 1.0, "error_status": 503})
+        yield server
+
+
+def over(server: EmulatorServer, **policy: float) -> DashservProvider:
+    return DashservProvider(
+        replace(CONFIG, base_url=f"{server.url}/v1", resilience=ResiliencePolicy(**policy))
+    )
+
+
+def tries(server: EmulatorServer) -> int:
+    return server.app.state.emulator.request_log.count(path="/v1/product/dedicated-server")
+
+
+async def test_rate_limited_reads_take_the_general_retries(limited):
+    provider = over(limited, retries=1, retry_backoff=0.001)
+    with pytest.raises(ProviderUnavailable) as raised:
+        await provider._get("product/dedicated-server")
+    await provider.close()
+    assert "rate limiting" in raised.value.message
+    assert tries(limited) == 2
+
+
+async def test_rate_limited_retries_draw_on_the_retry_budget(limited):
+    # The breaker stays out of it: it would end the second read after one try, budget or not.
+    provider = over(limited, retries=10, retry_backoff=0.001, breaker_failures=100)
+    for _ in range(2):
+        with pytest.raises(ProviderUnavailable):
+            await provider._get("product/dedicated-server")
+    await provider.close()
+    # The budget allows three retries in ten seconds (at least; 20 % of the calls beyond):
+    # the first read spends them (1 + 3 tries), the second is tried once.
+    assert tries(limited) == 5
+
+
+async def test_rate_limited_retries_end_by_the_request_deadline(limited):
+    # A backoff of 2-4 s per retry cannot fit in a deadline 1 s away: no retry starts.
+    provider = over(limited, retries=3, retry_backoff=4.0)
+    token = request_deadline.set(asyncio.get_running_loop().time() + 1.0)
+    try:
+        with pytest.raises(ProviderUnavailable):
+            await provider._get("product/dedicated-server")
+    finally:
+        request_deadline.reset(token)
+        await provider.close()
+    assert tries(limited) == 1
+
+
+async def test_a_rate_limited_write_is_never_retried(limited):
+    provider = over(limited, retries=3, retry_backoff=0.001)
+    with pytest.raises(ProviderUnavailable) as raised:
+        await provider._post("product/vserver/x/actions/start")
+    await provider.close()
+    assert "nothing was changed" in raised.value.message
+    assert limited.app.state.emulator.request_log.count(method="POST") == 1

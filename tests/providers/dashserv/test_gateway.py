@@ -40,6 +40,10 @@ def dashserv_config(upstream: EmulatorServer, **extra: Any) -> dict[str, Any]:
         "kind": "dashserv",
         "base_url": f"{upstream.url}/v1",
         "token": "dashserv-emulator-write",
+        # One retry, paused 0.35-0.7 s (half the backoff at least): past the emulator's
+        # 0.3 s rate-limit window in the tests that use one.
+        "retries": 1,
+        "retry_backoff": 0.7,
         **extra,
     }
 
@@ -66,7 +70,6 @@ def per_server_calls(upstream: EmulatorServer) -> int:
 def registered() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(PROVIDER_KINDS, "dashserv", DashservProvider)
-        patch.setattr(DashservProvider, "read_retry_delays", (0.35,))
         yield
 
 

@@ -6,7 +6,9 @@ Upstream calls are counted from the emulator's request log, never timed.
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -18,11 +20,13 @@ from errors import (
     ValidationFailed,
 )
 from gateway.settings import ConfigError, settings_from_dict
-from providers.base import ServerFilter, ServerKey
+from providers.base import ProviderConfig, ServerFilter, ServerKey
 from providers.dcimanager.adapter import DciManagerProvider
 from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
 from providers.dcimanager.options import DciManagerTable
 from providers.emulation import EmulatorServer
+from providers.http import request_deadline
+from providers.resilience import ResiliencePolicy
 from providers.selection import Selection
 from tests.conftest import TOKENS, listed
 from tests.servers import serving, stop_soon
@@ -54,7 +58,7 @@ def fresh() -> Iterator:
 
 
 def provider_for(
-    server: EmulatorServer, credentials=None, cache_ttls=None, **options
+    server: EmulatorServer, credentials=None, cache_ttls=None, retries=6, **options
 ) -> DciManagerProvider:
     """An adapter configured as the gateway would: its table validated by the kind's model."""
     table = DciManagerTable.model_validate(
@@ -63,6 +67,7 @@ def provider_for(
             "kind": "dcimanager",
             "base_url": server.url,
             **(credentials or {"session": SESSION}),
+            "retries": retries,
             "retry_backoff": 0.001,
             **options,
         }
@@ -419,9 +424,6 @@ async def test_instant_delivery_lists_free_configurations(shared):
         ({}, {}, "session"),
         ({"email": "a@b.c"}, {}, "password"),
         ({"session": "s", "password": "p"}, {}, "email"),
-        ({"session": "s"}, {"retries": -1}, "retries"),
-        ({"session": "s"}, {"retries": True}, "retries"),
-        ({"session": "s"}, {"retry_backoff": "fast"}, "retry_backoff"),
         ({"session": "s"}, {"locations": {"DC-2": "XXX"}}, "locations"),
         ({"session": "s"}, {"locations": {"DC-2": "LON"}, "stock_location": "AMS"}, None),
         ({"session": "s"}, {"stock_location": "Amsterdam"}, "stock_location"),
@@ -469,3 +471,53 @@ async def test_upstream_error_statuses_are_translated(fresh, status, error):
         assert raised.value.message == f"Provider 'dci' rejected the request: {expected}"
     assert '"code"' not in raised.value.message
     assert len(upstream.app.state.emulator.request_log.entries()) == 1
+
+
+# --- the general retry policy -----------------------------------------------------------------
+
+
+def _settings_of(table: str) -> ProviderConfig:
+    toml = tomllib.loads(
+        f'[[providers]]\nid = "dci"\nkind = "dcimanager"\nbase_url = "http://dci"\n'
+        f'session = "s"\n{table}\n[[tokens]]\nname = "ops"\nscope = "full-access"\n'
+        'token = "client-secret"\n'
+    )
+    return settings_from_dict(toml).providers[0]
+
+
+def test_the_kind_declares_its_own_defaults_of_the_general_retry_keys():
+    assert _settings_of("").resilience.retries == 6
+    assert _settings_of("").resilience.retry_backoff == 0.1
+    configured = _settings_of("retries = 2\nretry_backoff = 0.5").resilience
+    assert (configured.retries, configured.retry_backoff) == (2, 0.5)
+    # One meaning per key: neither is an adapter option any more.
+    assert set(_settings_of("retries = 2").options) == {"locations", "stock_location"}
+
+
+async def test_503_retries_draw_on_the_retry_budget(fresh):
+    upstream = fresh()
+    upstream.app.state.dci.suspend(requests=50)
+    provider = provider_for(upstream, retries=10)
+    with pytest.raises(ProviderUnavailable):
+        await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
+    await provider.close()
+    # The budget allows at least three retries in ten seconds, then 20 % of the calls: 1 + 3.
+    assert calls(upstream, "server.list") == 4
+
+
+async def test_503_retries_end_by_the_request_deadline(fresh):
+    upstream = fresh()
+    upstream.app.state.dci.suspend(requests=50)
+    config = provider_for(upstream).config
+    # A backoff of 2-4 s per retry cannot fit in a deadline 1 s away: no retry starts.
+    provider = DciManagerProvider(
+        replace(config, resilience=ResiliencePolicy(retries=6, retry_backoff=4.0))
+    )
+    token = request_deadline.set(asyncio.get_running_loop().time() + 1.0)
+    try:
+        with pytest.raises(ProviderUnavailable):
+            await listed(provider.list_servers(ServerFilter(), 0, 5, ALL))
+    finally:
+        request_deadline.reset(token)
+        await provider.close()
+    assert calls(upstream, "server.list") == 1

@@ -282,7 +282,7 @@ async def test_invoices_are_filtered_here_and_looked_up_by_number(upstream):
 
 
 async def test_traffic_reads_sample_sets_of_the_selected_servers_only(upstream):
-    adapter = adapter_for(upstream, concurrency=2)
+    adapter = adapter_for(upstream)
     now = datetime.now(UTC)
     query = TrafficQuery(now - timedelta(hours=6), now, ServerFilter(location_in=("Sydney",)))
     log_of(upstream).clear()

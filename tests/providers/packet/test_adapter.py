@@ -277,7 +277,6 @@ async def test_instant_delivery_reports_available_pairs_only(packet) -> None:
         ({"project_ids": []}, "project_ids"),
         ({"project_ids": "abc"}, "project_ids"),
         ({"organization_ids": [""]}, "organization_ids"),
-        ({"project_ids": ["p"], "max_concurrency": 0}, "max_concurrency"),
     ],
 )
 def test_config_problems(options: dict, problem: str) -> None:
