@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from providers.datapacket.emulator import create_app
-from providers.emulation import EmulatorServer
+from emulators.datapacket.app import create_app
+from emulators.kit import EmulatorServer
 from tests.emulators.datapacket_examples import MUTATIONS, QUERIES, traffic_example
 from tests.servers import serving
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from providers.dashserv.emulator import create_app
-from providers.emulation import EmulatorServer
+from emulators.dashserv.app import create_app
+from emulators.kit import EmulatorServer
 from tests.providers.dashserv.examples import example
 from tests.servers import serving
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.dcimanager.app import ACCOUNTS, SESSION, create_app
+from emulators.kit import EmulatorServer
 from errors import (
     NotAuthorized,
     NotFound,
@@ -19,8 +21,6 @@ from errors import (
 )
 from providers.base import ProviderConfig, ServerFilter, ServerKey
 from providers.dcimanager.adapter import DciManagerProvider
-from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
-from providers.emulation import EmulatorServer
 from providers.selection import Selection
 from tests.conftest import listed
 from tests.servers import serving, stop_soon

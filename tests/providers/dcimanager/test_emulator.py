@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
-from providers.dcimanager.fleet import build_fleet
+from emulators.dcimanager.app import ACCOUNTS, SESSION, create_app
+from emulators.dcimanager.fleet import build_fleet
 from tests.providers.dcimanager.test_mapping import SEED_SERVER
 from tests.servers import serving
 

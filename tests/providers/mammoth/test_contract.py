@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as emulator
 from providers.base import ServerFilter, ServerKey, TrafficQuery
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator
 from providers.selection import Selection
 from tests.conftest import listed
 from tests.providers.mammoth.conftest import TOKEN, adapter_for

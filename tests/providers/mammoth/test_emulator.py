@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from providers.mammoth.emulator import create_app
-from providers.mammoth.fleet import build_fleet
+from emulators.mammoth.app import create_app
+from emulators.mammoth.fleet import build_fleet
 from tests.providers.mammoth.conftest import TOKEN
 from tests.servers import serving
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emulators.kit import EmulatorServer
 from errors import (
     NotAuthorized,
     NotFound,
@@ -16,7 +17,6 @@ from errors import (
     ValidationFailed,
 )
 from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
 from tests.conftest import listed

@@ -8,8 +8,8 @@ from functools import cache
 import httpx
 import pytest
 
+from emulators.kit import EmulatorServer
 from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
 from tests.conftest import listed
@@ -88,7 +88,7 @@ async def test_every_adapter_request_is_an_operation_of_the_spec(
 
 @pytest.fixture(scope="module", params=BASE_PATHS)
 def emulator(request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, EmulatorServer, str]]:
-    from providers.packet.emulator import create_app
+    from emulators.packet.app import create_app
 
     base_path = request.param
     with serving(create_app(size=24, base_path=base_path, power_delay=30)) as server:

@@ -42,9 +42,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.dcimanager.fleet import Fleet, build_fleet
-from providers.emulation import LoggedRequest, create_emulator_app, logged_request
-from providers.emulation.request_log import REDACTED
+from emulators.dcimanager.fleet import Fleet, build_fleet
+from emulators.kit import LoggedRequest, create_emulator_app, logged_request
+from emulators.kit.request_log import REDACTED
 
 __all__ = ["ACCOUNTS", "SESSION", "DciState", "create_app"]
 

@@ -49,7 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from providers.dashserv.fleet import (
+from emulators.dashserv.fleet import (
     DEDICATED,
     IMAGES,
     LOCATIONS,
@@ -65,7 +65,7 @@ from providers.dashserv.fleet import (
     rate,
     template_name,
 )
-from providers.emulation import create_emulator_app, logged_request
+from emulators.kit import create_emulator_app, logged_request
 
 PREFIX = "/v1"
 DEFAULT_TOKENS = {"dashserv-emulator-write": "write", "dashserv-emulator-read": "read"}

@@ -57,8 +57,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulation import create_emulator_app, logged_request
-from providers.packet.fleet import Entity, Fleet, build_fleet
+from emulators.kit import create_emulator_app, logged_request
+from emulators.packet.fleet import Entity, Fleet, build_fleet
 
 DEFAULT_TOKENS = {"packet-emulator-token": "read-write", "packet-emulator-read": "read-only"}
 MAX_PER_PAGE = 1000

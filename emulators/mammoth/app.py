@@ -44,8 +44,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulation import create_emulator_app, logged_request
-from providers.mammoth.fleet import Fleet, Payload, build_fleet
+from emulators.kit import create_emulator_app, logged_request
+from emulators.mammoth.fleet import Fleet, Payload, build_fleet
 
 BASE = "/v2"
 DEFAULT_TOKENS = {"mammoth-emulator-token": "full-access", "mammoth-emulator-read": "read-only"}

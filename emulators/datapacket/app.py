@@ -53,10 +53,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from providers.datapacket.emulator_resolvers import Context, datapacket_schema
-from providers.datapacket.emulator_rules import ApiError
-from providers.datapacket.fleet import Fleet, build_fleet
-from providers.emulation import create_emulator_app, logged_request
+from emulators.datapacket.fleet import Fleet, build_fleet
+from emulators.datapacket.resolvers import Context, datapacket_schema
+from emulators.datapacket.rules import ApiError
+from emulators.kit import create_emulator_app, logged_request
 
 GRAPHQL_PATH = "/v0/graphql"
 DEFAULT_TOKENS = {"dp-emulator-full": "full-access", "dp-emulator-read": "read-only"}
