@@ -20,6 +20,8 @@ COPY gateway gateway
 COPY schema schema
 COPY resolvers resolvers
 COPY providers providers
+# The embedded demo (FLEETQL_CONFIG empty) and `fleetql emulate` serve the emulators.
+COPY emulators emulators
 RUN /opt/fleetql/bin/pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 # From /, so the installed package is checked, not /src: GraphiQL's page and every asset it names.
 RUN cd / && /opt/fleetql/bin/python -c "from gateway.graphiql import graphiql_page; graphiql_page(None)"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
+from emulators.kit.server import EmulatorServer
 from gateway.demo import DEMO_BACKENDS
-from providers.emulation.server import EmulatorServer
 
 
 def main(argv: list[str]) -> int:

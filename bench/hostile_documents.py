@@ -32,11 +32,11 @@ from graphql import (
 )
 from graphql.language import Lexer, Source, TokenKind
 
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from errors import GraphQLValidationFailed
 from gateway.graphql_http import _operations
 from gateway.limits import DocumentCounter, QueryLimits, check_document
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
 from schema import fleet_schema
 from tests.conftest import READ, datapacket_config, fragment_bomb, start_gateway
 from tests.test_query_limits import UNLIMITED, ast_nodes

@@ -61,8 +61,8 @@ READ_TIMEOUT = 2.0
 
 def serve_emulators(size: int) -> int:
     """Run the five demo emulators; print their coordinates; serve until stdin closes."""
+    from emulators.kit.server import EmulatorServer
     from gateway.demo import DEMO_BACKENDS
-    from providers.emulation.server import EmulatorServer
 
     coordinates = {}
     servers = []

@@ -15,14 +15,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from emulators.dashserv import app as dashserv_emulator
+from emulators.datapacket import app as datapacket_emulator
+from emulators.dcimanager import app as dcimanager_emulator
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as mammoth_emulator
+from emulators.packet import app as packet_emulator
 from gateway.auth import FULL_ACCESS, READ_ONLY
 from gateway.settings import Settings, settings_from_dict
-from providers.dashserv import emulator as dashserv_emulator
-from providers.datapacket import emulator as datapacket_emulator
-from providers.dcimanager import emulator as dcimanager_emulator
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator as mammoth_emulator
-from providers.packet import emulator as packet_emulator
 
 __all__ = [
     "DEMO_BACKENDS",

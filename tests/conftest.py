@@ -14,11 +14,11 @@ import fastapi.dependencies.models
 import httpx
 import pytest
 
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
 from providers.base import LazyPage, Page
-from providers.datapacket import emulator as datapacket_emulator
-from providers.emulation.server import EmulatorServer
 from tests import self_contained
 from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_until_stopped
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulators.kit.faults import FaultSettings
+from emulators.kit.request_log import RequestLog
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS
 from gateway.settings import settings_from_dict
-from providers.emulation.faults import FaultSettings
-from providers.emulation.request_log import RequestLog
-from providers.emulation.server import EmulatorServer
 from providers.health import ProviderHealth
 from tests.conftest import TOKENS, GatewayClient
 from tests.servers import InProcessGateway, stop_all, stop_soon

@@ -34,7 +34,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from starlette.types import ASGIApp
 
-from providers.emulation.server import EmulatorServer
+from emulators.kit.server import EmulatorServer
 
 __all__ = [
     "BASE_URL",

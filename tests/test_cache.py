@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
 from providers.cache import DEFAULT_TTLS, ReadCache
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config, start_gateway
 from tests.servers import InProcessGateway, serving
 

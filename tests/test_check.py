@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
 from gateway.cli import main
-from providers.datapacket import emulator as datapacket_emulator
-from providers.emulation.server import EmulatorServer
 from tests.servers import serving
 
 

@@ -41,7 +41,7 @@ else:
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     """The files ``make`` needs to build the venv, copied to a fresh directory."""
-    for name in ("Makefile", "pyproject.toml", "scripts/require-python.sh"):
+    for name in ("Makefile", "pyproject.toml", "constraints.txt", "scripts/require-python.sh"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS, DemoBackend
 from gateway.settings import settings_from_dict
 from providers.base import Capability
-from providers.emulation.server import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import TOKENS, GatewayClient, error_codes
 from tests.servers import InProcessGateway, stop_soon

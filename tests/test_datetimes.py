@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from providers.datapacket import emulator as datapacket_emulator
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as mammoth_emulator
 from providers.datetimes import format_datetime
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator as mammoth_emulator
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.providers.mammoth.conftest import provider_table
 from tests.servers import stop_soon

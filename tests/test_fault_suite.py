@@ -22,10 +22,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.dcimanager.app import SESSION as DCI_SESSION
+from emulators.kit.faults import FaultSettings
 from gateway.demo import DEMO_BACKENDS
 from providers.cache import DEFAULT_TTLS
-from providers.dcimanager.emulator import SESSION as DCI_SESSION
-from providers.emulation.faults import FaultSettings
 from providers.health import ProviderHealth
 from tests.conftest import GatewayClient, error_codes
 from tests.fleet import KINDS, Fleet

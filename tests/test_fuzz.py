@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, queries
 
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS
 from gateway.settings import settings_from_dict
-from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, GatewayClient
 from tests.servers import InProcessGateway, stop_all
 

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.cli import connection_options
 from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
 from gateway.graphiql import EXAMPLE_QUERY
-from providers.emulation.server import EmulatorServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,12 +21,12 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.cli import connection_options, uvicorn_options
 from gateway.protocol import GatewayProtocol
 from gateway.settings import ConfigError, settings_from_dict
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, TOKENS, datapacket_config, error_codes
 from tests.servers import serving
 

@@ -4,7 +4,12 @@ Layers, bottom up: ``errors`` (the error vocabulary), ``providers`` (backends an
 transport), ``resolvers``, ``schema`` (the GraphQL types, whose root fields call resolvers),
 ``gateway`` (HTTP, settings, the app factory). A module imports only its own layer and those
 below it; imports under ``if TYPE_CHECKING:`` are annotations and are left out of the cycle
-check, not of the layering.
+check, not of the layering (nor of the emulators rule).
+
+``emulators`` (the upstreams' test doubles) stands beside the layers, independent both ways:
+an emulator speaks its upstream's API, so it imports nothing of the layers, and of the product
+only the embedded demo (``gateway.demo``) and the command that starts it (``gateway.cli``)
+import an emulator.
 """
 
 from __future__ import annotations
@@ -20,12 +25,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["errors", "providers", "resolvers", "schema", "gateway"]
+EMULATORS = "emulators"
+#: The product modules allowed to import ``emulators``: the demo and the CLI that starts it.
+EMULATOR_IMPORTERS = {"gateway.demo", "gateway.cli"}
 
 
 def modules() -> dict[str, Path]:
-    """Every module of the product's packages, by dotted name."""
+    """Every module of the product's packages and of the emulators, by dotted name."""
     found = {}
-    for package in LAYERS:
+    for package in [*LAYERS, EMULATORS]:
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -80,18 +88,45 @@ def _with_packages(importer: str, imported: set[str]) -> set[str]:
     return imported | ((packages & set(MODULES)) - own)
 
 
+def _package(module: str) -> str:
+    return module.split(".")[0]
+
+
 def _layer(module: str) -> int:
-    return LAYERS.index(module.split(".")[0])
+    return LAYERS.index(_package(module))
 
 
 def test_every_layer_imports_only_itself_and_those_below():
     upward = [
         f"{module} imports {imported}"
         for module, path in MODULES.items()
+        if _package(module) in LAYERS
         for imported, _ in _imports(path)
-        if imported.split(".")[0] in LAYERS and _layer(imported) > _layer(module)
+        if _package(imported) in LAYERS and _layer(imported) > _layer(module)
     ]
     assert upward == []
+
+
+def test_the_emulators_import_nothing_of_the_product():
+    product = [
+        f"{module} imports {imported}"
+        for module, path in MODULES.items()
+        if _package(module) == EMULATORS
+        for imported, _ in _imports(path)
+        if _package(imported) in LAYERS
+    ]
+    assert product == []
+
+
+def test_only_the_demo_and_the_cli_import_the_emulators():
+    importers = [
+        f"{module} imports {imported}"
+        for module, path in MODULES.items()
+        if _package(module) in LAYERS and module not in EMULATOR_IMPORTERS
+        for imported, _ in _imports(path)
+        if _package(imported) == EMULATORS
+    ]
+    assert importers == []
 
 
 def test_the_modules_import_each_other_without_cycles():

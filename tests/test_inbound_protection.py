@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import ConfigError, settings_from_dict
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
 from tests.conftest import (
     FULL,
     READ,

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.logs import JsonFormatter, configure_logging, credentials_of
 from gateway.settings import settings_from_dict
-from providers.emulation.server import EmulatorServer
 from tests.conftest import FULL, READ, TOKENS, datapacket_config, error_codes
 
 UPSTREAM_TOKEN = "dp-emulator-full"  # the gateway's DataPacket credential in conftest

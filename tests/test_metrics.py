@@ -13,11 +13,11 @@ import pytest
 import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
+from emulators.datapacket import app as datapacket_emulator
 from gateway.app import create_app
 from gateway.cli import uvicorn_options
 from gateway.metrics import OTHER, BoundedLabel
 from gateway.settings import settings_from_dict
-from providers.datapacket import emulator as datapacket_emulator
 from providers.http import endpoint_template
 from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config
 from tests.servers import InProcessGateway, serving

@@ -161,7 +161,7 @@ def test_a_failed_power_action_is_not_retried(fresh):
 
 
 def test_a_hung_upstream_times_out_as_provider_unavailable(datapacket_upstream):
-    from providers.datapacket import emulator
+    from emulators.datapacket import app as emulator
 
     with serving(emulator.create_app(size=5)) as upstream:
         upstream.app.state.emulator.faults.hang = True

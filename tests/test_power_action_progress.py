@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from emulators.datapacket import app as datapacket_emulator
+from emulators.mammoth import app as mammoth_emulator
 from gateway.demo import DEMO_BACKENDS
-from providers.datapacket import emulator as datapacket_emulator
-from providers.mammoth import emulator as mammoth_emulator
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
 from tests.servers import serving
 

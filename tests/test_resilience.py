@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from providers.resilience import CLOSED, HALF_OPEN, OPEN, ResiliencePolicy, UpstreamGuard
 from tests.conftest import FULL, GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.servers import serving
@@ -224,7 +224,7 @@ async def test_retry_budget_limits_retries():
 
 
 def test_the_request_deadline_bounds_a_hanging_provider_and_keeps_the_others():
-    from providers.datapacket import emulator as dp
+    from emulators.datapacket import app as dp
 
     with (
         serving(dp.create_app(size=4, seed=1)) as healthy,

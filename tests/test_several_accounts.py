@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.servers import stop_soon
 

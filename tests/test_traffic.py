@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from emulators.datapacket import app as emulator
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as mammoth_emulator
+from emulators.packet import app as packet_emulator
 from providers.base import ServerFilter, TrafficQuery, TrafficSeries
-from providers.datapacket import emulator
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator as mammoth_emulator
-from providers.packet import emulator as packet_emulator
 from providers.traffic import traffic_statistics as statistics
 from resolvers.traffic import combine, grid_step
 from tests.conftest import GatewayClient, datapacket_config, start_gateway

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLEnumType, build_schema, get_named_type
 
-from providers.datapacket import emulator as datapacket_emulator
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as mammoth_emulator
 from providers.datapacket.adapter import UPSTREAM_ENUM_VALUES, upstream_filter
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator as mammoth_emulator
 from tests.conftest import GatewayClient, datapacket_config, start_gateway
 from tests.providers.mammoth.conftest import provider_table
 from tests.servers import stop_soon
@@ -32,7 +32,7 @@ INVOICES = """query($filter: InvoicesInput) {
 
 
 def test_the_accepted_values_are_datapacket_s_own_enums_for_every_forwarded_filter() -> None:
-    upstream = build_schema((ROOT / "providers/datapacket/datapacket.graphql").read_text())
+    upstream = build_schema((ROOT / "emulators/datapacket/datapacket.graphql").read_text())
     served = build_schema((ROOT / "schema.graphql").read_text())
     # Every filter input of a root field the adapter forwards, as DataPacket's schema has it.
     forwarded = {

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
 from errors import ProviderUnavailable
 from providers.base import ProviderConfig
-from providers.datapacket import emulator as datapacket_emulator
 from providers.datapacket.adapter import DataPacketProvider
-from providers.emulation.server import EmulatorServer
 from providers.paging import LinkedPages, PageFacts, walk_linked_pages, walk_pages
 from providers.selection import Selection
 from tests.servers import serving

@@ -1,1 +1,1 @@
-"""dashserv backend: REST API v1 (dedicated servers and vServers), adapter and emulator."""
+"""dashserv backend: REST API v1 (dedicated servers and vServers), adapter and mapping."""

@@ -1,1 +1,1 @@
-"""DCImanager (ISPsystem) backend: adapter, emulator and its seeded fleet."""
+"""DCImanager (ISPsystem) backend: adapter, session client and mapping."""

@@ -1,1 +1,1 @@
-"""Mammoth Cloud (BinaryLane platform) backend: adapter, emulator and payload mapping."""
+"""Mammoth Cloud (BinaryLane platform) backend: adapter and payload mapping."""

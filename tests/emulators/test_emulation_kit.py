@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from providers.emulation import EmulatorServer, FaultSettings, create_emulator_app, logged_request
+from emulators.kit import EmulatorServer, FaultSettings, create_emulator_app, logged_request
 
 
 async def echo(request: Request) -> JSONResponse:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from emulators.kit import EmulatorServer
 from errors import GatewayError
 from providers.base import Provider, ProviderConfig
-from providers.emulation import EmulatorServer
 from providers.http import UpstreamClient
 from providers.registry import PROVIDER_KINDS
 from providers.resilience import ResiliencePolicy, UpstreamGuard

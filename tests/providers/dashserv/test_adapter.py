@@ -9,6 +9,8 @@ from dataclasses import replace
 import httpx
 import pytest
 
+from emulators.dashserv.app import create_app
+from emulators.kit import EmulatorServer
 from errors import (
     NotAuthorized,
     NotFound,
@@ -17,8 +19,6 @@ from errors import (
 )
 from providers.base import ProviderConfig
 from providers.dashserv.adapter import DashservProvider, _RateLimited
-from providers.dashserv.emulator import create_app
-from providers.emulation import EmulatorServer
 from providers.http import request_deadline
 from providers.resilience import ResiliencePolicy
 from tests.providers.dashserv.examples import example

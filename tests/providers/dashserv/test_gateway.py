@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from emulators.dashserv.app import create_app
+from emulators.kit import EmulatorServer
 from gateway.settings import ConfigError, settings_from_dict
 from providers.dashserv import adapter as adapter_module
 from providers.dashserv.adapter import DashservProvider
-from providers.dashserv.emulator import create_app
-from providers.emulation import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import READ, TOKENS, GatewayClient, error_codes, start_gateway
 from tests.servers import InProcessGateway, serving, stop_all, stop_soon

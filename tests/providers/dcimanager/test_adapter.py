@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import pytest
 
+from emulators.dcimanager.app import ACCOUNTS, SESSION, create_app
+from emulators.kit import EmulatorServer
 from errors import (
     NotAuthorized,
     NotFound,
@@ -22,9 +24,7 @@ from errors import (
 from gateway.settings import ConfigError, settings_from_dict
 from providers.base import ProviderConfig, ServerFilter, ServerKey
 from providers.dcimanager.adapter import DciManagerProvider
-from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
 from providers.dcimanager.options import DciManagerTable
-from providers.emulation import EmulatorServer
 from providers.http import request_deadline
 from providers.resilience import ResiliencePolicy
 from providers.selection import Selection

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from providers.dcimanager.emulator import ACCOUNTS, SESSION, create_app
-from providers.dcimanager.fleet import build_fleet
+from emulators.dcimanager.app import ACCOUNTS, SESSION, create_app
+from emulators.dcimanager.fleet import build_fleet
 from tests.providers.dcimanager.test_mapping import SEED_SERVER
 from tests.servers import serving
 
@@ -44,25 +44,13 @@ def test_server_list_and_single_have_the_seed_keys(emulator):
     assert {s["ipmi"]["status"] for s in servers} <= {"on", "off", "unknown", "in_progress"}
 
 
-def test_ip_lists_configuration_and_users(emulator):
-    client, app = emulator
-    every_ip = client.get("/api/dci/v3/ip", headers=AUTH).json()["list"]
-    one = client.get("/api/dci/v3/server/1001/ip", headers=AUTH).json()["list"]
-    assert all(set(ip) == SEED_IP_KEYS | {"server"} for ip in every_ip)
-    assert one and {ip["server"] for ip in one} == {app.state.dci.fleet.servers[1001]["name"]}
+def test_configuration_list_has_the_seed_example(emulator):
+    client, _ = emulator
     configurations = client.get("/api/dci/v3/server/configuration", headers=AUTH).json()["list"]
     assert configurations[0] == {
         "configuration": "i9-9900K-64Gb-2x1024NVMe",
         "free_server_count": 42,
     }
-    users = client.get("/api/dci/v3/user", headers=AUTH).json()["list"]
-    assert set(users[0]) == {"id", "email", "server_count", "roles", "vlans_per_user"}
-    created = client.post(
-        "/api/dci/v3/user",
-        headers=AUTH,
-        content=b'{"email":"new@example.com","full_name":"N","password":"p","role":"@user"}',
-    ).json()
-    assert created == {"id": users[-1]["id"] + 1}
 
 
 def test_auth_needs_all_three_parts_and_errors_use_the_isp_body(emulator):
@@ -86,7 +74,7 @@ def test_login_issues_a_session(emulator):
         "/api/auth/v4/public/token", json={"email": email, "password": password}
     ).json()["token"]
     headers = {"Cookie": f"ses6={token}", "x-xsrf-token": token, "isp-box-instance": "true"}
-    assert client.get("/api/dci/v3/user", headers=headers).status_code == 200
+    assert client.get("/api/dci/v3/server", headers=headers).status_code == 200
 
 
 def test_actions_answer_a_task_and_change_state_after_the_delay():
@@ -95,15 +83,12 @@ def test_actions_answer_a_task_and_change_state_after_the_delay():
         answer = client.post("/api/dci/v3/server/1001/power_off", headers=AUTH, content=b"{}")
         assert set(answer.json()) == {"id", "task"}
         during = client.get("/api/dci/v3/server/1001", headers=AUTH).json()
-        suspend = client.post("/api/dci/v3/server/1002/suspend", headers=AUTH, content=b"{}")
-        assert suspend.status_code == 200
+        unknown = client.post("/api/dci/v3/server/1002/reinstall", headers=AUTH, content=b"{}")
         app.state.dci.fleet.settle(time.monotonic() + 7200)  # the delay passes, no sleeping
         after = client.get("/api/dci/v3/server/1001", headers=AUTH).json()
-        suspended = client.get("/api/dci/v3/server/1002", headers=AUTH).json()
     assert during["ipmi"]["status"] == "in_progress"
     assert after["ipmi"]["status"] == "off"
-    assert suspended["state"] == "suspended"
-    assert suspended["switch_connection"][0]["oper_status"] == "down"
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == 3
 
 
 def test_suspended_platform_answers_503_until_released(emulator):
@@ -112,11 +97,11 @@ def test_suspended_platform_answers_503_until_released(emulator):
     codes = [client.get("/api/dci/v3/server", headers=AUTH).status_code for _ in range(3)]
     assert codes == [503, 503, 200]
     client.put("/_emulator/dci/suspend", json={"seconds": 60})
-    assert client.get("/api/dci/v3/user", headers=AUTH).status_code == 503
+    assert client.get("/api/dci/v3/server/configuration", headers=AUTH).status_code == 503
     client.delete("/_emulator/dci/suspend")
-    assert client.get("/api/dci/v3/user", headers=AUTH).status_code == 200
+    assert client.get("/api/dci/v3/server/configuration", headers=AUTH).status_code == 200
     client.delete("/_emulator/dci/sessions")
-    assert client.get("/api/dci/v3/user", headers=AUTH).status_code == 401
+    assert client.get("/api/dci/v3/server/configuration", headers=AUTH).status_code == 401
 
 
 def test_fleet_is_deterministic_per_seed():

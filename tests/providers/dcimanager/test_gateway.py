@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from providers.datapacket.fleet import INSTANT_DELIVERY_STOCK
+from emulators.datapacket.fleet import INSTANT_DELIVERY_STOCK
+from emulators.dcimanager.app import ACCOUNTS, create_app
+from emulators.kit import EmulatorServer
 from providers.dcimanager.adapter import DciManagerProvider
-from providers.dcimanager.emulator import ACCOUNTS, create_app
-from providers.emulation import EmulatorServer
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.servers import stop_soon

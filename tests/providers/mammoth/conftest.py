@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as emulator
 from providers import registry
 from providers.base import ProviderConfig
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator
 from providers.mammoth.adapter import MammothProvider
 from tests.conftest import GatewayClient, start_gateway
 from tests.openapi_contract import CONTRACTS, OpenApiSpec

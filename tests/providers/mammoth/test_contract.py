@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from emulators.kit.server import EmulatorServer
+from emulators.mammoth import app as emulator
 from providers.base import ServerFilter, ServerKey, TrafficQuery
-from providers.emulation.server import EmulatorServer
-from providers.mammoth import emulator
 from providers.selection import Selection
 from tests.conftest import listed
 from tests.providers.mammoth.conftest import TOKEN, adapter_for
@@ -148,10 +148,7 @@ def test_every_served_endpoint_answers_in_the_spec_shape(spec, upstream):
     paths = [
         ("/v2/account", {}),
         ("/v2/servers", {"per_page": 3, "page": 2}),
-        ("/v2/servers", {"hostname": fleet.servers[server_id]["name"].upper()}),
         (f"/v2/servers/{server_id}", {}),
-        (f"/v2/servers/{server_id}/actions", {}),
-        ("/v2/actions", {}),
         ("/v2/data_usages/current", {"per_page": 200}),
         (f"/v2/data_usages/{server_id}/current", {}),
         (f"/v2/samplesets/{server_id}", {"data_interval": "half-hour"}),
@@ -163,14 +160,9 @@ def test_every_served_endpoint_answers_in_the_spec_shape(spec, upstream):
                 "end": now.isoformat(),
             },
         ),
-        (f"/v2/samplesets/{server_id}/latest", {"data_interval": "five-minute"}),
         ("/v2/customers/my/invoices", {"per_page": 4, "page": 3}),
-        (f"/v2/customers/my/invoices/{fleet.invoices[0]['invoice_id']}", {}),
         ("/v2/regions", {}),
         ("/v2/sizes", {}),
-        ("/v2/images", {}),
-        ("/v2/images/debian-12", {}),
-        ("/v2/images/1001", {}),
     ]
     for path, params in paths:
         response = _get(upstream, path, **params)
@@ -186,8 +178,7 @@ def test_action_answers_fit_the_spec(spec, fresh_upstream):
     base = f"{upstream.url}/v2/servers/{server['id']}/actions"
     for body in (
         {"type": "power_off"},
-        {"type": "reboot"},
-        {"type": "ping"},
+        {"type": "power_cycle"},
         {
             "type": "change_reverse_name",
             "ipv4_address": server["networks"]["v4"][0]["ip_address"],
@@ -203,5 +194,3 @@ def test_action_answers_fit_the_spec(spec, fresh_upstream):
         spec.check_response(
             "GET", f"/v2/servers/{server['id']}/actions/{action['id']}", 200, again.json()
         )
-        everywhere = httpx.get(f"{upstream.url}/v2/actions/{action['id']}", headers=headers)
-        assert everywhere.json() == again.json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.mammoth import emulator
+from emulators.mammoth import app as emulator
 from tests.conftest import (
     GatewayClient,
     aliased_lookups,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from providers.emulation import EmulatorServer
-from providers.packet import emulator as packet_emulator
+from emulators.kit import EmulatorServer
+from emulators.packet import app as packet_emulator
 from providers.packet.adapter import PacketProvider
 from providers.registry import PROVIDER_KINDS
 from tests.conftest import GatewayClient, start_gateway

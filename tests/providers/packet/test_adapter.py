@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emulators.kit import EmulatorServer
 from errors import (
     NotAuthorized,
     NotFound,
@@ -17,7 +18,6 @@ from errors import (
 )
 from gateway.settings import ConfigError, settings_from_dict
 from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
 from tests.conftest import TOKENS, listed

@@ -8,8 +8,8 @@ from functools import cache
 import httpx
 import pytest
 
+from emulators.kit import EmulatorServer
 from providers.base import ProviderConfig, ServerFilter, ServerKey
-from providers.emulation import EmulatorServer
 from providers.packet.adapter import PacketProvider
 from providers.selection import Selection
 from tests.conftest import listed
@@ -88,7 +88,7 @@ async def test_every_adapter_request_is_an_operation_of_the_spec(
 
 @pytest.fixture(scope="module", params=BASE_PATHS)
 def emulator(request: pytest.FixtureRequest) -> Iterator[tuple[httpx.Client, EmulatorServer, str]]:
-    from providers.packet.emulator import create_app
+    from emulators.packet.app import create_app
 
     base_path = request.param
     with serving(create_app(size=24, base_path=base_path, power_delay=30)) as server:
@@ -112,28 +112,20 @@ def test_reads_validate_against_the_spec(emulator) -> None:
     project, org = fleet.project_ids[0], fleet.organization["id"]
     device = next(iter(fleet.devices))
     with_bgp = next(iter(fleet.bgp_sessions))
-    check(emulator, "GET", "/projects", 200)
     check(emulator, "GET", f"/projects/{project}", 200)
     devices = check(emulator, "GET", f"/projects/{project}/devices", 200, params={"per_page": 5})
     meta = devices.json()["meta"]
     assert set(meta) >= {"first", "self", "next", "last", "total"}
     assert "previous" not in meta
     check(emulator, "GET", f"/projects/{project}/devices", 200, params={"page": 2, "per_page": 5})
-    check(
-        emulator,
-        "GET",
-        f"/projects/{project}/devices",
-        200,
-        params={"include": "project", "exclude": "plan,ip_addresses"},
-    )
+    check(emulator, "GET", f"/projects/{project}/devices", 200, params={"tag": "env=prod"})
     check(emulator, "GET", f"/projects/{project}/bgp/sessions", 200)
     check(emulator, "GET", f"/organizations/{org}", 200)
     check(emulator, "GET", f"/organizations/{org}/projects", 200)
     check(emulator, "GET", f"/organizations/{org}/devices", 200, params={"per_page": 1000})
-    check(emulator, "GET", f"/devices/{device}", 200, params={"include": "project"})
-    check(emulator, "GET", f"/devices/{device}/ips", 200)
+    check(emulator, "GET", f"/devices/{device}", 200)
     check(emulator, "GET", f"/devices/{with_bgp}/bgp/sessions", 200)
-    for path in ("/facilities", "/locations/metros", "/plans", "/operating-systems", "/capacity"):
+    for path in ("/plans", "/capacity"):
         check(emulator, "GET", path, 200)
 
 
@@ -167,17 +159,8 @@ def test_errors_validate_against_the_spec(emulator) -> None:
         server.app.state.emulator.faults.error_rate = 0.0
 
 
-def test_traffic_and_bandwidth_bodies_are_not_documented(emulator) -> None:
+def test_traffic_and_bandwidth_bodies_are_not_documented() -> None:
     """Why the adapter reports traffic as NOT_SUPPORTED: the spec gives these no schema."""
-    client, server, _ = emulator
     for path in ("/devices/{id}/traffic", "/devices/{id}/bandwidth"):
         ok = spec("").document["paths"][path]["get"]["responses"]["200"]
         assert "content" not in ok
-    device = next(iter(server.app.state.fleet.devices))
-    params = {
-        "direction": "inbound",
-        "timeframe[started_at]": "2025-01-01T00:00:00Z",
-        "timeframe[ended_at]": "2025-01-01T01:00:00Z",
-    }
-    assert client.get(f"/devices/{device}/traffic", params=params).status_code == 200
-    spec("").check_request("GET", f"/devices/{device}/traffic", {"direction": "inbound"})

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.emulation import EmulatorServer
-from providers.packet.emulator import create_app
+from emulators.kit import EmulatorServer
+from emulators.packet.app import create_app
 from tests.conftest import (
     GatewayClient,
     aliased_lookups,

@@ -6,6 +6,11 @@ Example:
         httpx.get(f"{server.url}/v2/servers", headers=token)
 
 Behaviour follows the seed (v0.24.3) and the platform's official spec (binarylane-openapi.json):
+  * It serves the paths the adapter calls: the account, the server list and one server, a
+    server's action (post and read back), current data usages (all and one server's), a
+    server's sample sets, the invoices and the sizes and regions of instant delivery. Action
+    lists, the latest sample set, one invoice and images are not served (no adapter reads
+    them; a server embeds its image).
   * Every path is under ``/v2``; ``Authorization: Bearer <token>``: a missing or unknown token gets
     401, a ``read-only`` token's POST gets 403 (both problem-details bodies).
   * Lists take ``page`` (from 1) and ``per_page`` (1..200, default 20) and answer
@@ -21,9 +26,10 @@ Behaviour follows the seed (v0.24.3) and the platform's official spec (binarylan
   * ``POST /v2/servers/{id}/actions`` with ``{"type": ...}`` (the spec's ``#PowerOn``-style paths
     are one path; the body's ``type`` picks the action) answers ``{"action": ...}`` in progress.
     An action completes ``action_delay`` seconds after it started, evaluated lazily on the next
-    request (no background task), and only then changes the server: power_on/reboot/power_cycle
+    request (no background task), and only then changes the server: power_on/power_cycle
     -> ``active``, power_off/shutdown -> ``off``, change_reverse_name -> the network's
-    ``reverse_name``. ``new`` and ``archive`` servers refuse power actions (422).
+    ``reverse_name`` (the action types the adapter sends). ``new`` and ``archive`` servers
+    refuse power actions (422).
   * ``/samplesets/{id}`` is computed: a daily wave per server sampled at ``data_interval``.
 
 Every request is logged with ``operation`` = the action ``type`` for action POSTs, else the route
@@ -44,8 +50,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulation import create_emulator_app, logged_request
-from providers.mammoth.fleet import Fleet, Payload, build_fleet
+from emulators.kit import create_emulator_app, logged_request
+from emulators.mammoth.fleet import Fleet, Payload, build_fleet
 
 BASE = "/v2"
 DEFAULT_TOKENS = {"mammoth-emulator-token": "full-access", "mammoth-emulator-read": "read-only"}
@@ -55,12 +61,10 @@ INT32_MAX = 2147483647
 PAGING = {"spec", "next_on_last", "endless"}
 POWER_EFFECTS = {
     "power_on": "active",
-    "reboot": "active",
     "power_cycle": "active",
     "power_off": "off",
     "shutdown": "off",
 }
-QUERY_ACTIONS = {"ping", "uptime", "is_running"}
 INTERVALS = {
     "five-minute": 300,
     "half-hour": 1800,
@@ -152,7 +156,6 @@ class _Api:
             ("/account", "account.get", self.account, ["GET"]),
             ("/servers", "servers.list", self.list_servers, ["GET"]),
             ("/servers/{server_id:int}", "servers.get", self.get_server, ["GET"]),
-            ("/servers/{server_id:int}/actions", "actions.list", self.list_actions, ["GET"]),
             ("/servers/{server_id:int}/actions", "actions.post", self.post_action, ["POST"]),
             (
                 "/servers/{server_id:int}/actions/{action_id:int}",
@@ -160,8 +163,6 @@ class _Api:
                 self.get_server_action,
                 ["GET"],
             ),
-            ("/actions", "actions.all", self.list_all_actions, ["GET"]),
-            ("/actions/{action_id:int}", "actions.get", self.get_action, ["GET"]),
             ("/data_usages/current", "data_usages.list", self.list_data_usages, ["GET"]),
             (
                 "/data_usages/{server_id:int}/current",
@@ -170,23 +171,9 @@ class _Api:
                 ["GET"],
             ),
             ("/samplesets/{server_id:int}", "samplesets.list", self.list_sample_sets, ["GET"]),
-            (
-                "/samplesets/{server_id:int}/latest",
-                "samplesets.latest",
-                self.latest_sample_set,
-                ["GET"],
-            ),
             ("/customers/my/invoices", "invoices.list", self.list_invoices, ["GET"]),
-            (
-                "/customers/my/invoices/{invoice_id:int}",
-                "invoices.get",
-                self.get_invoice,
-                ["GET"],
-            ),
             ("/regions", "regions.list", self.list_regions, ["GET"]),
             ("/sizes", "sizes.list", self.list_sizes, ["GET"]),
-            ("/images", "images.list", self.list_images, ["GET"]),
-            ("/images/{image:str}", "images.get", self.get_image, ["GET"]),
         ]
         return [
             Route(f"{BASE}{path}", self._wrap(name, handler), methods=methods)
@@ -296,8 +283,6 @@ class _Api:
             for network in server["networks"]["v4"]:
                 if network["ip_address"] == address:
                     network["reverse_name"] = reverse_name
-        elif action["type"] in QUERY_ACTIONS:
-            action["result_data"] = "true" if action["type"] == "is_running" else "1"
 
     def _validate_action(self, server: Payload, body: Any, path: str) -> tuple[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("type"), str) or not body["type"]:
@@ -309,8 +294,6 @@ class _Api:
             if server["status"] in ("new", "archive"):
                 detail = f"The server is {server['status']} and cannot perform {kind}."
                 raise _Problem(problem(422, detail, path))
-            return kind, True
-        if kind in QUERY_ACTIONS:
             return kind, True
         if kind == "change_reverse_name":
             address = body.get("ipv4_address")
@@ -365,11 +348,7 @@ class _Api:
         return JSONResponse({"account": self.fleet.account})
 
     async def list_servers(self, request: Request) -> Response:
-        servers = list(self.fleet.servers.values())
-        hostname = request.query_params.get("hostname")
-        if hostname is not None:
-            servers = [s for s in servers if s["name"].casefold() == hostname.casefold()][:1]
-        return self._paged(request, "servers", servers)
+        return self._paged(request, "servers", list(self.fleet.servers.values()))
 
     async def get_server(self, request: Request) -> Response:
         return JSONResponse({"server": self._server(request)})
@@ -389,28 +368,10 @@ class _Api:
             self._settle(time.time())
         return JSONResponse({"action": self._public(action)})
 
-    def _server_actions(self, server_id: int) -> list[Payload]:
-        actions = [a for a in self.fleet.actions.values() if a["resource_id"] == server_id]
-        return [self._public(a) for a in reversed(actions)]
-
-    async def list_actions(self, request: Request) -> Response:
-        server = self._server(request)
-        return self._paged(request, "actions", self._server_actions(server["id"]))
-
-    async def list_all_actions(self, request: Request) -> Response:
-        actions = [self._public(a) for a in reversed(list(self.fleet.actions.values()))]
-        return self._paged(request, "actions", actions)
-
     async def get_server_action(self, request: Request) -> Response:
         server = self._server(request)
         action = self.fleet.actions.get(request.path_params["action_id"])
         if action is None or action["resource_id"] != server["id"]:
-            raise _Problem(problem(404, "Action not found.", request.url.path))
-        return JSONResponse({"action": self._public(action)})
-
-    async def get_action(self, request: Request) -> Response:
-        action = self.fleet.actions.get(request.path_params["action_id"])
-        if action is None:
             raise _Problem(problem(404, "Action not found.", request.url.path))
         return JSONResponse({"action": self._public(action)})
 
@@ -497,39 +458,14 @@ class _Api:
             lambda t: self._sample_set(server["id"], t, interval, seconds),
         )
 
-    async def latest_sample_set(self, request: Request) -> Response:
-        server = self._server(request)
-        interval, seconds = self._interval(request)
-        begin = math.floor(time.time() / seconds) * seconds - seconds
-        return JSONResponse(
-            {"sample_set": self._sample_set(server["id"], begin, interval, seconds)}
-        )
-
     async def list_invoices(self, request: Request) -> Response:
         return self._paged(request, "invoices", self.fleet.invoices)
-
-    async def get_invoice(self, request: Request) -> Response:
-        wanted = request.path_params["invoice_id"]
-        found = next((i for i in self.fleet.invoices if i["invoice_id"] == wanted), None)
-        if found is None:
-            raise _Problem(problem(404, "Invoice not found.", request.url.path))
-        return JSONResponse({"invoice": found})
 
     async def list_regions(self, request: Request) -> Response:
         return self._paged(request, "regions", self.fleet.regions)
 
     async def list_sizes(self, request: Request) -> Response:
         return self._paged(request, "sizes", self.fleet.sizes)
-
-    async def list_images(self, request: Request) -> Response:
-        return self._paged(request, "images", self.fleet.images)
-
-    async def get_image(self, request: Request) -> Response:
-        key = request.path_params["image"]
-        found = next((i for i in self.fleet.images if key in (str(i["id"]), i["slug"])), None)
-        if found is None:
-            raise _Problem(problem(404, "Image not found.", request.url.path))
-        return JSONResponse({"image": found})
 
 
 def _parse(value: str | None) -> float | None:

@@ -4,21 +4,21 @@ Every provider emulator builds its app with ``create_emulator_app`` and is run i
 ``EmulatorServer``; see each module's docstring for an example.
 """
 
-from providers.emulation.app import EmulatorState, create_emulator_app
-from providers.emulation.control import CONTROL_PREFIX
-from providers.emulation.faults import (
+from emulators.kit.app import EmulatorState, create_emulator_app
+from emulators.kit.control import CONTROL_PREFIX
+from emulators.kit.faults import (
     FaultBody,
     FaultInjectionMiddleware,
     FaultSettings,
     json_fault_body,
 )
-from providers.emulation.request_log import (
+from emulators.kit.request_log import (
     LoggedRequest,
     RequestLog,
     RequestLogMiddleware,
     logged_request,
 )
-from providers.emulation.server import EmulatorServer
+from emulators.kit.server import EmulatorServer
 
 __all__ = [
     "CONTROL_PREFIX",

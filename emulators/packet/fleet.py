@@ -118,7 +118,6 @@ class Fleet:
     organization: Entity
     projects: list[Entity]
     facilities: dict[str, Entity]
-    metros: list[Entity]
     plans: dict[str, Entity]
     operating_systems: list[Entity]
     devices: dict[str, Entity] = field(default_factory=dict)
@@ -165,7 +164,6 @@ def build_fleet(size: int, seed: int, base_path: str = "", projects: int = 2) ->
         organization=organization,
         projects=[],
         facilities=facilities,
-        metros=list(metros.values()),
         plans=plans,
         operating_systems=systems,
     )

@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from providers.datapacket.fleet import Entity, Fleet
+from emulators.datapacket.fleet import Entity, Fleet
 
 MAX_PAGE_SIZE = 50  # "The maximum number of results per page is 50."
 MAX_TAGS = 10  # SetServerTagsInput: "A server is allowed to have maximum of 10 tags."

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from providers.datapacket.traffic import TrafficProfile
+from emulators.datapacket.traffic import TrafficProfile
 
 Entity = dict[str, Any]
 

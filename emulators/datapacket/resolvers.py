@@ -17,10 +17,10 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, build_schema
 
-from providers.datapacket import emulator_rules as rules
-from providers.datapacket.emulator_rules import ApiError
-from providers.datapacket.fleet import Entity, Fleet, add_post, new_support_request
-from providers.datapacket.traffic import aggregate
+from emulators.datapacket import rules
+from emulators.datapacket.fleet import Entity, Fleet, add_post, new_support_request
+from emulators.datapacket.rules import ApiError
+from emulators.datapacket.traffic import aggregate
 
 SCHEMA_PATH = Path(__file__).with_name("datapacket.graphql")
 Resolver = Callable[..., Any]

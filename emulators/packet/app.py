@@ -12,6 +12,12 @@ Example:
 
 It follows the seed (``shared/seeds/packet-rest-api.txt``) and, where the seed is garbled or
 silent, the official spec (``equinix-metal-openapi.yaml``):
+  * It serves the operations the adapter calls: the configured projects and organizations
+    (``findProjectById``, ``findOrganizationById``, an organization's projects), their device
+    lists and BGP sessions, one device (read, update, power action, BGP sessions), and the
+    plans and capacity of instant delivery. IP assignments, traffic, bandwidth, facilities,
+    metros and operating systems are not served on their own (no adapter asks for them; the
+    devices embed their facility, metro, plan, operating system and addresses).
   * Every path lives under ``base_path`` ("" like api.packet.net, "/metal/v1" like Equinix);
     hrefs in bodies carry it too.
   * ``X-Auth-Token`` (seed L1-3): missing or unknown -> 401; a read-only token writing -> 403.
@@ -20,24 +26,19 @@ silent, the official spec (``equinix-metal-openapi.yaml``):
     (1..1000, default 10; capped at ``page_cap`` to exercise paging) with ``meta`` holding
     ``first/previous/self/next/last`` hrefs, ``total``, ``current_page``, ``last_page``
     (``previous``/``next`` are left out on the first/last page). Device lists filter by
-    ``tag`` (exact), ``facility``, ``metro`` and ``hostname`` (partial). ``paging`` makes the
+    ``tag`` (exact), as the adapter pushes a tag filter down. ``paging`` makes the
     answers stranger, still within the spec (every ``Meta`` field is optional): ``"next_on_last"``
     links a ``next`` page from every page, the last included, and answers a page past the last
     as the last one (as a server clamping the page number would); ``"endless"`` does the same
     and leaves ``total``, ``current_page`` and ``last_page`` out.
-  * Devices embed facility, metro, plan, operating_system and ip_addresses (seed L742-920);
-    ``include=project`` expands the project link, ``exclude=<field>`` collapses an embedded
-    object to its href (spec, parameters Include/Exclude).
+  * Devices embed facility, metro, plan, operating_system and ip_addresses (seed L742-920).
   * ``POST /devices/{id}/actions`` takes ``{"type": ...}`` (spec, DeviceActionInput; the seed's
     query ``type`` is accepted too) and answers 202. ``power_off``: active -> powering_off ->
     inactive after ``power_delay`` seconds; ``power_on``: inactive -> powering_on -> active;
-    ``reboot``: active -> powering_off -> powering_on -> active; ``reinstall``: reinstalling;
-    ``rescue``: powering_on. An action the current state does not allow answers 422.
-    States settle lazily when a device is read (no background tasks).
+    ``reboot``: active -> powering_off -> powering_on -> active (the adapter's three actions).
+    An action the current state does not allow answers 422. States settle lazily when a
+    device is read (no background tasks).
   * ``PUT /devices/{id}`` takes DeviceUpdateInput fields; anything else answers 422.
-  * Traffic and bandwidth: the spec and the seed document their parameters but no response
-    body; this emulator answers a Grafana-style ``{"<direction or bandwidth>": [{"target",
-    "datapoints": [[value, unix time]]}]}`` series, which no adapter relies on.
 
 Every request is logged with ``operation`` = the spec's operationId (``findProjectDevices``…).
 """
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -57,8 +57,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.emulation import create_emulator_app, logged_request
-from providers.packet.fleet import Entity, Fleet, build_fleet
+from emulators.kit import create_emulator_app, logged_request
+from emulators.packet.fleet import Entity, Fleet, build_fleet
 
 DEFAULT_TOKENS = {"packet-emulator-token": "read-write", "packet-emulator-read": "read-only"}
 MAX_PER_PAGE = 1000
@@ -83,10 +83,7 @@ ACTIONS: dict[str, tuple[set[str], list[tuple[float, str]], str]] = {
     "power_on": ({"inactive"}, [(0.0, "powering_on")], "active"),
     "power_off": ({"active"}, [(0.0, "powering_off")], "inactive"),
     "reboot": ({"active"}, [(0.0, "powering_off"), (0.5, "powering_on")], "active"),
-    "reinstall": ({"active", "inactive", "failed"}, [(0.0, "reinstalling")], "active"),
-    "rescue": ({"active", "inactive"}, [(0.0, "powering_on")], "active"),
 }
-EMBEDDED = {"facility", "metro", "plan", "operating_system"}
 #: ``paging`` options of ``create_app``.
 PAGING = {"spec", "next_on_last", "endless"}
 
@@ -153,7 +150,6 @@ class _Api:
     def routes(self, base: str) -> list[Route]:
         """Every route, named by the spec's operationId."""
         table: list[tuple[str, str, str, Handler]] = [
-            ("GET", "/projects", "findProjects", self.find_projects),
             ("GET", "/projects/{id}", "findProjectById", self.find_project),
             ("GET", "/projects/{id}/devices", "findProjectDevices", self.project_devices),
             ("GET", "/projects/{id}/bgp/sessions", "findProjectBgpSessions", self.project_bgp),
@@ -163,14 +159,8 @@ class _Api:
             ("GET", "/devices/{id}", "findDeviceById", self.find_device),
             ("PUT", "/devices/{id}", "updateDevice", self.update_device),
             ("POST", "/devices/{id}/actions", "performAction", self.perform_action),
-            ("GET", "/devices/{id}/ips", "findIPAssignments", self.device_ips),
             ("GET", "/devices/{id}/bgp/sessions", "findBgpSessions", self.device_bgp),
-            ("GET", "/devices/{id}/traffic", "findTraffic", self.traffic),
-            ("GET", "/devices/{id}/bandwidth", "findInstanceBandwidth", self.bandwidth),
-            ("GET", "/facilities", "findFacilities", self.facilities),
-            ("GET", "/locations/metros", "findMetros", self.metros),
             ("GET", "/plans", "findPlans", self.plans),
-            ("GET", "/operating-systems", "findOperatingSystems", self.operating_systems),
             ("GET", "/capacity", "findCapacityForFacility", self.capacity),
             ("POST", "/capacity", "checkCapacityForFacility", self.check_capacity),
         ]
@@ -217,22 +207,10 @@ class _Api:
             raise ApiError(404, "Not found")
         return self.fleet.organization
 
-    def _render(self, device: Entity, request: Request) -> Entity:
-        """A device as the API shows it, after ``include`` / ``exclude``."""
-        include = _csv(request, "include")
-        exclude = _csv(request, "exclude")
-        body = {k: v for k, v in device.items() if not k.startswith("_")}
-        if "project" in include:
-            body["project"] = _public_project(self._project_by_id(device["_project"]))
-        for name in EMBEDDED & exclude:
-            if name in body:
-                body[name] = {"href": _href_of(self.fleet.base_path, name, body[name])}
-        if "ip_addresses" in exclude:
-            body["ip_addresses"] = [{"href": a["href"]} for a in body["ip_addresses"]]
-        return body
-
-    def _project_by_id(self, project_id: str) -> Entity:
-        return next(p for p in self.fleet.projects if p["id"] == project_id)
+    @staticmethod
+    def _render(device: Entity) -> Entity:
+        """A device as the API shows it (without the emulator's private keys)."""
+        return {k: v for k, v in device.items() if not k.startswith("_")}
 
     def _page(self, request: Request, items: list[Any]) -> tuple[list[Any], dict]:
         """One page of ``items`` and its ``meta`` (seed: page, per_page, meta)."""
@@ -268,21 +246,10 @@ class _Api:
             _settle(device)
         if "tag" in params:
             devices = [d for d in devices if params["tag"] in d["tags"]]
-        if "facility" in params:
-            devices = [d for d in devices if d["facility"]["code"] == params["facility"]]
-        if "metro" in params:
-            devices = [d for d in devices if (d.get("metro") or {}).get("code") == params["metro"]]
-        if "hostname" in params:
-            needle = params["hostname"].lower()
-            devices = [d for d in devices if needle in d["hostname"].lower()]
         page, meta = self._page(request, devices)
-        return JSONResponse({"devices": [self._render(d, request) for d in page], "meta": meta})
+        return JSONResponse({"devices": [self._render(d) for d in page], "meta": meta})
 
     # --- projects and organizations -------------------------------------------------
-
-    async def find_projects(self, request: Request) -> Response:
-        page, meta = self._page(request, self.fleet.projects)
-        return JSONResponse({"projects": [_public_project(p) for p in page], "meta": meta})
 
     async def find_project(self, request: Request) -> Response:
         return JSONResponse(_public_project(self._project(request)))
@@ -315,7 +282,7 @@ class _Api:
     # --- devices --------------------------------------------------------------------
 
     async def find_device(self, request: Request) -> Response:
-        return JSONResponse(self._render(self._device(request), request))
+        return JSONResponse(self._render(self._device(request)))
 
     async def update_device(self, request: Request) -> Response:
         device = self._device(request)
@@ -330,7 +297,7 @@ class _Api:
             raise ApiError(422, "tags must be strings")
         device.update(body)
         device["updated_at"] = _now_iso()
-        return JSONResponse(self._render(device, request))
+        return JSONResponse(self._render(device))
 
     async def perform_action(self, request: Request) -> Response:
         device = self._device(request)
@@ -347,45 +314,17 @@ class _Api:
         _settle(device)
         return Response(status_code=202)
 
-    async def device_ips(self, request: Request) -> Response:
-        return JSONResponse({"ip_addresses": self._device(request)["ip_addresses"]})
-
     async def device_bgp(self, request: Request) -> Response:
         device = self._device(request)
         return JSONResponse({"bgp_sessions": self.fleet.bgp_sessions.get(device["id"], [])})
 
-    async def traffic(self, request: Request) -> Response:
-        device = self._device(request)
-        direction = request.query_params.get("direction")
-        if direction not in ("inbound", "outbound"):
-            raise ApiError(422, "direction must be inbound or outbound")
-        started = _timestamp(request.query_params.get("timeframe[started_at]"))
-        ended = _timestamp(request.query_params.get("timeframe[ended_at]"))
-        return JSONResponse({direction: _series(device["id"], direction, started, ended)})
-
-    async def bandwidth(self, request: Request) -> Response:
-        device = self._device(request)
-        started = _timestamp(request.query_params.get("from"))
-        ended = _timestamp(request.query_params.get("until"))
-        series = [_series(device["id"], d, started, ended)[0] for d in ("inbound", "outbound")]
-        return JSONResponse({"bandwidth": series})
-
-    # --- catalog --------------------------------------------------------------------
-
-    async def facilities(self, request: Request) -> Response:
-        return JSONResponse({"facilities": list(self.fleet.facilities.values())})
-
-    async def metros(self, request: Request) -> Response:
-        return JSONResponse({"metros": self.fleet.metros})
+    # --- instant delivery -----------------------------------------------------------
 
     async def plans(self, request: Request) -> Response:
         plans = list(self.fleet.plans.values())
         if "slug" in request.query_params:
             plans = [p for p in plans if p["slug"] == request.query_params["slug"]]
         return JSONResponse({"plans": plans})
-
-    async def operating_systems(self, request: Request) -> Response:
-        return JSONResponse({"operating_systems": self.fleet.operating_systems})
 
     async def capacity(self, request: Request) -> Response:
         report = {
@@ -432,21 +371,6 @@ def _public_project(project: Entity) -> Entity:
     return {k: v for k, v in project.items() if not k.startswith("_")}
 
 
-def _href_of(base: str, name: str, value: Entity) -> str:
-    collection = {
-        "facility": "facilities",
-        "metro": "locations/metros",
-        "plan": "plans",
-        "operating_system": "operating-systems",
-    }[name]
-    return f"{base}/{collection}/{value.get('id', '')}"
-
-
-def _csv(request: Request, name: str) -> set[str]:
-    # Include/Exclude are ``style: form, explode: false``: one comma-separated value.
-    return {part for value in request.query_params.getlist(name) for part in value.split(",")}
-
-
 def _int_param(request: Request, name: str, low: int, high: int, default: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
@@ -472,24 +396,3 @@ async def _json_object(request: Request) -> dict[str, Any]:
 
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _timestamp(raw: str | None) -> float:
-    if raw is None:
-        raise ApiError(422, "the time range is required")
-    try:
-        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise ApiError(422, "timestamps must be ISO 8601") from None
-
-
-def _series(device_id: str, direction: str, started: float, ended: float) -> list[dict]:
-    """Five-minute samples in bits per second, stable for a device and direction."""
-    rng = random.Random(f"{device_id}:{direction}")
-    level = rng.uniform(5e6, 8e8)
-    points = []
-    moment = started - started % 300
-    while moment < ended and len(points) < 2000:
-        points.append([round(level * rng.uniform(0.4, 1.6), 1), int(moment)])
-        moment += 300
-    return [{"target": direction, "datapoints": points}]

@@ -12,6 +12,10 @@ Example:
         )
 
 Behaviour, from ``shared/seeds/dcimanager-api-examples.txt`` unless marked otherwise:
+  * It serves what the adapter calls: the login, the server list, one server, the
+    configuration list (free stock) and the ``power_on``, ``power_off`` and ``power_reset``
+    actions. IP lists, users and the switch-port ``suspend``/``resume`` actions are not
+    served (no adapter calls them).
   * Auth on every ``/api/dci`` and ``/api/ip`` call: cookie ``ses6``, header ``x-xsrf-token``
     with the same session, and ``isp-box-instance: true``; anything else answers 401.
     ``SESSION`` is a pre-issued session that never expires.
@@ -42,9 +46,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from providers.dcimanager.fleet import Fleet, build_fleet
-from providers.emulation import LoggedRequest, create_emulator_app, logged_request
-from providers.emulation.request_log import REDACTED
+from emulators.dcimanager.fleet import Fleet, build_fleet
+from emulators.kit import LoggedRequest, create_emulator_app, logged_request
+from emulators.kit.request_log import REDACTED
 
 __all__ = ["ACCOUNTS", "SESSION", "DciState", "create_app"]
 
@@ -153,13 +157,9 @@ class _Api:
                 f"{DCI}/server/configuration", self.configurations, "GET", "server.configuration"
             ),
             route(f"{DCI}/server/{{server_id:int}}", self.server, "GET", "server.get"),
-            route(f"{DCI}/server/{{server_id:int}}/ip", self.server_ips, "GET", "server.ip"),
             route(
                 f"{DCI}/server/{{server_id:int}}/{{action}}", self.action, "POST", "server.{action}"
             ),
-            route(f"{DCI}/ip", self.ips, "GET", "ip.list"),
-            route(f"{DCI}/user", self.users, "GET", "user.list"),
-            route(f"{DCI}/user", self.add_user, "POST", "user.create"),
         ]
 
     def _wrap(self, handler: Handler, op: str, auth: bool) -> Handler:
@@ -202,46 +202,16 @@ class _Api:
     async def server(self, request: Request) -> Response:
         return JSONResponse(self.state.fleet.single(self._server(request)))
 
-    async def server_ips(self, request: Request) -> Response:
-        server = self._server(request)
-        return JSONResponse({"list": self.state.fleet.ips(server["id"])})
-
-    async def ips(self, _: Request) -> Response:
-        return JSONResponse({"list": self.state.fleet.ips()})
-
     async def configurations(self, _: Request) -> Response:
         return JSONResponse({"list": [dict(c) for c in self.state.fleet.configurations]})
-
-    async def users(self, _: Request) -> Response:
-        return JSONResponse({"list": [dict(u) for u in self.state.fleet.users]})
-
-    async def add_user(self, request: Request) -> Response:
-        body = await _json_body(request)
-        email, role = body.get("email"), body.get("role", "@user")
-        if not isinstance(email, str) or "@" not in email or role not in ("@admin", "@user"):
-            bad = "role" if isinstance(email, str) and "@" in email else "email"
-            raise ApiError(400, 4, "Invalid value", {"field": bad})
-        users = self.state.fleet.users
-        user = {
-            "id": max(u["id"] for u in users) + 1,
-            "email": email,
-            "server_count": 0,
-            "roles": f"[{role}]",
-            "vlans_per_user": 5,
-        }
-        users.append(user)
-        return JSONResponse({"id": user["id"]})
 
     async def action(self, request: Request) -> Response:
         server = self._server(request)
         action = request.path_params["action"]
         await _json_body(request)
-        if action in POWER_ACTIONS:
-            task = self._power(server, POWER_ACTIONS[action])
-        elif action in ("suspend", "resume"):
-            task = self._switch_ports(server, action)
-        else:
+        if action not in POWER_ACTIONS:
             raise ApiError(404, 3, "Unknown action", {"object": action})
+        task = self._power(server, POWER_ACTIONS[action])
         return JSONResponse({"id": server["id"], "task": task})
 
     def _power(self, server: dict, final: str) -> int:
@@ -249,19 +219,6 @@ class _Api:
 
         def land(s: dict) -> None:
             s["ipmi"]["status"] = final
-
-        return self.state.fleet.schedule(
-            server["id"], time.monotonic(), self.state.power_delay, land
-        )
-
-    def _switch_ports(self, server: dict, action: str) -> int:
-        server["state"] = "suspending" if action == "suspend" else "resuming"
-        final_state, port = ("suspended", "down") if action == "suspend" else ("ok", "up")
-
-        def land(s: dict) -> None:
-            s["state"] = final_state
-            for connection in s["switch_connection"]:
-                connection["admin_status"] = connection["oper_status"] = port
 
         return self.state.fleet.schedule(
             server["id"], time.monotonic(), self.state.power_delay, land

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from providers.emulation.control import CONTROL_PREFIX
+from emulators.kit.control import CONTROL_PREFIX
 
 REDACTED = "<redacted>"
 SENSITIVE_HEADERS = frozenset(

@@ -8,17 +8,17 @@ Example:
             json={"query": "{ servers { entries { name } } }"},
         )
 
-It serves the whole schema in ``datapacket.graphql`` over ``POST`` (JSON body) and ``GET``
-(``?query=&variables=&operationName=``) with the seed's behaviour:
+It serves the whole schema in ``datapacket.graphql`` (every root field is one the adapter
+calls, but ``server``, which the seed's examples use) over ``POST`` with a JSON body, as the
+adapter sends it, one operation per request (``operationName`` picks one of several), with the
+seed's behaviour. The seed's ``GET`` transport and its several operations run in one request
+are not emulated: no adapter uses them.
   * ``Authorization: Bearer <token>``; ``tokens`` maps a token to "read-only" or "full-access".
     A missing or unknown token gets HTTP 200 with a NOT_AUTHORIZED error and no data; a read-only
     token's mutation fields fail with NOT_AUTHORIZED and change nothing.
   * Malformed HTTP (bad JSON, non-JSON content type, no query) -> 400 BAD_REQUEST; parse and
-    validation errors -> 200 GRAPHQL_VALIDATION_FAILED; a mutation over GET -> 405 BAD_REQUEST
-    ("Mutations ... must be sent via POST request").
-  * "You can send multiple queries and mutations in a single request. They will be executed in the
-    order they are specified": without ``operationName`` every operation of the document runs in
-    document order and their ``data`` objects are merged (a later root key wins a clash).
+    validation errors (several operations without ``operationName`` included) -> 200
+    GRAPHQL_VALIDATION_FAILED.
   * Lists are ordered: servers and instant-delivery servers by name ascending, invoices newest
     first (by number, descending), subscriptions by creation, support requests by id ascending.
   * Power actions land after ``power_delay`` seconds (IPMI is asynchronous); responses show the
@@ -35,14 +35,12 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
-    OperationType,
     SelectionSetNode,
     execute_sync,
     parse,
@@ -53,10 +51,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from providers.datapacket.emulator_resolvers import Context, datapacket_schema
-from providers.datapacket.emulator_rules import ApiError
-from providers.datapacket.fleet import Fleet, build_fleet
-from providers.emulation import create_emulator_app, logged_request
+from emulators.datapacket.fleet import Fleet, build_fleet
+from emulators.datapacket.resolvers import Context, datapacket_schema
+from emulators.datapacket.rules import ApiError
+from emulators.kit import create_emulator_app, logged_request
 
 GRAPHQL_PATH = "/v0/graphql"
 DEFAULT_TOKENS = {"dp-emulator-full": "full-access", "dp-emulator-read": "read-only"}
@@ -78,7 +76,7 @@ def create_app(
     fleet = build_fleet(size, seed, examples=examples)
     tokens = dict(DEFAULT_TOKENS if tokens is None else tokens)
     endpoint = _GraphQLEndpoint(fleet, tokens, power_delay, seed)
-    route = Route(GRAPHQL_PATH, endpoint.handle, methods=["GET", "POST"])
+    route = Route(GRAPHQL_PATH, endpoint.handle, methods=["POST"])
     app = create_emulator_app([route], fault_body=_fault_body)
     app.state.fleet = fleet
     return app
@@ -114,65 +112,48 @@ class _GraphQLEndpoint:
         except _BadRequest as exc:
             return _error("BAD_REQUEST", str(exc), 400)
         document, errors = _parse(query)
-        operations = _operations(document, operation_name) if document else []
+        operation = _operation(document, operation_name) if document else None
         entry = logged_request(request.scope)
-        if entry is not None and document and operations:
-            entry.operation = ",".join(_root_fields(document, operations))
-        if request.method == "GET" and any(
-            op.operation == OperationType.MUTATION for op in operations
-        ):
-            return _error("BAD_REQUEST", "Mutations must be sent via POST request", 405)
+        if entry is not None and document and operation:
+            entry.operation = ",".join(_root_fields(document, operation))
         access = self._access(request)
         if access is None:
             return _error("NOT_AUTHORIZED", "Missing or invalid API token")
         if document is not None:
             errors = validate(datapacket_schema(), document)
-            if not errors and not operations:
-                errors = [GraphQLError(f"Unknown operation named '{operation_name}'.")]
+            if not errors and operation is None:
+                errors = [GraphQLError(_no_operation(operation_name))]
         if errors:
             return JSONResponse({"errors": [_format(e) for e in errors]})
         context = Context(self.fleet, access, self.power_delay, self.seed)
-        results = [self._execute(document, op, variables, context) for op in operations]
-        return JSONResponse(_merge(results))
+        result = execute_sync(
+            datapacket_schema(),
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        failures = [_format(e) for e in result.errors or []]
+        return JSONResponse(
+            {"errors": failures, "data": result.data} if failures else {"data": result.data}
+        )
 
     def _access(self, request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
 
-    @staticmethod
-    def _execute(
-        document: DocumentNode, op: OperationDefinitionNode, variables: Any, context: Context
-    ) -> ExecutionResult:
-        name = op.name.value if op.name else None
-        return execute_sync(
-            datapacket_schema(),
-            document,
-            context_value=context,
-            variable_values=variables,
-            operation_name=name,
-        )
-
 
 async def _read_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
-    """Query, variables and operationName from a GET query string or a JSON POST body."""
-    if request.method == "GET":
-        params = request.query_params
-        raw_vars = params.get("variables")
-        try:
-            variables = json.loads(raw_vars) if raw_vars else None
-        except ValueError:
-            raise _BadRequest("variables must be a JSON object") from None
-        payload = {k: params.get(k) for k in ("query", "operationName")} | {"variables": variables}
-    else:
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            raise _BadRequest("Content-Type must be application/json")
-        try:
-            payload = json.loads(await request.body())
-        except ValueError:
-            raise _BadRequest("Request body is not valid JSON") from None
-        if not isinstance(payload, dict):
-            raise _BadRequest("Request body must be a JSON object")
+    """Query, variables and operationName from the JSON body of a POST."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise _BadRequest("Content-Type must be application/json")
+    try:
+        payload = json.loads(await request.body())
+    except ValueError:
+        raise _BadRequest("Request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise _BadRequest("Request body must be a JSON object")
     query, variables, name = (
         payload.get("query"),
         payload.get("variables"),
@@ -194,16 +175,22 @@ def _parse(query: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         return None, [exc]
 
 
-def _operations(document: DocumentNode, name: str | None) -> list[OperationDefinitionNode]:
-    """The operations to run: the named one, or all of them in document order."""
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation to run: the named one, or the document's only one."""
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if name is None:
-        return ops
-    return [op for op in ops if op.name and op.name.value == name]
+        return ops[0] if len(ops) == 1 else None
+    return next((op for op in ops if op.name and op.name.value == name), None)
 
 
-def _root_fields(document: DocumentNode, ops: list[OperationDefinitionNode]) -> list[str]:
-    """Root field names (not aliases) the operations select, fragments expanded, in order."""
+def _no_operation(name: str | None) -> str:
+    if name is None:
+        return "Must provide operation name if query contains multiple operations."
+    return f"Unknown operation named '{name}'."
+
+
+def _root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> list[str]:
+    """Root field names (not aliases) the operation selects, fragments expanded, in order."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -220,7 +207,7 @@ def _root_fields(document: DocumentNode, ops: list[OperationDefinitionNode]) -> 
                     names += walk(fragments[sel.name.value].selection_set, seen | {sel.name.value})
         return names
 
-    return [name for op in ops for name in walk(op.selection_set, frozenset())]
+    return walk(operation.selection_set, frozenset())
 
 
 def _code(error: GraphQLError) -> str:
@@ -235,14 +222,3 @@ def _format(error: GraphQLError) -> dict[str, Any]:
     formatted = dict(error.formatted)
     formatted["extensions"] = {"code": _code(error)}
     return formatted
-
-
-def _merge(results: list[ExecutionResult]) -> dict[str, Any]:
-    """One response for the operations run in order: their data merged, their errors joined."""
-    body: dict[str, Any] = {}
-    errors = [_format(e) for r in results for e in r.errors or []]
-    if errors:
-        body["errors"] = errors
-    datas = [r.data for r in results if r.data is not None]
-    body["data"] = {k: v for data in datas for k, v in data.items()} if datas else None
-    return body

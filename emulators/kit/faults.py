@@ -18,8 +18,8 @@ from fnmatch import fnmatchcase
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from providers.emulation.control import CONTROL_PREFIX
-from providers.emulation.request_log import logged_request
+from emulators.kit.control import CONTROL_PREFIX
+from emulators.kit.request_log import logged_request
 
 # A hang sleeps far past any sane client timeout; it ends early when the client disconnects.
 HANG_SECONDS = 3600.0

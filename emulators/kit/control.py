@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
-    from providers.emulation.app import EmulatorState
+    from emulators.kit.app import EmulatorState
 
 CONTROL_PREFIX = "/_emulator/"
 

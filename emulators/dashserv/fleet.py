@@ -1,9 +1,9 @@
 """Seeded data of the dashserv emulator: locations, marketplace models, dedicated servers,
-vServers, and their mutable state (power, installation, orders), shaped as in the seed.
+vServers, and their power state, shaped as in the seed.
 
 Everything is derived from ``random.Random(seed)``, so the same ``(size, seed)`` gives the
-same account. State changes that take time (power, installation, orders) are stored as
-"target + due time" and applied lazily by ``Fleet.settle(now)``.
+same account. A power change takes time: it is stored as "target + due time" and applied
+lazily by ``Fleet.settle(now)``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ MODEL_LOCATION = {
     "eP73s": "sG1eQ",
 }
 
-#: vServer images (seed "Get available images").
+#: vServer images (seed "Get available images"), one per vServer.
 IMAGES: list[Entity] = [
     {
         "name": name,
@@ -204,12 +204,11 @@ TEMPLATES: dict[str, list[Entity]] = {
     "proxmox": [{"id": 301, "name": "Proxmox VE 6"}, {"id": 302, "name": "Proxmox VE 7"}],
     "ubuntu": [{"id": 290, "name": "Ubuntu 20.04"}, {"id": 310, "name": "Ubuntu 22.04"}],
 }
-_TEMPLATE_NAMES = {item["id"]: item["name"] for group in TEMPLATES.values() for item in group}
 
 #: vServer plans: (cores, ram GB, disk GB, monthly price).
 VSERVER_PLANS = [(1, 2, 40, 2.17), (2, 4, 80, 4.99), (4, 8, 160, 9.99), (8, 16, 320, 19.99)]
 
-#: Order periods (seed "Get product pricing / options").
+#: The order period of a product info's ``pricing`` (seed "Get product pricing / options").
 PERIODS: list[Entity] = [
     {
         "uuid": "Oha73a",
@@ -219,24 +218,6 @@ PERIODS: list[Entity] = [
         "totalPercentage": 1,
         "priceMultiplier": 1,
         "renewNotifications": [604800, 259200, 86400],
-    },
-    {
-        "uuid": "Oj3aJNa",
-        "displayName": "2 Monate",
-        "periodLength": 5184000,
-        "lockedLength": 604800,
-        "totalPercentage": 1,
-        "priceMultiplier": 2,
-        "renewNotifications": [1209600, 604800, 259200, 86400],
-    },
-    {
-        "uuid": "7JHa3t",
-        "displayName": "3 Monate",
-        "periodLength": 7776000,
-        "lockedLength": 604800,
-        "totalPercentage": 1,
-        "priceMultiplier": 3,
-        "renewNotifications": [2419200, 604800, 259200, 86400],
     },
 ]
 
@@ -262,30 +243,13 @@ class Product:
     # Dedicated only.
     ips: list[Entity] = field(default_factory=list)
     installation: Entity = field(default_factory=dict)
-    pending_install: Pending | None = None
     # vServer only.
-    tasks: list[Entity] = field(default_factory=list)
     stats_seed: int = 0
     booted: float = 0.0
 
     @property
     def uuid(self) -> str:
         return self.obj["uuid"]
-
-
-@dataclass
-class Order:
-    """A placed order (seed "Check order"); the product appears once it is ``okay``."""
-
-    uuid: str
-    product_info: Entity
-    product_uuid: str
-    product_data: Entity
-    created: float
-    due: float | None  # None: waits for hardware (``wait_for_host``) forever
-    build: Any  # () -> Product, called when the order completes
-    status: str = "installing"
-    ready: float | None = None
 
 
 class Fleet:
@@ -295,7 +259,6 @@ class Fleet:
         self.rng = random.Random(seed)
         self.models: list[Entity] = copy.deepcopy(MODELS)
         self.products: list[Product] = []
-        self.orders: dict[str, Order] = {}
         self._used: set[str] = {m["uuid"] for m in self.models} | {x["uuid"] for x in LOCATIONS}
         self._ip_counter = 0
         for index in range(size):
@@ -329,23 +292,13 @@ class Fleet:
     # --- time ---------------------------------------------------------------------------
 
     def settle(self, now: float) -> None:
-        """Apply every state change that is due: power, installations, finished orders."""
+        """Apply every power change that is due."""
         for product in self.products:
             if product.pending_power and product.pending_power.due <= now:
                 product.power = product.pending_power.value
                 if product.power == "online":
                     product.booted = product.pending_power.due
                 product.pending_power = None
-                for task in product.tasks:
-                    task["unix"]["end"] = task["unix"]["end"] or int(now)
-            if product.pending_install and product.pending_install.due <= now:
-                product.installation.update(product.pending_install.value)
-                product.pending_install = None
-        for order in self.orders.values():
-            if order.status == "installing" and order.due is not None and order.due <= now:
-                order.status = "okay"
-                order.ready = order.due
-                self.products.append(order.build())
 
     # --- builders -----------------------------------------------------------------------
 
@@ -440,9 +393,9 @@ class Fleet:
         }
         return self._ip(f"{net}{self.rng.randint(2, 4000):x}", "IPv6", subnet, product)
 
-    def new_dedicated(self, location: Entity, model: Entity, *, uuid: str | None = None) -> Product:
+    def new_dedicated(self, location: Entity, model: Entity) -> Product:
         """A deployed dedicated server of ``model`` in ``location``."""
-        uuid = uuid or self.new_uuid()
+        uuid = self.new_uuid()
         created = BASE_UNIX - self.rng.randint(0, 3 * 10**7)
         product_name = model["product"]
         device_model = {**copy.deepcopy(model), "stock": 0}
@@ -481,20 +434,12 @@ class Fleet:
         }
         return Product(DEDICATED, obj, ips=ips, installation=installation)
 
-    def new_vserver(
-        self,
-        location: Entity,
-        plan: tuple,
-        *,
-        uuid: str | None = None,
-        image: Entity | None = None,
-        name: str | None = None,
-    ) -> Product:
+    def new_vserver(self, location: Entity, plan: tuple) -> Product:
         """A deployed vServer with ``plan`` = (cores, ram, disk, monthly price)."""
         cores, ram, disk, price = plan
-        uuid = uuid or self.new_uuid()
+        uuid = self.new_uuid()
         created = BASE_UNIX - self.rng.randint(0, 3 * 10**7)
-        image = copy.deepcopy(image or self.rng.choice(IMAGES))
+        image = copy.deepcopy(self.rng.choice(IMAGES))
         ref = {"name": "vserver", "uuid": uuid}
         self._ip_counter += 1
         host = self._ip_counter
@@ -511,7 +456,7 @@ class Fleet:
         obj = {
             "uuid": uuid,
             "userid": CUSTOMER,
-            "name": name or f"{self.rng.choice(['web', 'db', 'mail', 'vpn', 'ci'])}-{host:02d}",
+            "name": f"{self.rng.choice(['web', 'db', 'mail', 'vpn', 'ci'])}-{host:02d}",
             "options": {"ram": ram, "cores": cores, "disk": disk, "image": image},
             "payment": self._payment("vserver", uuid, price, created),
             "status": "OKAY",
@@ -558,11 +503,6 @@ class Fleet:
 
 DEDICATED = "dedicated-server"
 VSERVER = "vserver"
-
-
-def template_name(template_id: int) -> str | None:
-    """The name of a dedicated-server OS template by id."""
-    return _TEMPLATE_NAMES.get(template_id)
 
 
 def rate(seed: int, t: float, direction: int) -> float:

@@ -15,14 +15,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from providers.emulation.control import control_routes
-from providers.emulation.faults import (
+from emulators.kit.control import control_routes
+from emulators.kit.faults import (
     FaultBody,
     FaultInjectionMiddleware,
     FaultSettings,
     json_fault_body,
 )
-from providers.emulation.request_log import RequestLog, RequestLogMiddleware
+from emulators.kit.request_log import RequestLog, RequestLogMiddleware
 
 
 @dataclass

@@ -54,12 +54,12 @@ OS_TEMPLATES = [
     (14, "Windows Server 2022", ["windows"]),
     (15, "Proxmox VE 8", ["linux", "hypervisor"]),
 ]
-USERS = [
-    (1, "admin@example.com", "@admin"),
-    (2, "ops@acme.example", "@user"),
-    (3, "infra@globex.example", "@user"),
-    (4, "noc@initech.example", "@user"),
-    (5, "hosting@umbrella.example", "@user"),
+#: The installation's customer accounts (id, email): a server's ``owner``.
+CUSTOMERS = [
+    (2, "ops@acme.example"),
+    (3, "infra@globex.example"),
+    (4, "noc@initech.example"),
+    (5, "hosting@umbrella.example"),
 ]
 ROLES = ["web", "db", "cache", "edge", "build", "mail"]
 #: Fields of a list item absent from the seed's "Server info by ID" example.
@@ -88,10 +88,9 @@ class _Pending:
 
 @dataclass
 class Fleet:
-    """Servers by id (ascending), users, free stock, and the changes still in flight."""
+    """Servers by id (ascending), free stock, and the changes still in flight."""
 
     servers: dict[int, Payload]
-    users: list[Payload]
     configurations: list[Payload]
     pending: dict[int, list[_Pending]] = field(default_factory=dict)
     task_ids: itertools.count = field(default_factory=lambda: itertools.count(5001))
@@ -128,15 +127,6 @@ class Fleet:
             item["operation"].pop("status_info", None)
         return item
 
-    def ips(self, server_id: int | None = None) -> list[Payload]:
-        """``ip`` list items (with ``server``), of one server or of all."""
-        chosen = [self.servers[server_id]] if server_id is not None else self.servers.values()
-        return [
-            {**copy.deepcopy(ip), "server": server["name"]}
-            for server in chosen
-            for ip in server["ip"]
-        ]
-
 
 def build_fleet(size: int, seed: int) -> Fleet:
     """A deterministic installation of ``size`` servers spread over ``LOCATIONS``."""
@@ -146,32 +136,19 @@ def build_fleet(size: int, seed: int) -> Fleet:
     for index in range(size):
         server_id = FIRST_SERVER_ID + index
         servers[server_id] = _server(rng, server_id, index, ip_ids)
-    counts = {user_id: 0 for user_id, _, _ in USERS}
-    for server in servers.values():
-        counts[server["owner"]["id"]] += 1
-    users = [
-        {
-            "id": user_id,
-            "email": email,
-            "server_count": counts[user_id],
-            "roles": f"[{role}]",
-            "vlans_per_user": 5,
-        }
-        for user_id, email, role in USERS
-    ]
     stock = [
         {"configuration": name, "free_server_count": rng.choice([0, 1, 3, 7, 12, 42])}
         for name in CONFIGURATIONS
     ]
     stock[0]["free_server_count"] = 42  # the seed's own example
-    return Fleet(servers=servers, users=users, configurations=stock)
+    return Fleet(servers=servers, configurations=stock)
 
 
 def _server(rng: random.Random, server_id: int, index: int, ip_ids: itertools.count) -> Payload:
     loc_id, loc_name, geo, code, v4, v6 = LOCATIONS[index % len(LOCATIONS)]
     per_location = index // len(LOCATIONS)
     rack, unit = 1 + per_location // 20, 1 + per_location % 20 * 2
-    owner_id, owner_email, _ = rng.choice(USERS[1:])
+    owner_id, owner_email = rng.choice(CUSTOMERS)
     template = rng.choice([*OS_TEMPLATES, None])
     platform = rng.choice(PLATFORMS)
     state = rng.choices(["ok", "suspended", "resuming", "suspend_error"], weights=[88, 7, 2, 3])[0]

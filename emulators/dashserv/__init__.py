@@ -1,0 +1,1 @@
+"""dashserv emulator: the REST API v1 paths the adapter calls and a seeded fleet."""

@@ -1,0 +1,1 @@
+"""DataPacket emulator: the upstream GraphQL schema, its resolvers, rules and seeded fleet."""

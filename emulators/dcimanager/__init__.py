@@ -1,0 +1,1 @@
+"""DCImanager (ISPsystem) emulator: the REST paths the adapter calls and a seeded installation."""

@@ -1,0 +1,1 @@
+"""Mammoth Cloud (BinaryLane) emulator: the REST paths the adapter calls and a seeded fleet."""

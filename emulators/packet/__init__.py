@@ -1,0 +1,1 @@
+"""Packet (Equinix Metal) emulator: the REST paths the adapter calls and a seeded fleet."""
