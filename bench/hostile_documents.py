@@ -1,7 +1,7 @@
 """Measure what hostile documents within the default limits cost (not part of the suite).
 
 For each document: graphql-core's ``parse()``, the gateway's limits check
-(``gateway.limits.check_document``) and graphql-core's ``validate()`` with every rule
+(``gateway.limits.limits_refusal``) and graphql-core's ``validate()`` with every rule
 (which the gateway runs only for a document the limits check lets through); then the
 selections the limits counter visits for fragment bombs, and the time of refusals sent over
 HTTP to a gateway in front of a DataPacket emulator. Times are the best of three runs.
@@ -35,10 +35,12 @@ from graphql.language import Lexer, Source, TokenKind
 from emulators.datapacket import app as emulator
 from emulators.kit.server import EmulatorServer
 from errors import GraphQLValidationFailed
+from gateway.app import create_app
 from gateway.graphql_http import _operations
-from gateway.limits import DocumentCounter, QueryLimits, check_document
+from gateway.limits import DocumentCounter, QueryLimits, limits_refusal
+from gateway.settings import settings_from_dict
 from schema import fleet_schema
-from tests.conftest import READ, datapacket_config, fragment_bomb, start_gateway
+from tests.conftest import READ, TOKENS, datapacket_config, fragment_bomb
 from tests.test_query_limits import UNLIMITED, ast_nodes
 
 SCHEMA: GraphQLSchema = fleet_schema()._schema
@@ -156,10 +158,9 @@ def documents() -> Iterator[tuple[str, str]]:
 
 
 def limits_check(document) -> str:
-    try:
-        check_document(SCHEMA, document, _operations(document, None), None, LIMITS)
-    except GraphQLValidationFailed as error:
-        return f"refused ({error.details['limit']})"
+    refusal = limits_refusal(SCHEMA, document, _operations(document, None), None, LIMITS)
+    if refusal is not None:
+        return f"refused ({refusal.original_error.details['limit']})"
     return "passes"
 
 
@@ -199,7 +200,11 @@ def measure_bombs() -> None:
 
 def measure_over_http() -> None:
     with EmulatorServer(emulator.create_app(size=10, seed=1)) as upstream:
-        server = start_gateway([datapacket_config(upstream)])
+        settings = settings_from_dict(
+            {"providers": [datapacket_config(upstream)], "tokens": TOKENS}
+        )
+        # A real socket: the refusal's time includes uvicorn and the wire.
+        server = EmulatorServer(create_app(settings)).start()
         try:
             client = httpx.Client(base_url=server.url, timeout=60)
             headers = {"Authorization": f"Bearer {READ}"}

@@ -39,7 +39,6 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     parse,
-    validate,
 )
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -52,7 +51,7 @@ from errors import (
     NotAuthorized,
     RateLimited,
 )
-from gateway.limits import limit_refusal, query_limits_rule
+from gateway.limits import limits_refusal
 from gateway.observability import RequestObservation
 from providers.http import request_deadline
 from resolvers.context import RequestContext
@@ -190,10 +189,15 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         return _Answer.failed(error, request_id, 429, retry_after=retry_after)
     except (GatewayError, GraphQLError) as error:
         return _Answer.rejected(error, request_id)
-    limits = query_limits_rule(
-        settings.limits, operations, variables, introspection=settings.introspection
+    refusal = limits_refusal(
+        gateway.schema._schema,
+        document,
+        operations,
+        variables,
+        settings.limits,
+        introspection=settings.introspection,
     )
-    if refusal := limit_refusal(validate(gateway.schema._schema, document, [limits])):
+    if refusal is not None:
         return _Answer.rejected(refusal, request_id)
     context = RequestContext(
         providers=gateway.providers.visible_to(token.providers),

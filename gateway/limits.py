@@ -60,9 +60,7 @@ from errors import GraphQLValidationFailed
 __all__ = [
     "DocumentCounter",
     "QueryLimits",
-    "check_counts",
-    "check_document",
-    "limit_refusal",
+    "limits_refusal",
     "query_limits_rule",
     "uses_introspection",
 ]
@@ -88,36 +86,25 @@ class QueryLimits:
     max_merge_work: int = 10_000
 
 
-def check_document(
+def limits_refusal(
     schema: GraphQLSchema,
     document: DocumentNode,
     operations: list[OperationDefinitionNode],
     variables: dict[str, Any] | None,
     limits: QueryLimits,
-) -> DocumentCounter:
-    """Raise ``GRAPHQL_VALIDATION_FAILED`` naming the first limit the document passes.
+    *,
+    introspection: bool = True,
+) -> GraphQLError | None:
+    """The ``GRAPHQL_VALIDATION_FAILED`` refusal naming the first limit ``operations`` pass.
 
-    Returns the counter (depth, aliases, cost, nodes visited, merge work) of a document
-    within limits. ``query_limits_rule`` runs the same checks as one validation rule.
+    ``document`` is validated with ``query_limits_rule`` alone; ``None``: within every limit
+    (the full validation, cached by strawberry, follows).
     """
-    counter = check_counts(schema, document, operations, variables, limits)
-    counter.count_merge_work()
-    return counter
-
-
-def check_counts(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operations: list[OperationDefinitionNode],
-    variables: dict[str, Any] | None,
-    limits: QueryLimits,
-) -> DocumentCounter:
-    """``check_document`` but the merge work: operations, then depth, aliases and cost."""
-    if len(operations) > limits.max_operations:
-        _exceeded("max_operations", limits.max_operations, len(operations))
-    counter = DocumentCounter(schema, document, variables, limits)
-    counter.count(operations)
-    return counter
+    rule = query_limits_rule(limits, operations, variables, introspection=introspection)
+    errors = validate(schema, document, [rule])
+    # Any other error (graphql-core aborting a document nested too deeply, say) is left to
+    # the full validation, which reports it in its own order.
+    return next((e for e in errors if isinstance(e.original_error, GraphQLValidationFailed)), None)
 
 
 def query_limits_rule(
@@ -142,23 +129,34 @@ def query_limits_rule(
     """
 
     class QueryLimitsRule(_BudgetedMerging):
+        #: What the last validation with this rule counted (for tests and the benchmarks).
+        counter: DocumentCounter | None = None
+        merge_work = 0
+
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context, limits.max_merge_work)
 
         def enter_document(self, node: DocumentNode, *_args: object) -> None:
             with _refusing():
-                check_counts(self.context.schema, node, operations, variables, limits)
+                if len(operations) > limits.max_operations:
+                    _exceeded("max_operations", limits.max_operations, len(operations))
+                QueryLimitsRule.counter = DocumentCounter(
+                    self.context.schema, node, variables, limits
+                )
+                QueryLimitsRule.counter.count(operations)
 
         def enter_selection_set(self, *args: Any) -> None:
             try:
                 super().enter_selection_set(*args)
             except ValidationAbortedError:
+                QueryLimitsRule.merge_work = self.work
                 if self.work <= self.budget:
                     raise  # not the budget: graphql-core aborted for a reason of its own
                 with _refusing():
                     _exceeded("max_merge_work", self.budget, self.work, at_least=True)
 
         def leave_document(self, node: DocumentNode, *_args: object) -> None:
+            QueryLimitsRule.merge_work = self.work
             if not introspection and uses_introspection(node):
                 with _refusing():
                     raise GraphQLValidationFailed("Introspection is disabled on this gateway.")
@@ -167,15 +165,6 @@ def query_limits_rule(
             """Merge conflicts: the full validation reports them, among its other findings."""
 
     return QueryLimitsRule
-
-
-def limit_refusal(errors: list[GraphQLError]) -> GraphQLError | None:
-    """The refusal among what ``validate`` returned with ``query_limits_rule``, if any.
-
-    Any other error (graphql-core aborting a document nested too deeply, say) is left to the
-    full validation, which reports it in its own order.
-    """
-    return next((e for e in errors if isinstance(e.original_error, GraphQLValidationFailed)), None)
 
 
 @contextmanager
@@ -244,8 +233,7 @@ class _Level:
 
 
 class DocumentCounter:
-    """Depth, aliases and estimated cost of a document's operations, in one linear pass;
-    and the work of checking that its fields can be merged.
+    """Depth, aliases and estimated cost of a document's operations, in one linear pass.
 
     Example:
         ``DocumentCounter(schema, document, variables, QueryLimits()).count(operations)``
@@ -272,7 +260,6 @@ class DocumentCounter:
         self.aliases = 0
         self.cost = 0
         self.visited = 0
-        self.merge_work = 0
         # (fragment name, (at the root, page size in force)) -> what a spread there adds.
         self._contributions: dict[tuple[str, tuple[bool, int]], _Contribution] = {}
         # Fragments being walked: a spread of one of them closes a cycle and is skipped.
@@ -283,27 +270,6 @@ class DocumentCounter:
         for operation in operations:
             root = self.schema.get_root_type(operation.operation)
             self._walk(self._level(operation.selection_set, root, 1, 1, DEFAULT_PAGE_SIZE))
-
-    def count_merge_work(self) -> None:
-        """Run graphql-core's field-merging rule on a budget of ``max_merge_work``.
-
-        The rule compares every pair of same-named fields and fragments in a selection set:
-        its work grows with the square of the document, so hundreds of fragments within the
-        token limit keep it busy for hundreds of milliseconds (it gives up only after 500,000
-        units of work). Here it gives up after ``max_merge_work`` units and the document is
-        refused; one within budget is validated in full (conflicts included) afterwards.
-        """
-        budget = self.limits.max_merge_work
-        rules: list[_BudgetedMerging] = []
-
-        def rule(context: ValidationContext) -> _BudgetedMerging:
-            rules.append(_BudgetedMerging(context, budget))
-            return rules[-1]
-
-        validate(self.schema, self.document, [rule])
-        self.merge_work = sum(r.work for r in rules)
-        if self.merge_work > budget:
-            _exceeded("max_merge_work", budget, self.merge_work, at_least=True)
 
     def _walk(self, top: _Level) -> None:
         # An explicit stack rather than recursion: fragments may spread each other hundreds

@@ -32,8 +32,6 @@ from tests.fleet import KINDS, Fleet
 from tests.test_security import MUTATIONS
 
 SIZE = 6
-#: The kinds whose reads follow the general retry policy: every kind, through the one retry loop.
-GENERIC_RETRY = KINDS
 #: Far below every injected delay (hang: forever; latency: 5 s).
 SHORT_TIMEOUT = 0.1
 LISTING = (
@@ -123,8 +121,7 @@ def test_a_slow_or_hanging_provider_times_out_alone(fleet, names, kind, fault):
     assert_partial(body, names, {kind: "PROVIDER_UNAVAILABLE"})
     assert "timed out" in body["errors"][0]["message"]
     # A timed-out read is retried once by the general policy, whatever the kind.
-    tries = 2 if kind in GENERIC_RETRY else 1
-    assert max(fleet.paths(kind).values()) == tries
+    assert max(fleet.paths(kind).values()) == 2
 
 
 # --- failures while nested fields are resolved -----------------------------------------------
@@ -173,8 +170,7 @@ def test_a_5xx_burst_is_retried_by_the_kinds_rule_then_reported(fleet, shared, n
     # The suite's two retries, for every kind. Where one listing makes concurrent calls
     # (Packet's projects), the first to give up cancels the others, so only the most-tried
     # path is exact.
-    tries = 3 if kind in GENERIC_RETRY else 1
-    assert max(fleet.paths(kind).values()) == tries
+    assert max(fleet.paths(kind).values()) == 3
     fleet.faults(kind).error_rate = 0.0  # the burst ends: the next read is whole again
     assert "errors" not in shared.query(LISTING)
 

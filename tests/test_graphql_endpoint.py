@@ -11,7 +11,7 @@ from graphql import parse, validate
 from graphql.language.parser import Parser
 
 from errors import GraphQLValidationFailed
-from gateway.limits import QueryLimits, check_document, limit_refusal, query_limits_rule
+from gateway.limits import QueryLimits, limits_refusal, query_limits_rule
 from schema import fleet_schema
 from tests.conftest import FULL, error_codes, fragment_bomb
 
@@ -102,25 +102,28 @@ def side_by_side(count: int) -> str:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "limit"),
     [
-        fragment_bomb(8),
-        side_by_side(400),
-        "{ account { " + "name " * 2400 + "} }",
-        " ".join(f"query Q{i} {{ account {{ name }} }}" for i in range(11)),
-        "{ servers(input: {pageSize: 50}) { entries { " + "network { ipmi { ip } } " * 3 + "} } }",
+        (fragment_bomb(8), "max_cost"),
+        (side_by_side(400), "max_merge_work"),
+        ("{ account { " + "name " * 2400 + "} }", "max_cost"),
+        (" ".join(f"query Q{i} {{ account {{ name }} }}" for i in range(11)), "max_operations"),
+        (
+            "{ servers(input: {pageSize: 50}) { entries { "
+            + "network { ipmi { ip } } " * 3
+            + "} } }",
+            "max_cost",
+        ),
     ],
 )
-def test_the_rule_refuses_what_check_document_refuses(text):
+def test_a_refusal_stops_validation_and_is_its_only_error(text, limit):
     document = parse(text)
     limits = QueryLimits(max_cost=1000)
-    with pytest.raises(GraphQLValidationFailed) as expected:
-        check_document(fleet_schema()._schema, document, operations(document), None, limits)
     rule = query_limits_rule(limits, operations(document), None)
     errors = validate(fleet_schema()._schema, document, [rule])
-    # The refusal stops graphql-core's validation: it is the only error returned.
-    assert [error.original_error for error in errors] == [limit_refusal(errors).original_error]
-    assert limit_refusal(errors).original_error.extensions == expected.value.extensions
+    assert [error.original_error.extensions["limit"] for error in errors] == [limit]
+    refusal = limits_refusal(fleet_schema()._schema, document, operations(document), None, limits)
+    assert refusal.original_error.extensions == errors[0].original_error.extensions
 
 
 def test_merge_conflicts_are_left_to_the_full_validation():

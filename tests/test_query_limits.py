@@ -36,7 +36,8 @@ from gateway.limits import (
     ROOT_FIELD_COST,
     DocumentCounter,
     QueryLimits,
-    check_document,
+    limits_refusal,
+    query_limits_rule,
     uses_introspection,
 )
 from tests.conftest import fragment_bomb
@@ -430,16 +431,20 @@ def test_a_long_chain_of_spreads_needs_no_recursion():
     assert (counter.max_depth, counter.cost) == (3, 10 + 1 + 50)
 
 
-def test_check_document_returns_the_counts():
+def test_the_rule_keeps_what_it_counted():
     document = parse("{ servers(input: {pageSize: 2}) { entries { n: name } } }")
-    counter = check_document(SCHEMA, document, operations_of(document), None, QueryLimits())
+    rule = query_limits_rule(QueryLimits(), operations_of(document), None)
+    assert graphql.validate(SCHEMA, document, [rule]) == []
+    counter = rule.counter
     assert (counter.max_depth, counter.aliases, counter.cost) == (3, 1, 10 + 1 + 2)
 
 
-def merge_work(text: str, limits: QueryLimits = UNLIMITED) -> DocumentCounter:
-    counter = DocumentCounter(SCHEMA, parse(text), None, limits)
-    counter.count_merge_work()
-    return counter
+def merge_work(text: str, limits: QueryLimits = UNLIMITED) -> int:
+    """The work of the field-merging check on ``text``, run by the limits rule."""
+    document = parse(text)
+    rule = query_limits_rule(limits, operations_of(document), None)
+    graphql.validate(SCHEMA, document, [rule])
+    return rule.merge_work
 
 
 def test_merge_work_of_real_documents_is_far_below_the_default():
@@ -450,26 +455,27 @@ def test_merge_work_of_real_documents_is_far_below_the_default():
     )
     fragments = " ".join(f"fragment {f} on Server {{ {fields} }}" for f in "ABCDEF")
     dashboard = "{ servers { entries { ...A ...B ...C ...D ...E ...F } } } " + fragments
-    assert merge_work(introspection).merge_work < 100
-    assert merge_work(dashboard).merge_work < QueryLimits().max_merge_work / 10
+    assert merge_work(introspection) < 100
+    assert merge_work(dashboard) < QueryLimits().max_merge_work / 10
 
 
 def test_merge_work_stops_at_its_budget():
     spreads = " ".join(f"...F{i}" for i in range(400))
     fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(400))
     text = f"{{ account {{ {spreads} }} }} {fragments}"
-    assert merge_work(text, UNLIMITED).merge_work > 250_000  # every pair of fragments
+    assert merge_work(text, UNLIMITED) > 250_000  # every pair of fragments
+    document = parse(text)
     limits = QueryLimits(max_merge_work=1000)
-    counter = DocumentCounter(SCHEMA, parse(text), None, limits)
-    with pytest.raises(GraphQLValidationFailed) as refused:
-        counter.count_merge_work()
-    assert refused.value.extensions["limit"] == "max_merge_work"
-    assert 1000 < counter.merge_work <= 1002  # the rule gave up on the first unit over
+    rule = query_limits_rule(limits, operations_of(document), None)
+    [refused] = graphql.validate(SCHEMA, document, [rule])
+    assert refused.original_error.extensions["limit"] == "max_merge_work"
+    assert refused == limits_refusal(SCHEMA, document, operations_of(document), None, limits)
+    assert 1000 < rule.merge_work <= 1002  # the rule gave up on the first unit over
 
 
 def test_merge_conflicts_are_left_to_validation():
     # A conflict costs little work: validation reports it afterwards, with its own message.
-    assert merge_work("{ account { n: name n: email } }", QueryLimits()).merge_work < 10
+    assert merge_work("{ account { n: name n: email } }", QueryLimits()) < 10
 
 
 @pytest.mark.parametrize(
