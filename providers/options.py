@@ -32,6 +32,7 @@ __all__ = [
     "Secret",
     "Seconds",
     "Table",
+    "TokenAccountTable",
     "base_url_key",
     "credential_key",
     "env_key",
@@ -268,3 +269,10 @@ class ProviderTable(Table):
                 **{key: getattr(self, key) for key in vars(ResiliencePolicy())}
             ),
         )
+
+
+class TokenAccountTable(ProviderTable):
+    """A kind whose account is reached with one API token (every kind but DCImanager)."""
+
+    token: Secret = credential_key("the account's API token")
+    token_env: EnvName | None = env_key("token")

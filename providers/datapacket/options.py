@@ -4,26 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from providers.options import (
-    EnvName,
-    ProviderTable,
-    Secret,
-    base_url_key,
-    credential_key,
-    env_key,
-    prefix_key,
-)
+from providers.options import TokenAccountTable, base_url_key, prefix_key
 
 __all__ = ["DataPacketTable"]
 
 DEFAULT_BASE_URL = "https://api.datapacket.com/v0/graphql"
 
 
-class DataPacketTable(ProviderTable):
+class DataPacketTable(TokenAccountTable):
     """A DataPacket account."""
 
     kind: Literal["datapacket"]
     base_url: str = base_url_key(DEFAULT_BASE_URL)
     prefix: str = prefix_key("DP")
-    token: Secret = credential_key("the account's API token")
-    token_env: EnvName | None = env_key("token")

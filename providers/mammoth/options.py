@@ -6,15 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from providers.options import (
-    EnvName,
-    ProviderTable,
-    Secret,
-    base_url_key,
-    credential_key,
-    env_key,
-    prefix_key,
-)
+from providers.options import TokenAccountTable, base_url_key, prefix_key
 
 __all__ = ["MAX_PER_PAGE", "MammothTable"]
 
@@ -22,14 +14,12 @@ DEFAULT_BASE_URL = "https://api.mammoth.com.au/v2"
 MAX_PER_PAGE = 200  # seed, every list: "per_page integer <int32> [ 1 .. 200 ]"
 
 
-class MammothTable(ProviderTable):
+class MammothTable(TokenAccountTable):
     """A Mammoth Cloud account."""
 
     kind: Literal["mammoth"]
     base_url: str = base_url_key(DEFAULT_BASE_URL)
     prefix: str = prefix_key("MC")
-    token: Secret = credential_key("the account's API token")
-    token_env: EnvName | None = env_key("token")
     per_page: int = Field(
         MAX_PER_PAGE, ge=1, le=MAX_PER_PAGE, description="items per page of an upstream list"
     )

@@ -7,12 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from providers.options import (
-    EnvName,
-    ProviderTable,
-    Secret,
+    TokenAccountTable,
     base_url_key,
-    credential_key,
-    env_key,
     prefix_key,
     problem,
 )
@@ -23,14 +19,12 @@ __all__ = ["PacketTable"]
 DEFAULT_BASE_URL = "https://api.packet.net"
 
 
-class PacketTable(ProviderTable):
+class PacketTable(TokenAccountTable):
     """Some Packet / Equinix Metal projects and organizations (at least one of either)."""
 
     kind: Literal["packet"]
     base_url: str = base_url_key(DEFAULT_BASE_URL)
     prefix: str = prefix_key("PK")
-    token: Secret = credential_key("the account's API token")
-    token_env: EnvName | None = env_key("token")
     project_ids: list[str] | None = Field(
         None, description="the projects whose devices form the fleet"
     )
