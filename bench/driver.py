@@ -154,20 +154,22 @@ def _unit(job: dict[str, Any], clients: _Clients) -> Callable[[], Awaitable[str 
         plans = itertools.cycle(job["plans"])
         return lambda: _replay(clients, next(plans))
     url, headers = job["url"], job["headers"]
-    client = clients(url)
     bodies = [json.dumps(body).encode() for body in job["bodies"]]
     headers = {**headers, "Content-Type": "application/json"}
     if mode == "batch":
 
         async def batch() -> str | None:
             problems = await asyncio.gather(
-                *(_graphql(client, url, headers, body) for body in bodies)
+                *(_graphql(clients(url), url, headers, body) for body in bodies)
             )
             return next((problem for problem in problems if problem), None)
 
         return batch
     turns = itertools.cycle(bodies)
-    return lambda: _graphql(client, url, headers, next(turns))
+    # A pool per unit, in turn: one pool alone holds CONNECTIONS_PER_POOL connections, so more
+    # workers than that would queue for it (and a queued request can wait for the whole phase
+    # while the workers holding connections take them back at once).
+    return lambda: _graphql(clients(url), url, headers, next(turns))
 
 
 async def _graphql(
