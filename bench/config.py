@@ -28,10 +28,12 @@ def write_config(
     port: int,
     cache: bool,
     server: dict[str, Any] | None = None,
+    provider_options: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """Write a configuration with one provider per emulator; ``cache`` switches [cache].
 
-    ``server`` adds keys to the ``[server]`` table.
+    ``server`` adds keys to the ``[server]`` table; ``provider_options[kind]``, when given,
+    replaces the options the emulator of that kind suggests (such as Packet's project ids).
     """
     tables: list[tuple[str, dict[str, Any]]] = [
         ("server", {"host": "127.0.0.1", "port": port, "graphiql": False, **(server or {})}),
@@ -45,7 +47,7 @@ def write_config(
             "base_url": emulator.base_url,
             "prefix": emulator.prefix,
             **emulator.credentials,
-            **emulator.options,
+            **(provider_options or {}).get(emulator.kind, emulator.options),
             **OUTBOUND,
         }
         tables.append(("[providers]", provider))

@@ -78,7 +78,8 @@ class Emulator:
 
 
 def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
-    """Start one emulator process per kind (in parallel) with ``latency_ms`` per call."""
+    """Start one emulator process per kind in ``sizes`` (in parallel), ``latency_ms`` per call."""
+    backends = [backend for backend in DEMO_BACKENDS if backend.kind in sizes]
     processes = {
         backend.kind: subprocess.Popen(
             [
@@ -94,11 +95,11 @@ def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
             text=True,
             preexec_fn=_die_with_parent,
         )
-        for backend in DEMO_BACKENDS
+        for backend in backends
     }
     emulators = []
     try:
-        for backend in DEMO_BACKENDS:
+        for backend in backends:
             process = processes[backend.kind]
             line = process.stdout.readline()
             if not line:
