@@ -1,8 +1,9 @@
 """The benchmark's machinery end to end, for a fraction of a second with tiny fleets.
 
 Counts only (phases, requests, upstream calls), never timings: the benchmark itself is run
-by hand (docs/performance.md), not by ``make test``. These smoke runs (about 17 s) are
-``slow``: ``make test-slow`` runs them, after ``make test`` in CI.
+by hand (docs/performance.md), not by ``make test``. These smoke runs (about 17 s, and about
+25 s more for the side-by-side run when node and the anchors are installed) are ``slow``:
+``make test-slow`` runs them, after ``make test`` in CI.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 
 import pytest
 
+from bench.anchors import Options as AnchorOptions
+from bench.anchors import anchors_installed, node_available, run_anchors
 from bench.hostile import Options as HostileOptions
 from bench.hostile import run_hostile
 from bench.memory_profile import profile_memory
@@ -87,3 +90,37 @@ def test_a_tiny_hostile_run_is_refused_and_closed():
     assert slow["ordinary_query_status"] == 200
     assert run["log"]["tracebacks"] == 0 and run["boot_rss_mib"] > 0
     assert set(results["summary"]) == {"chunked", "declared", "nested", "slow_headers"}
+
+
+def test_a_tiny_side_by_side_run_checks_the_data_of_the_three_gateways():
+    # The anchors are installed by hand (`npm ci` in bench/anchors), never by the tests.
+    if not node_available():
+        pytest.skip("node and npm are not on the PATH: the anchors cannot run")
+    if not anchors_installed():
+        pytest.skip("the anchors are not installed (python -m bench.anchors installs them)")
+    options = AnchorOptions(duration=0.3, rounds=1, warmup=0.1, concurrency=2, install=False)
+    results = json.loads(json.dumps(run_anchors(options)))
+
+    assert results["gateways"] == ["fleetql", "hive", "tailcall"]
+    assert results["machine"]["anchors"]["@graphql-hive/gateway"] == "2.15.1"
+    assert (
+        results["machine"]["anchors"]["@tailcallhq/core-linux-x64-gnu"] == "v1.0.0"
+    )  # as its manifest spells it
+    # Per scenario: the same 50 servers from each gateway, then one phase per gateway.
+    expected_calls = {"S1": 1, "S2": 52}
+    for scenario, outcome in results["scenarios"].items():
+        assert outcome["check"] == {"rows": 50, "identical": True}, scenario
+        assert sorted(p["gateway"] for p in outcome["phases"]) == ["fleetql", "hive", "tailcall"]
+        cpu = 0.0
+        for gateway, figures in outcome["by_gateway"].items():
+            assert figures["throughput_per_s"]["median"] > 0, (scenario, gateway)
+            cpu += figures["gateway_cpu_ms_per_request"]["median"]
+            calls = figures["upstream_calls_per_request"]["median"]
+            if scenario in expected_calls:
+                assert round(calls) == expected_calls[scenario], (scenario, gateway)
+            else:
+                assert calls < 1, (scenario, gateway)  # S3: served from each gateway's cache
+        assert cpu > 0, scenario  # read from /proc for each gateway's process tree
+        assert set(outcome["ratios"]) == {"fleetql/hive", "fleetql/tailcall"}
+    assert {target["met"] for target in results["targets"]} <= {True, False}
+    assert len(results["targets"]) == 4
