@@ -99,7 +99,7 @@ POWER = {"online": "ON", "offline": "OFF"}
 
 @dataclass(frozen=True)
 class Options:
-    """One side-by-side run; with the defaults it takes about four minutes on 2 cores."""
+    """One side-by-side run; with the defaults it takes about three minutes on 2 cores."""
 
     duration: float = 5.0  # seconds per measured phase
     rounds: int = 3
@@ -261,6 +261,7 @@ class Upstreams:
 
     @property
     def every(self) -> list[Emulator]:
+        """Both emulators, whose request logs count a phase's upstream calls."""
         return [self.packet, self.dashserv]
 
 
