@@ -44,6 +44,7 @@ from errors import (
     upstream_reason,
 )
 from providers.cache import ReadCache, request_key
+from providers.pool import SpreadPool
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
 
 if TYPE_CHECKING:
@@ -227,17 +228,12 @@ class UpstreamClient:
         self._retry_when = retry_when
         # One pooled connection per call the guard lets be in flight: a smaller pool would
         # open and drop connections for the calls above it.
-        pool = guard.policy.max_concurrency
+        verify = _verified_tls() if config.base_url.startswith("https:") else _no_tls()
         self._client = httpx.AsyncClient(
             base_url=config.base_url,
             headers=headers or {},
             timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-            # Idle connections are dropped before common 5 s server-side keep-alive timeouts,
-            # so a request is not sent on a connection the upstream is closing.
-            limits=httpx.Limits(
-                max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=4.0
-            ),
-            verify=_verified_tls() if config.base_url.startswith("https:") else _no_tls(),
+            transport=SpreadPool(guard.policy.max_concurrency, verify=verify),
             follow_redirects=False,
         )
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpcore
 import pytest
 
 from emulators.kit import EmulatorServer
 from errors import GatewayError
 from providers.base import Provider, ProviderConfig
 from providers.http import UpstreamClient
+from providers.pool import SpreadPool
 from providers.registry import PROVIDER_KINDS
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
@@ -193,3 +196,39 @@ async def test_the_pool_keeps_a_connection_per_call_in_flight(concurrency):
     # A pool of 32 connections keeping 16 alive opened new ones for most of the second burst.
     assert opened > 16
     assert len(app.ports) == opened
+
+
+async def test_the_pool_bookkeeping_per_call_does_not_grow_with_max_concurrency(monkeypatch):
+    """httpcore's pool looks at every connection for every queued request whenever a request
+    starts or ends: one pool of 64 connections did thousands of idle checks per call. The
+    transport's small pools keep it to a few dozen (``providers/pool.py``)."""
+    checks = 0
+    is_idle = httpcore.AsyncHTTPConnection.is_idle
+
+    def counted(connection: httpcore.AsyncHTTPConnection) -> bool:
+        nonlocal checks
+        checks += 1
+        return is_idle(connection)
+
+    monkeypatch.setattr(httpcore.AsyncHTTPConnection, "is_idle", counted)
+    app = FixedAnswer(status=200, pause=0.05)
+    with serving(app) as server:
+        policy = ResiliencePolicy(max_concurrency=64, rate_per_second=10_000)
+        config = ProviderConfig("p", "packet", server.url, "P", {}, resilience=policy)
+        client = UpstreamClient(config, guard=UpstreamGuard(policy))
+        try:
+            for _ in range(3):
+                await asyncio.gather(
+                    *(client.send("GET", "/x", write=False, resource=None) for _ in range(64))
+                )
+        finally:
+            await client.close()
+    assert len(app.ports) <= 64  # still one connection per call in flight, reused
+    assert checks / (3 * 64) < 100
+
+
+@pytest.mark.parametrize(
+    ("size", "sizes"), [(1, [1]), (4, [4]), (10, [4, 3, 3]), (16, [4] * 4), (64, [4] * 16)]
+)
+def test_the_pools_add_up_to_max_concurrency(size, sizes):
+    assert SpreadPool(size, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).sizes == sizes
