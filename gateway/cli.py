@@ -205,7 +205,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _serve_config(path: str, args: argparse.Namespace) -> int:
     try:
         settings = load_settings(path)
-        app = create_app(settings)  # a configured tracing without its packages fails here
+        # A configured tracing without its packages fails here.
+        app = create_app(settings, tune_gc=True)
     except ConfigError as error:
         print(f"fleetql: configuration error: {error}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -239,7 +240,7 @@ def _serve_demo(args: argparse.Namespace) -> int:
     with sock:
         demo = start_demo_backends(host, sock.getsockname()[1])
         try:
-            app = create_app(demo.settings, demo_token=DEMO_FULL_ACCESS)
+            app = create_app(demo.settings, demo_token=DEMO_FULL_ACCESS, tune_gc=True)
             return _run(app, demo.settings, sock, lambda: print(BANNER.format(url=url), flush=True))
         finally:
             demo.stop()
