@@ -25,6 +25,7 @@ from gateway.middleware import (
 )
 from gateway.observability import Observability
 from gateway.ratelimit import TokenRateLimiter
+from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from gateway.tracing import Tracing, tracing_from_settings
 from providers.health import ProviderHealth
@@ -48,6 +49,8 @@ class Gateway:
     rate_limiter: TokenRateLimiter
     schema: FleetSchema
     observability: Observability
+    #: Whole query responses (``gateway/response_cache.py``); ``None``: off.
+    responses: ResponseCache | None = None
 
 
 def create_app(
@@ -78,6 +81,11 @@ def create_app(
         schema=fleet_schema(),
         observability=Observability(
             GatewayMetrics(providers), tracing or tracing_from_settings(settings)
+        ),
+        responses=(
+            ResponseCache(lambda provider: providers.by_id[provider].http.cache.generation)
+            if settings.response_cache
+            else None
         ),
     )
 

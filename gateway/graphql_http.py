@@ -53,6 +53,7 @@ from errors import (
 )
 from gateway.limits import limits_refusal
 from gateway.observability import RequestObservation
+from providers.cache import ReadRecord, read_record
 from providers.http import request_deadline
 from resolvers.context import RequestContext
 from resolvers.loaders import Loaders
@@ -81,7 +82,8 @@ async def graphql_endpoint(request: Request) -> Response:
         answer = await _answer(request, gateway, observation)
         status, headers = answer.status_and_headers(media_type)
         observation.responded(status, answer.body)
-        return FastJSONResponse(answer.body, status, headers, media_type=media_type)
+        content = answer.body if answer.raw is None else answer.raw
+        return FastJSONResponse(content, status, headers, media_type=media_type)
 
 
 def negotiate(accept: str | None) -> str:
@@ -126,12 +128,19 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
     #: The status under application/graphql-response+json when the body has no ``data``.
     refusal_status: int = 400
+    #: The body already serialised (a whole-response cache entry, or one just stored).
+    raw: bytes | None = None
 
     @classmethod
     def failed(cls, error: GatewayError, request_id: str, status: int, **headers: str) -> _Answer:
         """An unreadable or refused HTTP request: ``status`` under either media type."""
         body = {"errors": [format_error(error, request_id)]}
         return cls(body, status, {key.replace("_", "-").title(): v for key, v in headers.items()})
+
+    @classmethod
+    def served(cls, raw: bytes) -> _Answer:
+        """A cached success: data and no errors, which is all the observation reads of it."""
+        return cls({"data": {}}, raw=raw)
 
     @classmethod
     def rejected(
@@ -170,6 +179,17 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     except NotAuthorized as error:
         return _Answer.rejected(error, request_id, refusal_status=401)
     observation.client = token.name
+    responses, cache_key = gateway.responses, None
+    if responses is not None:
+        cache_key = responses.key(query, operation_name, variables, token.providers)
+        if cache_key is not None and (cached := responses.get(cache_key)) is not None:
+            observation.served_from_cache(cached.operation)
+            try:
+                gateway.rate_limiter.take(token.name, "query")
+            except RateLimited as error:
+                retry_after = str(error.details["retryAfter"])
+                return _Answer.failed(error, request_id, 429, retry_after=retry_after)
+            return _Answer.served(cached.body)
     try:
         document = parse_document(query, settings.limits.max_tokens)
         operations = _operations(document, operation_name)
@@ -210,12 +230,19 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     # included) reads it from this context variable and gives up once it has passed.
     deadline = asyncio.get_running_loop().time() + settings.request_deadline
     deadline_token = request_deadline.set(deadline)
+    # What the query reads upstream decides whether its response may be kept, and how long.
+    record = ReadRecord() if cache_key is not None and not mutates else None
+    record_token = read_record.set(record)
     try:
-        return _Answer(
-            await _execute(gateway.schema, document, query, variables, operations, context)
-        )
+        body = await _execute(gateway.schema, document, query, variables, operations, context)
     finally:
+        read_record.reset(record_token)
         request_deadline.reset(deadline_token)
+    if record is None or "errors" in body:
+        return _Answer(body)
+    raw = orjson.dumps(body)
+    responses.put(cache_key, raw, observation.operation, record)
+    return _Answer(body, raw=raw)
 
 
 async def _execute(
@@ -267,7 +294,7 @@ class FastJSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return content if isinstance(content, bytes) else orjson.dumps(content)
 
 
 @lru_cache(maxsize=512)

@@ -109,6 +109,11 @@ class GatewayMetrics:
             ["provider"],
             registry=registry,
         )
+        self.response_cache_hits = Counter(
+            "fleetql_response_cache_hits",
+            "GraphQL requests answered from the whole-response cache, without running.",
+            registry=registry,
+        )
         self.cache_evictions = Counter(
             "fleetql_cache_evictions",
             "Successful writes that emptied a provider's cache.",

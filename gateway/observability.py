@@ -163,6 +163,8 @@ class RequestObservation:
         self.client: str | None = None
         self.upstream_calls = 0
         self.cache_hits = 0
+        #: Answered from the whole-response cache (``gateway/response_cache.py``).
+        self.response_cached = False
         self._observability = observability
         self._status = 200
         self._codes: list[str] = []
@@ -179,6 +181,12 @@ class RequestObservation:
         if hit:
             self.cache_hits += 1
         self._observability.cache_read(provider, hit)
+
+    def served_from_cache(self, operation: str) -> None:
+        """The request was answered by the whole-response cache, for ``operation``."""
+        self.operation = operation
+        self.response_cached = True
+        self._observability.metrics.response_cache_hits.inc()
 
     def cache_evicted(self, provider: str) -> None:
         """Observe an eviction."""
@@ -226,6 +234,7 @@ class RequestObservation:
             "duration_ms": round(seconds * 1000, 1),
             "upstream_calls": self.upstream_calls,
             "cache_hits": self.cache_hits,
+            "response_cached": self.response_cached,
             "error_codes": self._codes,
         }
         request_log.info("graphql request", extra={"fields": fields})

@@ -209,6 +209,13 @@ class CacheTable(Table):
         "honoured; any successful mutation evicts that provider instance's entries; "
         "identical reads in flight share one upstream call",
     )
+    responses: bool = Field(
+        True,
+        description="also keep whole query responses (with `enabled`): a repeated query is "
+        "answered without running it, while every upstream read it was built from is fresh "
+        "and no write reached those providers since; keyed by document, operation, variables "
+        "and the client token's provider scope; responses with errors are never kept",
+    )
     servers: TimeToLive = Field(
         DEFAULT_TTLS["servers"], description="seconds a server read stays fresh"
     )
@@ -230,6 +237,10 @@ class CacheTable(Table):
     def ttls(self) -> dict[str, float]:
         """Seconds per resource kind; empty when the cache is off."""
         return {key: getattr(self, key) for key in DEFAULT_TTLS} if self.enabled else {}
+
+    def keeps_responses(self) -> bool:
+        """Whether whole responses are cached (they are built from cached reads only)."""
+        return self.enabled and self.responses
 
 
 class ObservabilitySettings(Table):
@@ -382,6 +393,8 @@ class Settings:
     #: Bearer token guarding /readyz and /metrics; None: they are open.
     ops_token: str | None = field(default=None, repr=False)
     compiled_execution: bool = _default(ServerTable, "compiled_execution")
+    #: Whole query responses cached (``[cache] enabled`` and ``responses``).
+    response_cache: bool = True
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
@@ -427,6 +440,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         max_connections=server.max_connections,
         ops_token=server.ops_token.get_secret_value() if server.ops_token else None,
         compiled_execution=server.compiled_execution,
+        response_cache=config.cache.keeps_responses(),
         observability=config.observability,
         source=source,
     )

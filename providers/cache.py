@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import httpx
 from cachetools import TLRUCache
 
-__all__ = ["DEFAULT_TTLS", "ReadCache", "request_key"]
+__all__ = ["DEFAULT_TTLS", "FRESH_UNTIL", "ReadCache", "ReadRecord", "read_record", "request_key"]
 
 #: Seconds an upstream read stays fresh, per resource kind (configurable under [cache]).
 DEFAULT_TTLS: dict[str, float] = {
@@ -32,6 +35,9 @@ DEFAULT_TTLS: dict[str, float] = {
     "traffic": 60.0,
     "catalog": 600.0,  # plans, sizes, regions, locations, stock
 }
+
+#: A stored response's extension: until when (``time.monotonic()``) it is fresh.
+FRESH_UNTIL = "fleetql.fresh_until"
 
 _CREDENTIAL_HEADERS = ("authorization", "x-auth-token", "cookie", "x-xsrf-token")
 _MAX_AGE = re.compile(r"max-age=(\d+)")
@@ -55,6 +61,37 @@ def _lifetime(response: httpx.Response, ttl: float) -> float:
         return 0.0
     max_age = _MAX_AGE.search(control)
     return min(ttl, float(max_age.group(1))) if max_age else ttl
+
+
+@dataclass
+class ReadRecord:
+    """What one GraphQL request read upstream, for the whole-response cache.
+
+    A response built from these reads stays valid until the freshest-ending read expires, and
+    only while no provider it read from has had a write since the read began (each provider's
+    ``ReadCache.generation`` then). One read that is never cached (cache off, ``no-store``,
+    ``resource=None``, a write) makes the response one that must not be stored either.
+    """
+
+    fresh_until: float = math.inf
+    #: Provider id -> its read cache's generation when the request's first read of it began.
+    generations: dict[str, int] = field(default_factory=dict)
+    storable: bool = True
+
+    def read(self, provider: str, generation: int, fresh_until: float | None) -> None:
+        """Note one read of ``provider`` begun at ``generation``, fresh until ``fresh_until``
+        (``None``: not stored by the read cache)."""
+        if fresh_until is None:
+            self.storable = False
+            return
+        self.fresh_until = min(self.fresh_until, fresh_until)
+        self.generations.setdefault(provider, generation)
+        if self.generations[provider] != generation:
+            self.storable = False  # a write landed between two of the request's reads
+
+
+#: The current GraphQL request's record of upstream reads; ``None`` outside a request.
+read_record: ContextVar[ReadRecord | None] = ContextVar("read_record", default=None)
 
 
 class ReadCache:
@@ -92,6 +129,11 @@ class ReadCache:
             flight.add_done_callback(lambda done: self._landed(key, resource, generation, done))
         return await asyncio.shield(flight)
 
+    @property
+    def generation(self) -> int:
+        """How many times a write has cleared this cache."""
+        return self._generation
+
     def clear(self) -> None:
         """Forget every entry; reads in flight now may predate the write and are not stored."""
         self._entries.clear()
@@ -108,4 +150,5 @@ class ReadCache:
         response = done.result()
         lifetime = _lifetime(response, self.ttl(resource)) if response.status_code == 200 else 0
         if lifetime > 0:
+            response.extensions = {**response.extensions, FRESH_UNTIL: time.monotonic() + lifetime}
             self._entries[key] = (response, lifetime)

@@ -43,7 +43,7 @@ from errors import (
     refused_as_invalid,
     upstream_reason,
 )
-from providers.cache import ReadCache, request_key
+from providers.cache import FRESH_UNTIL, ReadCache, read_record, request_key
 from providers.pool import SpreadPool
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
 
@@ -308,7 +308,10 @@ class UpstreamClient:
         retry = not write if retry is None else retry
         request = self._client.build_request(method, url, **kwargs)
         observer = upstream_observer.get()
+        record = read_record.get()
         if write:
+            if record is not None:
+                record.storable = False
             response = await self._transmit(request, write=True, retry=retry)
             # Remembered so that an unreadable answer to a write is reported as such.
             response.extensions = {**response.extensions, _WRITE: True}
@@ -318,8 +321,11 @@ class UpstreamClient:
                     observer.cache_evicted(self.provider_id)
             return response
         if self.cache.ttl(resource) <= 0:
+            if record is not None:
+                record.storable = False
             return await self._transmit(request, write=False, retry=retry)
         fetched = False
+        generation = self.cache.generation
 
         def fetch() -> Awaitable[httpx.Response]:
             nonlocal fetched
@@ -329,6 +335,8 @@ class UpstreamClient:
         response = await self.cache.read(request_key(request), resource, fetch)
         if observer is not None:
             observer.cache_read(self.provider_id, hit=not fetched)
+        if record is not None:
+            record.read(self.provider_id, generation, response.extensions.get(FRESH_UNTIL))
         return response
 
     async def _transmit(

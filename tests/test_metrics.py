@@ -60,7 +60,8 @@ def test_metrics_expose_the_series_after_queries(fresh):
         "b: server(input: {name: $b}) { name } }"
     )
     client.data(lookup, {"a": names[0], "b": names[1]})
-    client.data("query fleet { servers { entries { name } } }")  # served from the cache
+    client.data("query fleet { servers { entries { name } } }")  # the whole-response cache
+    client.data("query again { servers { entries { name } } }")  # its read: the read cache
     client.data(
         f'mutation rename {{ setServerAlias(input: {{server: {{name: "{names[0]}"}}, '
         'alias: "metrics"}) { server { name } } }'
@@ -88,6 +89,7 @@ def test_metrics_expose_the_series_after_queries(fresh):
     upstream_latency = "fleetql_upstream_request_duration_seconds_count"
     assert value(samples, upstream_latency, **upstream_labels) == exchanges
 
+    assert value(samples, "fleetql_response_cache_hits_total") == 1
     assert value(samples, "fleetql_cache_hits_total", provider="dp") >= 1
     assert value(samples, "fleetql_cache_misses_total", provider="dp") >= 1
     assert value(samples, "fleetql_cache_evictions_total", provider="dp") == 1

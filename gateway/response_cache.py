@@ -1,0 +1,100 @@
+"""Whole responses kept across requests: a hit skips parsing, execution and serialisation.
+
+An entry is the serialised body of a query whose every upstream read came from (or went into)
+the read cache (``providers/cache.py`` ``ReadRecord``), and it is served while two things
+hold: none of those reads has expired (the entry's TTL is the shortest they had left), and
+no provider it read from has had a successful write since the read began (each provider's
+read-cache generation is compared on every hit). So a write through this gateway makes the
+next read of any response built on that provider fresh, exactly as the read cache does, and a
+write that lands while a request is running keeps that request's response out of the cache.
+
+The key is the document text, the ``operationName``, the variables and the client token's
+provider scope: two tokens that see different providers never share an entry, and tokens
+that see the same ones do (the data is the same). Only whole successes are kept: a response
+with any error, a mutation, or one that read nothing upstream (introspection) is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from providers.cache import ReadRecord
+
+__all__ = ["MAX_RESPONSES", "CachedResponse", "ResponseCache"]
+
+#: Entries kept, least recently used dropped first.
+MAX_RESPONSES = 1024
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A serialised body, the operation label it was served under, and when it stops."""
+
+    body: bytes
+    operation: str
+    fresh_until: float
+    generations: tuple[tuple[str, int], ...]
+
+
+class ResponseCache:
+    """The gateway's whole-response cache; ``generation_of`` reads a provider's write count."""
+
+    def __init__(self, generation_of: Callable[[str], int], maxsize: int = MAX_RESPONSES) -> None:
+        self._generation_of = generation_of
+        self._maxsize = maxsize
+        self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
+
+    @staticmethod
+    def key(
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        providers: frozenset[str] | None,
+    ) -> bytes | None:
+        """The entry's key; ``providers`` is the token's scope (``None``: every provider).
+
+        ``None`` for variables nested deeper than orjson writes (255 levels; the request
+        decoder accepts 1,024): such a request is simply not cached.
+        """
+        scope = None if providers is None else sorted(providers)
+        parts = [query, operation_name, variables or {}, scope]
+        try:
+            text = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        return hashlib.sha256(text).digest()
+
+    def get(self, key: bytes) -> CachedResponse | None:
+        """The entry, if it is still fresh and nothing it read has been written since."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if time.monotonic() >= entry.fresh_until or any(
+            self._generation_of(provider) != generation
+            for provider, generation in entry.generations
+        ):
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> None:
+        """Keep ``body`` if ``record`` allows it (see the module's docstring)."""
+        if not record.storable or not record.generations:
+            return
+        generations = tuple(record.generations.items())
+        if any(self._generation_of(provider) != seen for provider, seen in generations):
+            return  # a write landed while the request ran
+        if record.fresh_until <= time.monotonic():
+            return
+        self._entries[key] = CachedResponse(body, operation, record.fresh_until, generations)
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)

@@ -1,0 +1,189 @@
+"""The whole-response cache: a repeated query is answered without running, never stale.
+
+Counts are of work done: documents executed (``FleetSchema.execute_document``) and upstream
+calls (the emulators' request logs). See gateway/response_cache.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulators.datapacket import app as datapacket_emulator
+from emulators.kit.server import EmulatorServer
+from gateway.app import create_app
+from gateway.response_cache import ResponseCache
+from gateway.settings import settings_from_dict
+from providers.cache import ReadRecord
+from schema import FleetSchema
+from tests.conftest import FULL, READ, TOKENS, GatewayClient, datapacket_config
+from tests.servers import InProcessGateway, stop_all, stop_soon
+
+LIST = "query fleet { servers(input: {pageSize: 5}) { entries { name alias } } }"
+
+
+@pytest.fixture
+def executions(monkeypatch) -> list[str]:
+    """The operations the gateway executed (a cache hit executes none)."""
+    ran: list[str] = []
+    execute = FleetSchema.execute_document
+
+    async def counted(self, document, query, **kwargs: Any):
+        ran.append(kwargs.get("operation_name") or "anonymous")
+        return await execute(self, document, query, **kwargs)
+
+    monkeypatch.setattr(FleetSchema, "execute_document", counted)
+    return ran
+
+
+@pytest.fixture
+def fleet() -> Iterator[Any]:
+    """A factory: ``count`` DataPacket emulators (``dp``, ``dq``) and a gateway over them."""
+    gateways: list[InProcessGateway] = []
+    upstreams: list[EmulatorServer] = []
+
+    def make(cache: dict[str, Any] | None = None, tokens=TOKENS, count: int = 2):
+        started = [
+            EmulatorServer(datapacket_emulator.create_app(size=10, seed=seed)).start()
+            for seed in range(1, count + 1)
+        ]
+        upstreams.extend(started)
+        providers = [
+            datapacket_config(server, id=id_)
+            for server, id_ in zip(started, ("dp", "dq"), strict=False)
+        ]
+        settings = settings_from_dict(
+            {"providers": providers, "tokens": tokens, "cache": cache or {}}
+        )
+        gateway = InProcessGateway(create_app(settings)).start()
+        gateways.append(gateway)
+        return GatewayClient(gateway), started
+
+    yield make
+    stop_all(gateways)
+    stop_soon(upstreams)
+
+
+def upstream_calls(upstreams: list[EmulatorServer]) -> int:
+    return sum(server.app.state.emulator.request_log.count() for server in upstreams)
+
+
+def test_a_repeated_query_is_answered_without_running_it(fleet, executions):
+    client, upstreams = fleet()
+    first = client.data(LIST)
+    calls = upstream_calls(upstreams)
+    assert client.data(LIST) == first
+    assert client.data(LIST) == first
+    assert executions == ["fleet"]
+    assert upstream_calls(upstreams) == calls
+
+
+def test_the_key_is_the_document_its_variables_and_its_operation(fleet, executions):
+    client, _ = fleet()
+    query = "query one($n: Int) { servers(input: {pageSize: $n}) { entries { name } } }"
+    sizes = [len(client.data(query, {"n": n})["servers"]["entries"]) for n in (1, 2, 1, 2)]
+    assert sizes == [1, 2, 1, 2]
+    assert executions == ["one", "one"]
+    two = "query a { account { name } } query b { servers { entriesTotalCount } }"
+    assert "account" in client.data(two, operation_name="a")
+    assert "servers" in client.data(two, operation_name="b")
+    assert executions == ["one", "one", "a", "b"]
+
+
+def test_a_write_makes_the_next_read_fresh(fleet, executions):
+    client, _ = fleet(count=1)
+    name = client.data(LIST)["servers"]["entries"][0]["name"]
+    client.data(
+        f'mutation {{ setServerAlias(input: {{server: {{name: "{name}"}}, alias: "renamed"}}) '
+        "{ server { name } } }"
+    )
+    entries = client.data(LIST)["servers"]["entries"]
+    assert next(e for e in entries if e["name"] == name)["alias"] == "renamed"
+    assert executions == ["fleet", "anonymous", "fleet"]
+
+
+def test_tokens_with_different_provider_scopes_never_share_an_entry(fleet, executions):
+    tokens = [
+        {"name": "all", "scope": "read-only", "token": READ},
+        {"name": "only-dp", "scope": "read-only", "token": "dp-only", "providers": ["dp"]},
+        {"name": "only-dq", "scope": "read-only", "token": "dq-only", "providers": ["dq"]},
+        {"name": "also-dq", "scope": "read-only", "token": "dq-too", "providers": ["dq"]},
+    ]
+    client, _ = fleet(tokens=tokens)
+    query = "{ servers(input: {pageSize: 20}) { entries { provider { id } } } }"
+
+    def providers(token: str) -> set[str]:
+        entries = client.data(query, token=token)["servers"]["entries"]
+        return {entry["provider"]["id"] for entry in entries}
+
+    assert providers("dp-only") == {"dp"}
+    assert providers("dq-only") == {"dq"}
+    assert providers(READ) == {"dp", "dq"}
+    assert len(executions) == 3
+    # The same scope is the same data: a second token scoped to dq shares dq's entry.
+    assert providers("dq-too") == {"dq"}
+    assert providers("dp-only") == {"dp"}
+    assert len(executions) == 3
+
+
+@pytest.mark.parametrize("cache", [{"responses": False}, {"enabled": False}])
+def test_switched_off_every_query_runs(fleet, executions, cache):
+    client, _ = fleet(cache=cache)
+    client.data(LIST)
+    client.data(LIST)
+    assert executions == ["fleet", "fleet"]
+
+
+def test_responses_with_errors_and_mutations_are_not_kept(fleet, executions):
+    client, _ = fleet()
+    missing = 'query missing { server(input: {name: "DP-99999999"}) { name } }'
+    for _ in range(2):
+        assert client.query(missing)["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert executions == ["missing", "missing"]
+
+
+def test_reads_that_are_never_cached_keep_the_response_out():
+    generations = {"dp": 0}
+    cache = ResponseCache(generations.__getitem__)
+    key = ResponseCache.key("{ x }", None, None, None)
+
+    def stored(record: ReadRecord) -> bool:
+        cache.put(key, b"{}", "x", record)
+        return cache.get(key) is not None
+
+    fresh = 10**12
+    kept = ReadRecord()
+    kept.read("dp", 0, fresh)
+    assert stored(kept)
+    uncached = ReadRecord()
+    uncached.read("dp", 0, fresh)
+    uncached.read("dp", 0, None)  # a no-store answer, or the read cache off for its kind
+    cache = ResponseCache(generations.__getitem__)
+    assert not stored(uncached)
+    assert not stored(ReadRecord())  # read nothing upstream (introspection, __typename)
+
+
+def test_a_write_while_the_query_ran_keeps_its_response_out():
+    generations = {"dp": 0}
+    cache = ResponseCache(generations.__getitem__)
+    key = ResponseCache.key("{ x }", None, None, None)
+    record = ReadRecord()
+    record.read("dp", 0, 10**12)
+    generations["dp"] = 1  # a write cleared dp's read cache before the response was ready
+    cache.put(key, b"{}", "x", record)
+    assert cache.get(key) is None
+    # And an entry stored before a write is dropped at the next lookup.
+    record = ReadRecord()
+    record.read("dp", 1, 10**12)
+    cache.put(key, b"{}", "x", record)
+    assert cache.get(key) is not None
+    generations["dp"] = 2
+    assert cache.get(key) is None
+
+
+def test_full_access_and_read_only_tokens_of_one_scope_share_data(fleet, executions):
+    client, _ = fleet()
+    assert client.data(LIST, token=FULL) == client.data(LIST, token=READ)
+    assert executions == ["fleet"]
