@@ -35,7 +35,6 @@ from schema import FleetSchema, fleet_schema
 __all__ = ["Gateway", "create_app", "operator_guard", "tune_garbage_collector"]
 
 
-
 @dataclass
 class Gateway:
     """What every request handler needs, built once per process."""
