@@ -27,10 +27,13 @@ import orjson
 
 from providers.cache import ReadRecord
 
-__all__ = ["MAX_RESPONSES", "CachedResponse", "ResponseCache"]
+__all__ = ["MAX_RESPONSE_BYTES", "MAX_RESPONSES", "CachedResponse", "ResponseCache"]
 
 #: Entries kept, least recently used dropped first.
 MAX_RESPONSES = 1024
+#: Bytes of bodies kept in all, least recently used dropped first; a body over an eighth of
+#: it is not kept at all (it would push out many smaller ones).
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,18 @@ class CachedResponse:
 class ResponseCache:
     """The gateway's whole-response cache; ``generation_of`` reads a provider's write count."""
 
-    def __init__(self, generation_of: Callable[[str], int], maxsize: int = MAX_RESPONSES) -> None:
+    def __init__(
+        self,
+        generation_of: Callable[[str], int],
+        maxsize: int = MAX_RESPONSES,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
         self._generation_of = generation_of
         self._maxsize = maxsize
+        self._max_bytes = max_bytes
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
+        #: Bytes of the bodies kept.
+        self.size = 0
 
     @staticmethod
     def key(
@@ -80,21 +91,27 @@ class ResponseCache:
             self._generation_of(provider) != generation
             for provider, generation in entry.generations
         ):
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry
 
     def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> None:
         """Keep ``body`` if ``record`` allows it (see the module's docstring)."""
-        if not record.storable or not record.generations:
+        if not record.storable or not record.generations or len(body) > self._max_bytes // 8:
             return
         generations = tuple(record.generations.items())
         if any(self._generation_of(provider) != seen for provider, seen in generations):
             return  # a write landed while the request ran
         if record.fresh_until <= time.monotonic():
             return
+        self._drop(key)
         self._entries[key] = CachedResponse(body, operation, record.fresh_until, generations)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._maxsize:
-            self._entries.popitem(last=False)
+        self.size += len(body)
+        while len(self._entries) > self._maxsize or self.size > self._max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: bytes) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.size -= len(entry.body)

@@ -187,3 +187,24 @@ def test_full_access_and_read_only_tokens_of_one_scope_share_data(fleet, executi
     client, _ = fleet()
     assert client.data(LIST, token=FULL) == client.data(LIST, token=READ)
     assert executions == ["fleet"]
+
+
+def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
+    cache = ResponseCache({"dp": 0}.__getitem__, max_bytes=8000)
+
+    def put(name: str, size: int) -> bytes:
+        key = ResponseCache.key(name, None, None, None)
+        record = ReadRecord()
+        record.read("dp", 0, 10**12)
+        cache.put(key, b"x" * size, name, record)
+        return key
+
+    first, second = put("a", 900), put("b", 900)
+    assert cache.get(first) is not None  # a is now the most recently used
+    keys = [put(f"c{i}", 900) for i in range(7)]  # 8,100 bytes: one entry must go
+    assert cache.size == 7200
+    assert cache.get(second) is None  # the least recently used
+    assert cache.get(first) is not None
+    assert all(cache.get(key) is not None for key in keys)
+    assert cache.get(put("huge", 1001)) is None  # over an eighth of the budget: not kept
+    assert cache.size <= 8000
