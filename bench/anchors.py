@@ -49,10 +49,11 @@ from bench.config import BENCH_TOKEN, write_config
 from bench.processes import (
     Emulator,
     LoadDriver,
-    _die_with_parent,
     cpu_seconds,
+    die_with_parent,
     free_port,
     start_emulators,
+    uvicorn_command,
 )
 from bench.queries import SERVER_FIELDS
 from bench.run import RESULTS, describe_machine
@@ -174,7 +175,7 @@ class Gateway:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         try:
             self._wait_ready()
@@ -301,20 +302,7 @@ class Launcher:
             # One device list: the organization's, as the anchors read it.
             provider_options={"packet": {"organization_ids": [self.upstreams.organization]}},
         )
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.gateway_app:create",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        command = uvicorn_command(port)
         return Gateway(
             "fleetql",
             command,

@@ -27,9 +27,12 @@ __all__ = [
     "Emulator",
     "GatewayProcess",
     "LoadDriver",
+    "cpu_seconds",
+    "die_with_parent",
     "free_port",
     "start_emulators",
     "status_kb",
+    "uvicorn_command",
 ]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -93,7 +96,7 @@ def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
             stdout=subprocess.PIPE,
             cwd=_REPO,
             text=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         for backend in backends
     }
@@ -125,6 +128,24 @@ def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
     return emulators
 
 
+def uvicorn_command(port: int) -> list[str]:
+    """``uvicorn bench.gateway_app:create`` on loopback ``port``: one worker, quiet logs."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.gateway_app:create",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 class GatewayProcess:
     """``uvicorn bench.gateway_app:create`` with ``workers`` worker processes on loopback.
 
@@ -141,20 +162,7 @@ class GatewayProcess:
         fleetql_serve: bool = False,
         stdout: IO[str] | None = None,
     ) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.gateway_app:create",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        command = uvicorn_command(port)
         if fleetql_serve:
             command = [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)]
             workers = 1
@@ -165,7 +173,7 @@ class GatewayProcess:
         self.workers = workers
         env = {**os.environ, "FLEETQL_CONFIG": str(config_path)}
         self.process = subprocess.Popen(
-            command, cwd=_REPO, env=env, stdout=stdout, stderr=stdout, preexec_fn=_die_with_parent
+            command, cwd=_REPO, env=env, stdout=stdout, stderr=stdout, preexec_fn=die_with_parent
         )
         try:
             self._wait_ready()
@@ -206,7 +214,7 @@ class GatewayProcess:
         _stop(self.process)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Runs in each child before exec: SIGTERM it when the benchmark process dies.
 
     An interrupted run then leaves no emulator, gateway or driver behind.
@@ -283,7 +291,7 @@ class LoadDriver:
             stdout=subprocess.PIPE,
             cwd=_REPO,
             text=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def run(self, job: dict[str, Any]) -> dict[str, Any]:
