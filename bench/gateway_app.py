@@ -1,8 +1,8 @@
 """The app factory uvicorn runs in each gateway worker: settings from ``$FLEETQL_CONFIG``.
 
-``uvicorn --workers N`` needs an import string rather than an app object, and
-``fleetql serve`` runs one worker, so the benchmark starts
-``uvicorn bench.gateway_app:create --factory``.
+uvicorn's ``workers`` need an import string rather than an app object, and ``fleetql
+serve`` runs one worker, so the benchmark's ``bench.gateway_server`` serves
+``bench.gateway_app:create`` as a factory.
 """
 
 from __future__ import annotations

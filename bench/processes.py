@@ -129,25 +129,13 @@ def start_emulators(sizes: dict[str, int], latency_ms: float) -> list[Emulator]:
 
 
 def uvicorn_command(port: int) -> list[str]:
-    """``uvicorn bench.gateway_app:create`` on loopback ``port``: one worker, quiet logs."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.gateway_app:create",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    """The gateway under uvicorn on loopback ``port`` (``bench.gateway_server``): one worker,
+    quiet logs, FleetQL's own connection options; add ``--workers N`` for more."""
+    return [sys.executable, "-m", "bench.gateway_server", "--port", str(port)]
 
 
 class GatewayProcess:
-    """``uvicorn bench.gateway_app:create`` with ``workers`` worker processes on loopback.
+    """The gateway (``bench.gateway_server``) with ``workers`` worker processes on loopback.
 
     ``fleetql_serve`` runs ``fleetql serve`` instead (one process, with the gateway's own
     uvicorn options: its protocol, timeouts and connection cap), its output to ``stdout``.

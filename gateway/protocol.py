@@ -9,12 +9,17 @@ sends its request head a byte at a time holds the connection for as long as it l
 
 This subclass answers both refusals with a JSON body, and closes a connection whose request
 head has not fully arrived ``header_timeout`` seconds after the connection opened or after
-its previous response ended. Everything else is uvicorn's.
+its previous response ended. It also turns Nagle's algorithm off on every connection: asyncio
+does so only for sockets created with ``IPPROTO_TCP``, which uvicorn's own bind (its
+``--workers`` mode) does not pass, and a keep-alive response written in two parts then waits
+for the client's delayed ACK (44 ms per request with 2 workers against 1 ms with one).
+Everything else is uvicorn's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import h11
@@ -56,8 +61,11 @@ class GatewayProtocol(H11Protocol):
         self.limit_concurrency = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Start the head deadline; a connection over the cap is only ever refused."""
+        """No Nagle; start the head deadline; a connection over the cap is only ever refused."""
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.max_connections is not None and len(self.connections) > self.max_connections:
             self.app = self._refuse_over_capacity
         self._start_header_timer()
