@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import graphql_endpoint
+from gateway.idempotency import IdempotencyStore, LocalIdempotencyStore
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.middleware import (
     JsonCorsMiddleware,
@@ -48,6 +49,8 @@ class Gateway:
     observability: Observability
     #: Whole query responses (``gateway/response_cache.py``); ``None``: off.
     responses: ResponseCache | None = None
+    #: First responses of mutations sent with an ``Idempotency-Key`` (``gateway/idempotency.py``).
+    idempotency: IdempotencyStore = field(default_factory=LocalIdempotencyStore)
 
 
 def create_app(
@@ -110,8 +113,8 @@ def create_app(
             allow_origins=list(settings.cors_origins),
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         )
     # Outermost: preflight and CORS refusals get a request id as well.
     app.add_middleware(RequestIdMiddleware, observer=gateway.observability)
