@@ -29,6 +29,7 @@ from gateway.ratelimit import TokenRateLimiter
 from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from gateway.tracing import Tracing, tracing_from_settings
+from providers.cluster import SharedStore
 from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
 from schema import FleetSchema, fleet_schema
@@ -51,6 +52,8 @@ class Gateway:
     responses: ResponseCache | None = None
     #: First responses of mutations sent with an ``Idempotency-Key`` (``gateway/idempotency.py``).
     idempotency: IdempotencyStore = field(default_factory=LocalIdempotencyStore)
+    #: The Redis several replicas share (``[cluster]``); ``None``: all state in process.
+    cluster: SharedStore | None = None
 
 
 def create_app(
@@ -72,6 +75,7 @@ def create_app(
     on every check.
     """
     providers = ProviderSet(create_provider(config) for config in settings.providers)
+    cluster = SharedStore(settings.cluster) if settings.cluster is not None else None
     gateway = Gateway(
         settings=settings,
         providers=providers,
@@ -80,17 +84,20 @@ def create_app(
         rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
         schema=fleet_schema(),
         observability=Observability(
-            GatewayMetrics(providers), tracing or tracing_from_settings(settings)
+            GatewayMetrics(providers, cluster=cluster), tracing or tracing_from_settings(settings)
         ),
         responses=(
             ResponseCache(lambda provider: providers.by_id[provider].http.cache.generation)
             if settings.response_cache
             else None
         ),
+        cluster=cluster,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if cluster is not None:
+            await cluster.start()  # an unreachable Redis degrades it; start-up goes on
         await gateway.providers.start()
         if tune_gc:
             tune_garbage_collector()
@@ -99,6 +106,8 @@ def create_app(
         finally:
             # uvicorn runs this once in-flight requests finished or its deadline passed.
             await gateway.providers.close()
+            if cluster is not None:
+                await cluster.close()
             gateway.observability.tracing.shutdown()
 
     app = FastAPI(
@@ -136,15 +145,18 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False, dependencies=operators_only)
     async def readyz() -> JSONResponse:
-        """``up`` (every provider answers), ``degraded`` (some do) or ``down`` (none: 503)."""
+        """``up`` (every provider answers), ``degraded`` (some do, or the shared Redis does
+        not) or ``down`` (no provider does: 503); ``cluster`` only when Redis is configured."""
         reachable = await gateway.health.check(gateway.providers)
         answering = sum(reachable.values())
         status = "up" if answering == len(reachable) else "degraded" if answering else "down"
         circuits = {provider.id: provider.guard.state for provider in gateway.providers.all}
-        return JSONResponse(
-            {"status": status, "providers": reachable, "circuits": circuits},
-            status_code=503 if status == "down" else 200,
-        )
+        body: dict[str, object] = {"status": status, "providers": reachable, "circuits": circuits}
+        if cluster is not None:
+            body["cluster"] = cluster.readiness()
+            if status == "up" and cluster.degraded_reason is not None:
+                body["status"] = "degraded"
+        return JSONResponse(body, status_code=503 if status == "down" else 200)
 
     if settings.observability.metrics:
 
