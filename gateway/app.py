@@ -16,7 +16,11 @@ from starlette.responses import JSONResponse, Response
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import graphql_endpoint
-from gateway.idempotency import IdempotencyStore, LocalIdempotencyStore
+from gateway.idempotency import (
+    IdempotencyStore,
+    LocalIdempotencyStore,
+    SharedIdempotencyStore,
+)
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.middleware import (
     JsonCorsMiddleware,
@@ -76,12 +80,16 @@ def create_app(
     """
     providers = ProviderSet(create_provider(config) for config in settings.providers)
     cluster = SharedStore(settings.cluster) if settings.cluster is not None else None
+    if cluster is not None:
+        providers.share(cluster)  # outbound rates, open circuits, Mammoth's action ids
     gateway = Gateway(
         settings=settings,
         providers=providers,
         tokens=TokenStore(settings.tokens),
         health=health or ProviderHealth(),
-        rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
+        rate_limiter=TokenRateLimiter(
+            settings.queries_per_minute, settings.mutations_per_minute, shared=cluster
+        ),
         schema=fleet_schema(),
         observability=Observability(
             GatewayMetrics(providers, cluster=cluster), tracing or tracing_from_settings(settings)
@@ -92,6 +100,9 @@ def create_app(
             else None
         ),
         cluster=cluster,
+        idempotency=(
+            SharedIdempotencyStore(cluster) if cluster is not None else LocalIdempotencyStore()
+        ),
     )
 
     @asynccontextmanager

@@ -195,7 +195,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         if cache_key is not None and (cached := responses.get(cache_key)) is not None:
             observation.served_from_cache(cached.operation)
             try:
-                gateway.rate_limiter.take(token.name, "query")
+                await gateway.rate_limiter.take(token.name, "query")
             except RateLimited as error:
                 retry_after = str(error.details["retryAfter"])
                 return _Answer.failed(error, request_id, 429, retry_after=retry_after)
@@ -216,7 +216,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         # Only a mutation's: a query runs again at no risk, so its header is ignored.
         header = request.headers.get(idempotency.HEADER) if mutates else None
         key = idempotency.idempotency_key(header)
-        gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
+        await gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
     except RateLimited as error:
         retry_after = str(error.details["retryAfter"])
         return _Answer.failed(error, request_id, 429, retry_after=retry_after)

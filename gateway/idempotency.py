@@ -15,12 +15,14 @@ the first response of a mutation that ran is kept 24 h, keyed by (client token n
 Only a response with ``data`` (the mutation ran) is kept: a request refused before running
 (its document, limits, rate limit) claims nothing, and may be sent again with the same key.
 The header on a query is ignored. ``IdempotencyStore`` is what the endpoint uses;
-``LocalIdempotencyStore`` keeps the records in this process.
+``LocalIdempotencyStore`` keeps the records in this process, ``SharedIdempotencyStore`` in
+Redis (``[cluster]``), so that a retry reaching another replica is answered as well.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections import OrderedDict
@@ -30,11 +32,13 @@ from typing import Any, Protocol
 import orjson
 
 from errors import BadRequest, IdempotencyConflict, ProviderUnavailable, ValidationFailed
+from providers.cluster import SharedStore, StoreUnavailable
 
 __all__ = [
     "HEADER",
     "IdempotencyStore",
     "LocalIdempotencyStore",
+    "SharedIdempotencyStore",
     "StoredResponse",
     "abandoned_response",
     "fingerprint",
@@ -189,6 +193,13 @@ class LocalIdempotencyStore:
     def __len__(self) -> int:
         return len(self._records)
 
+    def holds(self, scope: str) -> bool:
+        """Whether a live record of ``scope`` is kept here, running or finished."""
+        record = self._records.get(scope)
+        if record is None:
+            return False
+        return not record.done.is_set() or record.expires > time.monotonic()
+
     @property
     def bytes(self) -> int:
         """What the records held take, counted as their bodies plus a fixed overhead each."""
@@ -252,3 +263,123 @@ class LocalIdempotencyStore:
     def _drop(self, scope: str) -> None:
         record = self._records.pop(scope)
         self._bytes -= record.size
+
+
+#: Claim KEYS[1] for the request ARGV[1] (``R<fingerprint>``, kept ARGV[2] s) unless it is
+#: held: nil when claimed, else what it holds.
+_CLAIM_SCRIPT = """
+local held = redis.call('GET', KEYS[1])
+if held then return held end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""
+#: Delete KEYS[1] if it still holds the claim ARGV[1] (a run refused before it ran).
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+#: Seconds between two reads of a claim still running, while a duplicate waits for it.
+POLL = 0.05
+
+
+class SharedIdempotencyStore:
+    """First responses in Redis, one key per (token, key) scope: ``R<fingerprint>`` while the
+    first run is in flight (claimed atomically, so two replicas never both run it), then
+    ``D<fingerprint>``, a newline, the status, a newline and the body; both kept ``TTL`` s.
+
+    While Redis does not answer, ``local`` serves: a claim made there stays there. A claim
+    made in Redis whose response cannot be written back is kept in ``local`` as well, and
+    a duplicate reaching another replica meanwhile gets ``IDEMPOTENCY_CONFLICT`` once its
+    wait runs out, never a second run. A duplicate on a replica that cannot read Redis any
+    more gets the same.
+    """
+
+    def __init__(
+        self, store: SharedStore, local: LocalIdempotencyStore | None = None, ttl: float = TTL
+    ) -> None:
+        self._store = store
+        self.local = local or LocalIdempotencyStore(ttl=ttl)
+        self._ttl = int(ttl)
+        self._claim = store.register_script(_CLAIM_SCRIPT)
+        self._release = store.register_script(_RELEASE_SCRIPT)
+        self._claimed_locally: set[str] = set()
+
+    def _key(self, scope: str) -> str:
+        return self._store.key("idempotency", scope)
+
+    async def begin(self, scope: str, request: str, wait: float) -> StoredResponse | None:
+        """See ``IdempotencyStore.begin``."""
+        if self.local.holds(scope):  # claimed here while Redis was away: it stays here
+            return await self._begin_locally(scope, request, wait)
+        key, claim = self._key(scope), b"R" + request.encode()
+        deadline = time.monotonic() + wait
+        try:
+            held = await self._store.attempt(
+                "idempotency_claim", lambda redis: self._claim(keys=[key], args=[claim, self._ttl])
+            )
+        except StoreUnavailable:
+            return await self._begin_locally(scope, request, wait)
+        while held is not None:
+            state, held_request, response = _parse(held)
+            if held_request != request:
+                raise mismatch()
+            if state == b"D":
+                return response
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise still_running(wait)
+            await asyncio.sleep(min(POLL, remaining))
+            try:
+                held = await self._store.attempt(
+                    "idempotency_read",
+                    lambda redis: self._claim(keys=[key], args=[claim, self._ttl]),
+                )
+            except StoreUnavailable:
+                raise still_running(wait) from None
+        return None
+
+    async def _begin_locally(self, scope: str, request: str, wait: float) -> StoredResponse | None:
+        response = await self.local.begin(scope, request, wait)
+        if response is None:
+            self._claimed_locally.add(scope)
+        return response
+
+    async def finish(self, scope: str, request: str, response: StoredResponse) -> None:
+        """See ``IdempotencyStore.finish``."""
+        if scope in self._claimed_locally:
+            self._claimed_locally.discard(scope)
+            await self.local.finish(scope, request, response)
+            return
+        if len(response.body) > self.local.max_bytes // 8:
+            response = too_large_response(len(response.body))
+        done = b"D" + request.encode() + b"\n" + response.to_bytes()
+        key = self._key(scope)
+        try:
+            await self._store.attempt(
+                "idempotency_store", lambda redis: redis.set(key, done, ex=self._ttl)
+            )
+        except StoreUnavailable:
+            # Kept here at least: a retry reaching this replica is answered.
+            await self.local.begin(scope, request, 0)
+            await self.local.finish(scope, request, response)
+
+    async def release(self, scope: str, request: str) -> None:
+        """See ``IdempotencyStore.release``."""
+        if scope in self._claimed_locally:
+            self._claimed_locally.discard(scope)
+            await self.local.release(scope, request)
+            return
+        key, claim = self._key(scope), b"R" + request.encode()
+        with contextlib.suppress(StoreUnavailable):  # the claim then expires with its TTL
+            await self._store.attempt(
+                "idempotency_release", lambda redis: self._release(keys=[key], args=[claim])
+            )
+
+
+def _parse(held: bytes) -> tuple[bytes, str, StoredResponse | None]:
+    """(state, fingerprint, response) of a record ``SharedIdempotencyStore`` wrote."""
+    state, rest = held[:1], held[1:]
+    if state == b"R":
+        return state, rest.decode(), None
+    request, _, stored = rest.partition(b"\n")
+    return state, request.decode(), StoredResponse.from_bytes(stored)
