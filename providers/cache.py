@@ -24,6 +24,13 @@ replica's next read fresh, and a read in flight across a write is never stored, 
 in process. The small in-process layer in front keeps decoded bodies (no decoding per hit);
 it is exact because its entries carry the generation they were read at.
 
+Identical reads in flight on several replicas share one upstream call: a miss takes a flight
+lock (``<key_prefix>flight:<provider id>:<request_key>``, ``SET NX PX`` in the lookup script,
+valued with the generation, so a lock of an older one is free), and the other replicas look
+for the entry again with a growing pause for at most ``FLIGHT_WAIT``, then call upstream
+themselves rather than fail. A holder with nothing to share marks its lock given up, which
+sends its waiters upstream at once.
+
 A generation starts (when its key is missing: never written, or Redis restarted empty) at
 Redis' clock in microseconds, so it never repeats a value an older entry carries. When Redis
 is unreachable, reads use the in-process cache alone (entries read meanwhile carry no
@@ -39,6 +46,7 @@ import asyncio
 import hashlib
 import math
 import re
+import secrets
 import struct
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -180,24 +188,46 @@ local function generation(key)
   return redis.call('GET', key)
 end
 """
-#: KEYS: generation, entry; ARGV: the generation of the in-process entry ("" if none).
-#: -> {generation} or {generation, entry, its milliseconds left} when the entry is current.
+#: KEYS: generation, entry, flight lock; ARGV: the generation of the in-process entry ("" if
+#: none), this flight's token ("": only look), the lock's lifetime (ms). A lock is held by
+#: "<generation>:<token>"; one of an older generation is free, "<generation>:!" says its
+#: flight gave up. -> {generation} when the in-process entry is current, {generation, entry,
+#: its milliseconds left} when the shared one is, else {generation, LOOKED | HOLDING |
+#: WAIT | ABANDONED}.
 _LOOKUP = (
     _START_GENERATION
     + """
 local current = generation(KEYS[1])
 if ARGV[1] == current then return {current} end
+local mine = current .. ':'
 local entry = redis.call('GET', KEYS[2])
-if not entry or string.sub(entry, 1, #current + 1) ~= current .. ':' then
-  return {current}
+if entry and string.sub(entry, 1, #mine) == mine then
+  return {current, entry, redis.call('PTTL', KEYS[2])}
 end
-return {current, entry, redis.call('PTTL', KEYS[2])}
+if ARGV[2] == '' then return {current, 0} end
+local holder = redis.call('GET', KEYS[3])
+if holder and string.sub(holder, 1, #mine) == mine then
+  if holder == mine .. ARGV[2] then return {current, 1} end
+  if holder == mine .. '!' then return {current, 3} end
+  return {current, 2}
+end
+redis.call('SET', KEYS[3], mine .. ARGV[2], 'PX', ARGV[3])
+return {current, 1}
 """
 )
-#: KEYS: generation, entry; ARGV: the generation the read began at, the entry, its TTL (ms).
+LOOKED, HOLDING, WAIT, ABANDONED = 0, 1, 2, 3
+#: KEYS: generation, entry, flight lock; ARGV: the generation the read began at, the entry,
+#: its TTL (ms), the lock's value if this flight holds it. Releases the lock, then stores.
 _STORE = """
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+#: KEYS: flight lock; ARGV: its value, the generation, how long (ms) to say it gave up.
+_ABANDON = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2] .. ':!', 'PX', ARGV[3])
 return 1
 """
 #: KEYS: generation. -> the new generation.
@@ -210,15 +240,45 @@ return redis.call('INCR', KEYS[1])
 )
 
 
-class SharedReads:
-    """One provider instance's read cache entries and generation, in the shared store."""
+#: Seconds a replica waits for an identical read in flight on another replica before making
+#: its own call; the flight lock lives as long (a replica that died holding it frees it so).
+FLIGHT_WAIT = 2.0
+#: Seconds between looks for that read's entry: the first pause, doubled up to the cap.
+POLL_FIRST = 0.005
+POLL_MOST = 0.05
+#: Seconds a flight that got no shareable answer marks its lock abandoned: readers arriving
+#: meanwhile call upstream at once rather than queue behind one another.
+ABANDONED_FOR = 1.0
 
-    def __init__(self, store: SharedStore, provider_id: str) -> None:
+
+@dataclass
+class Flight:
+    """One replica's turn at a shared read: its token, and whether it holds the lock."""
+
+    token: str
+    generation: bytes
+    holding: bool = False
+
+    @property
+    def lock_value(self) -> bytes:
+        """The flight lock's value while this flight holds it."""
+        return self.generation + b":" + self.token.encode()
+
+
+class SharedReads:
+    """One provider instance's read cache entries, generation and flight locks in Redis."""
+
+    def __init__(
+        self, store: SharedStore, provider_id: str, *, flight_wait: float = FLIGHT_WAIT
+    ) -> None:
         self.store = store
+        self.flight_wait = flight_wait
         self.generation_key = store.key("gen", provider_id)
         self._entry_prefix = store.key("read", provider_id, "")
+        self._flight_prefix = store.key("flight", provider_id, "")
         self._lookup = store.register_script(_LOOKUP)
         self._store = store.register_script(_STORE)
+        self._abandon = store.register_script(_ABANDON)
         self._bump = store.register_script(_BUMP)
         #: A write succeeded while Redis was unreachable: the increment is still owed.
         self.bump_owed = False
@@ -228,35 +288,65 @@ class SharedReads:
     ) -> tuple[bytes, tuple[httpx.Response, float] | None]:
         """The current generation, and the shared entry with its seconds left if it is of
         that generation and ``held`` (the in-process entry's generation) is not."""
+        generation, found, _ = await self._look(key, held, "")
+        return generation, found
+
+    async def claim(
+        self, key: str, flight: Flight
+    ) -> tuple[bytes, tuple[httpx.Response, float] | None, int]:
+        """Like ``lookup``, and without a current entry take the flight lock if it is free:
+        the generation, the entry, and ``HOLDING``, ``WAIT`` or ``ABANDONED``."""
+        generation, found, state = await self._look(key, None, flight.token)
+        flight.holding = state == HOLDING and generation == flight.generation
+        return generation, found, state
+
+    async def _look(
+        self, key: str, held: bytes | None, token: str
+    ) -> tuple[bytes, tuple[httpx.Response, float] | None, int]:
         if self.bump_owed:
             await self.bump()
-
-        async def run(redis) -> list:
-            keys = [self.generation_key, self._entry_prefix + key]
-            return await self._lookup(keys=keys, args=[held or b""], client=redis)
-
-        answer = await self.store.attempt("cache_read", run)
+        keys = [self.generation_key, self._entry_prefix + key, self._flight_prefix + key]
+        args = [held or b"", token, max(1, int(self.flight_wait * 1000))]
+        answer = await self.store.attempt(
+            "cache_read", lambda redis: self._lookup(keys=keys, args=args, client=redis)
+        )
         generation = answer[0]
         if len(answer) == 1:
-            return generation, None
+            return generation, None, LOOKED
+        if len(answer) == 2:
+            return generation, None, int(answer[1])
         blob, milliseconds = answer[1], answer[2]
         seconds = milliseconds / 1000 if milliseconds > 0 else 0.0
-        return generation, (unpack(blob[len(generation) + 1 :]), seconds)
+        return generation, (unpack(blob[len(generation) + 1 :]), seconds), LOOKED
 
     async def keep(
-        self, key: str, generation: bytes, response: httpx.Response, lifetime: float
+        self, key: str, flight: Flight, response: httpx.Response, lifetime: float
     ) -> None:
-        """Store ``response`` for ``lifetime`` seconds if ``generation`` is still current."""
-        entry = generation + b":" + pack(response)
-        milliseconds = max(1, int(lifetime * 1000))
+        """Store ``response`` for ``lifetime`` seconds if the flight's generation is still
+        current, releasing its lock."""
+        entry = flight.generation + b":" + pack(response)
+        keys = [self.generation_key, self._entry_prefix + key, self._flight_prefix + key]
+        args = [
+            flight.generation,
+            entry,
+            max(1, int(lifetime * 1000)),
+            flight.lock_value if flight.holding else b"",
+        ]
+        await self.store.attempt(
+            "cache_store", lambda redis: self._store(keys=keys, args=args, client=redis)
+        )
+        flight.holding = False
 
-        async def run(redis) -> int:
-            keys = [self.generation_key, self._entry_prefix + key]
-            return await self._store(
-                keys=keys, args=[generation, entry, milliseconds], client=redis
-            )
-
-        await self.store.attempt("cache_store", run)
+    async def abandon(self, key: str, flight: Flight) -> None:
+        """The flight has nothing to share: tell its waiters to call upstream themselves."""
+        if not flight.holding:
+            return
+        keys = [self._flight_prefix + key]
+        args = [flight.lock_value, flight.generation, int(ABANDONED_FOR * 1000)]
+        flight.holding = False
+        await self.store.attempt(
+            "cache_store", lambda redis: self._abandon(keys=keys, args=args, client=redis)
+        )
 
     async def bump(self) -> None:
         """Increment the generation: every replica's entries of this instance are stale."""
@@ -322,9 +412,7 @@ class ReadCache:
         flight = self._in_flight.get(key)
         if flight is None:
             flight = self._in_flight[key] = asyncio.ensure_future(fetch())
-            flight.add_done_callback(
-                lambda done: self._landed(key, key, resource, generation, None, done)
-            )
+            flight.add_done_callback(lambda done: self._landed(key, resource, generation, done))
         return await asyncio.shield(flight), generation
 
     async def _read_shared(
@@ -352,16 +440,12 @@ class ReadCache:
         flight = self._in_flight.get(flight_key)
         if flight is None:
             flight = self._in_flight[flight_key] = asyncio.ensure_future(
-                self._fetch_and_share(key, resource, fetch, shared_generation, local_generation)
+                self._shared_flight(key, resource, fetch, shared_generation, local_generation)
             )
-            flight.add_done_callback(
-                lambda done: self._landed(
-                    flight_key, key, resource, local_generation, shared_generation, done
-                )
-            )
+            flight.add_done_callback(lambda done: self._flown(flight_key, done))
         return await asyncio.shield(flight), generation
 
-    async def _fetch_and_share(
+    async def _shared_flight(
         self,
         key: str,
         resource: str,
@@ -369,22 +453,59 @@ class ReadCache:
         shared_generation: bytes | None,
         local_generation: int,
     ) -> httpx.Response:
-        """The upstream answer, stored in Redis first (if still current) so that the other
-        replicas' next lookups find it."""
-        response = await fetch()
+        """This replica's one read of ``key``: another replica's answer if one is in flight
+        (waiting at most ``flight_wait``), else an upstream call, stored in Redis before it
+        is returned so that the waiting replicas find it."""
+        shared = self.shared
+        flight = None
+        if shared is not None and shared_generation is not None:
+            flight = Flight(secrets.token_hex(8), shared_generation)
+            found = await self._wait_for_flight(shared, key, flight)
+            if found is not None:
+                response, lifetime = found
+                if lifetime > 0 and local_generation == self._generation:
+                    self._keep(key, response, lifetime, shared_generation)
+                return response
+        try:
+            response = await fetch()
+        except BaseException:
+            if shared is not None and flight is not None:
+                await _quietly(shared.abandon(key, flight))
+            raise
         lifetime = _lifetime(response, self.ttl(resource)) if response.status_code == 200 else 0
-        if (
-            self.shared is not None
-            and shared_generation is not None
-            and lifetime > 0
-            and local_generation == self._generation
-            and self._shareable(response)
-        ):
-            try:
-                await self.shared.keep(key, shared_generation, response, lifetime)
-            except StoreUnavailable:
-                pass  # kept in process only; the next replica reads upstream itself
+        current = local_generation == self._generation
+        if shared is not None and flight is not None:
+            if lifetime > 0 and current and self._shareable(response):
+                # Kept in process only when Redis fails; the others then read upstream.
+                await _quietly(shared.keep(key, flight, response, lifetime))
+            else:
+                await _quietly(shared.abandon(key, flight))
+        if lifetime > 0 and current:
+            self._keep(key, response, lifetime, shared_generation)
         return response
+
+    async def _wait_for_flight(
+        self, shared: SharedReads, key: str, flight: Flight
+    ) -> tuple[httpx.Response, float] | None:
+        """Another replica's fresh answer, or ``None`` once this replica should call upstream
+        itself: it holds the lock, the holder gave up, a write moved the generation, Redis
+        failed, or ``flight_wait`` has passed."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + shared.flight_wait
+        pause = POLL_FIRST
+        while True:
+            try:
+                generation, found, state = await shared.claim(key, flight)
+            except StoreUnavailable:
+                return None
+            if generation != flight.generation:
+                return None  # a write landed: nothing shared is of this read's generation
+            if found is not None:
+                return found
+            if state != WAIT or loop.time() + pause > give_up:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, POLL_MOST)
 
     @property
     def generation(self) -> int:
@@ -410,33 +531,36 @@ class ReadCache:
             except StoreUnavailable:
                 pass  # owed: the next lookup that reaches Redis pays it first
 
-    async def current_generation(self) -> Generation:
-        """The generation a read beginning now would record (a Redis round trip if shared)."""
-        return (await current_generations([self]))[0]
-
     def _keep(
         self, key: str, response: httpx.Response, lifetime: float, shared: bytes | None
     ) -> None:
         response.extensions = {**response.extensions, FRESH_UNTIL: time.monotonic() + lifetime}
         self._entries[key] = (response, lifetime, shared)
 
-    def _landed(
-        self,
-        flight_key: Hashable,
-        key: str,
-        resource: str,
-        generation: int,
-        shared: bytes | None,
-        done: asyncio.Future[httpx.Response],
-    ) -> None:
+    def _flown(self, flight_key: Hashable, done: asyncio.Future[httpx.Response]) -> None:
+        """A shared flight ended (it kept its own answer): forget it."""
         if self._in_flight.get(flight_key) is done:
             del self._in_flight[flight_key]
+
+    def _landed(
+        self, key: str, resource: str, generation: int, done: asyncio.Future[httpx.Response]
+    ) -> None:
+        if self._in_flight.get(key) is done:
+            del self._in_flight[key]
         if generation != self._generation or done.cancelled() or done.exception() is not None:
             return
         response = done.result()
         lifetime = _lifetime(response, self.ttl(resource)) if response.status_code == 200 else 0
         if lifetime > 0:
-            self._keep(key, response, lifetime, shared)
+            self._keep(key, response, lifetime, None)
+
+
+async def _quietly(operation: Awaitable[None]) -> None:
+    """Run a best-effort Redis operation: unavailable, it is simply not done."""
+    try:
+        await operation
+    except StoreUnavailable:
+        pass
 
 
 async def current_generations(caches: Sequence[ReadCache]) -> list[Generation]:

@@ -23,7 +23,7 @@ from gateway.app import create_app
 from gateway.settings import settings_from_dict
 from providers.cache import ReadCache, SharedReads
 from providers.cluster import ClusterSettings, SharedStore
-from tests.conftest import TOKENS, GatewayClient, datapacket_config
+from tests.conftest import FULL, TOKENS, GatewayClient, datapacket_config
 from tests.redis_server import RedisServer
 from tests.servers import InProcessGateway, serving, stop_all
 
@@ -195,3 +195,95 @@ def test_the_generation_never_repeats_after_redis_restarts_empty(replicas):
         asyncio.run(asyncio.sleep(0.02))
     replicas.b.data(rename("after restart"))
     assert replicas.a.data(ALIAS) == {"server": {"alias": "after restart"}}
+
+
+def test_twenty_concurrent_identical_reads_on_two_replicas_make_one_upstream_call(replicas):
+    async def burst() -> list[dict]:
+        clients = [replicas.a.server.async_client(timeout=30), replicas.b.server.async_client()]
+        headers = {"Authorization": f"Bearer {FULL}"}
+        try:
+            responses = await asyncio.gather(
+                *(
+                    clients[i % 2].post("/graphql", json={"query": SERVERS}, headers=headers)
+                    for i in range(20)
+                )
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+        return [response.json() for response in responses]
+
+    replicas.upstream.app.state.emulator.faults.latency_ms = 300  # keep the first call in flight
+    bodies = asyncio.run(burst())
+    assert all(body == bodies[0] and "errors" not in body for body in bodies)
+    assert replicas.calls() == 1
+
+
+async def shared_caches(redis: RedisServer, flight_wait: float) -> list[ReadCache]:
+    """Two replicas' read caches of one provider instance, sharing ``redis``."""
+    caches = []
+    for _ in range(2):
+        cache = ReadCache({"servers": 60})
+        store = SharedStore(ClusterSettings(url=redis.url))
+        cache.share(SharedReads(store, "dp", flight_wait=flight_wait))
+        caches.append(cache)
+    return caches
+
+
+async def close_caches(caches: list[ReadCache]) -> None:
+    for cache in caches:
+        assert cache.shared is not None
+        await cache.shared.store.close()
+
+
+async def test_a_waiter_whose_holder_gives_up_calls_upstream_itself(redis_server):
+    """The holder's answer cannot be shared (a 503): the waiter stops waiting at once."""
+    a, b = await shared_caches(redis_server, flight_wait=30)
+    released, calls = asyncio.Event(), []
+
+    async def failing() -> httpx.Response:
+        calls.append("a")
+        await released.wait()
+        return httpx.Response(503)
+
+    async def answering() -> httpx.Response:
+        calls.append("b")
+        return httpx.Response(200, json={"alias": "from b"})
+
+    try:
+        holding = asyncio.ensure_future(a.read("k", "servers", failing))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(b.read("k", "servers", answering))
+        await asyncio.sleep(0.05)
+        assert calls == ["a"]  # B waits for A's flight
+        released.set()
+        assert (await holding)[0].status_code == 503
+        response, _ = await asyncio.wait_for(waiting, 5)  # far less than flight_wait
+        assert response.json() == {"alias": "from b"} and calls == ["a", "b"]
+    finally:
+        await close_caches([a, b])
+
+
+async def test_a_waiter_makes_its_own_call_after_a_bounded_wait(redis_server):
+    """A lock whose holder never answers (a replica that died) delays a read by
+    ``flight_wait`` at most; the read then goes upstream rather than failing."""
+    a, b = await shared_caches(redis_server, flight_wait=0.2)
+    hung, calls = asyncio.Event(), []
+
+    async def hanging() -> httpx.Response:
+        calls.append("a")
+        await hung.wait()
+        raise AssertionError("never answers")
+
+    async def answering() -> httpx.Response:
+        calls.append("b")
+        return httpx.Response(200, json={"alias": "from b"})
+
+    try:
+        holding = asyncio.ensure_future(a.read("k", "servers", hanging))
+        await asyncio.sleep(0.05)
+        response, _ = await asyncio.wait_for(b.read("k", "servers", answering), 5)
+        assert response.json() == {"alias": "from b"} and calls == ["a", "b"]
+        holding.cancel()
+    finally:
+        await close_caches([a, b])
