@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -33,6 +33,7 @@ from gateway.ratelimit import TokenRateLimiter
 from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from gateway.tracing import Tracing, tracing_from_settings
+from providers.cache import current_generations
 from providers.cluster import SharedStore
 from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
@@ -81,7 +82,11 @@ def create_app(
     providers = ProviderSet(create_provider(config) for config in settings.providers)
     cluster = SharedStore(settings.cluster) if settings.cluster is not None else None
     if cluster is not None:
-        providers.share(cluster)  # outbound rates, open circuits, Mammoth's action ids
+        providers.share(cluster)
+
+    async def generations_of(ids: Sequence[str]) -> list[Hashable]:
+        return await current_generations([providers.by_id[id].http.cache for id in ids])
+
     gateway = Gateway(
         settings=settings,
         providers=providers,
@@ -94,11 +99,7 @@ def create_app(
         observability=Observability(
             GatewayMetrics(providers, cluster=cluster), tracing or tracing_from_settings(settings)
         ),
-        responses=(
-            ResponseCache(lambda provider: providers.by_id[provider].http.cache.generation)
-            if settings.response_cache
-            else None
-        ),
+        responses=(ResponseCache(generations_of) if settings.response_cache else None),
         cluster=cluster,
         idempotency=(
             SharedIdempotencyStore(cluster) if cluster is not None else LocalIdempotencyStore()

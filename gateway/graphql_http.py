@@ -192,7 +192,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     responses, cache_key = gateway.responses, None
     if responses is not None:
         cache_key = responses.key(query, operation_name, variables, token.providers)
-        if cache_key is not None and (cached := responses.get(cache_key)) is not None:
+        if cache_key is not None and (cached := await responses.get(cache_key)) is not None:
             observation.served_from_cache(cached.operation)
             try:
                 await gateway.rate_limiter.take(token.name, "query")
@@ -325,7 +325,7 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
     if record is None or "errors" in body:
         return _Answer(body)
     raw = orjson.dumps(body)
-    responses.put(cache_key, raw, observation.operation, record)
+    await responses.put(cache_key, raw, observation.operation, record)
     return _Answer(body, raw=raw)
 
 

@@ -263,8 +263,10 @@ class Provider:
         return digest.hexdigest()
 
     def share(self, store: SharedStore) -> None:
-        """Share this account's state with the other replicas through ``store``: its
-        outbound rate and its open circuit (a kind may share more, e.g. Mammoth's action ids)."""
+        """Share this instance's state with the other replicas through ``store``: its read
+        cache, its account's outbound rate and open circuit (a kind may share more, e.g.
+        Mammoth's action ids)."""
+        self.http.share(store)
         self.guard.share(store, self.account_digest)
 
     async def start(self) -> None:

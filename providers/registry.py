@@ -70,7 +70,8 @@ class ProviderSet:
         return [provider for provider in self.all if provider.owns(server_name)]
 
     def share(self, store: SharedStore) -> None:
-        """Share every provider's account state with the other replicas (``Provider.share``)."""
+        """Share every provider's read cache and account state with the other replicas
+        through ``store`` (``Provider.share``)."""
         for provider in self.all:
             provider.share(store)
 
