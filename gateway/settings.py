@@ -188,7 +188,9 @@ class LimitsTable(Table):
         "query none",
     )
     queries_per_minute: Count = Field(
-        600, description="per client token; over it: HTTP 429, `RATE_LIMITED`, `Retry-After`"
+        600,
+        description="per client token (per replica; one budget for all with `[cluster]`); "
+        "over it: HTTP 429, `RATE_LIMITED`, `Retry-After`",
     )
     mutations_per_minute: Count = Field(60, description="per client token, like queries")
 

@@ -310,6 +310,7 @@ def test_a_power_action_sent_through_a_is_known_to_b(redis_server, mammoth, repl
     pair = Replicas([table], redis_server.url)
     replicas.append(pair)
     name = mammoth_server(pair)
+    assert pair.post(pair.b, progress(name)).json()["data"]["server"]["powerAction"] is None
     assert "errors" not in pair.post(pair.a, power_off(name)).json()
     seen = pair.post(pair.b, progress(name)).json()["data"]["server"]["powerAction"]
     assert (seen["type"], seen["status"]) == ("power_off", "in-progress")
