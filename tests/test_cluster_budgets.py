@@ -392,3 +392,37 @@ def test_with_redis_down_a_keyed_retry_is_answered_by_its_own_replica(
     assert "errors" not in pair.post(pair.b, POWER, {"Idempotency-Key": "k-2"}).json()
     assert writes(datapacket) == 2
     assert pair.fallbacks(pair.a)["idempotency_claim"] == 1  # the retry found it here
+
+
+def test_a_claim_whose_response_could_not_be_shared_is_never_run_twice(
+    redis_server, datapacket, replicas
+):
+    table = datapacket_config(datapacket)
+    pair = Replicas([table], redis_server.url, server={"request_deadline": 1})
+    replicas.append(pair)
+    datapacket.app.state.emulator.faults.hang = True  # until A's 1 s deadline
+    answers: list[httpx.Response] = []
+    first = threading.Thread(
+        target=lambda: answers.append(pair.post(pair.a, POWER, {"Idempotency-Key": "lost"}))
+    )
+    first.start()
+    wait_for(lambda: writes(datapacket) == 1, "the first run reached the upstream")
+    # A claimed the key in Redis; Redis now refuses to store its response (a write that fails,
+    # where a slow one would still land once Redis answers again).
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.acl_setuser("default", reset=False, commands=["-set"])
+    try:
+        first.join(timeout=30)
+    finally:
+        admin.acl_setuser("default", reset=False, commands=["+set"])
+    assert answers[0].json()["errors"][0]["extensions"]["outcome"] == "unknown"
+    assert pair.fallbacks(pair.a)["idempotency_store"] == 1
+    datapacket.app.state.emulator.faults.hang = False
+    # A kept it: a retry there is answered. B sees the claim only, and refuses to run it.
+    wait_for(lambda: pair.a.app.state.gateway.cluster.degraded_reason is None, "A restored")
+    assert pair.post(pair.a, POWER, {"Idempotency-Key": "lost"}).content == answers[0].content
+    refused = pair.post(pair.b, POWER, {"Idempotency-Key": "lost"})
+    assert refused.status_code == 409
+    assert error_codes(refused.json()) == ["IDEMPOTENCY_CONFLICT"]
+    assert int(refused.headers["retry-after"]) >= 1
+    assert writes(datapacket) == 1
