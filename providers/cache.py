@@ -33,8 +33,9 @@ sends its waiters upstream at once.
 
 A generation starts (when its key is missing: never written, or Redis restarted empty) at
 Redis' clock in microseconds, so it never repeats a value an older entry carries. When Redis
-is unreachable, reads use the in-process cache alone (entries read meanwhile carry no
-generation, and are not served once Redis is back); a write made meanwhile is pushed to
+is unreachable, reads use the in-process cache alone (entries read meanwhile carry the
+outage's number rather than a generation, so they are served neither once Redis is back nor
+in a later outage); a write made meanwhile is pushed to
 Redis (the increment) by the next read that reaches it. Until then, another replica can
 serve entries older than that write: the one window, bounded by the entries' TTL, and
 reported by ``/readyz``'s ``degraded``.
@@ -138,9 +139,15 @@ class ReadRecord:
 read_record: ContextVar[ReadRecord | None] = ContextVar("read_record", default=None)
 
 
-#: A read cache's generation: its local write count, paired with the shared one (``None``:
-#: Redis unreachable) when the cache is shared.
+#: A read cache's generation: its local write count, paired with the shared one when the
+#: cache is shared (``SharedReads.unreachable()`` while Redis is).
 Generation = Hashable
+
+
+def _reachable(generation: bytes) -> bool:
+    """Whether a shared generation was read from Redis (not ``SharedReads.unreachable``)."""
+    return not generation.startswith(b"!")
+
 
 #: The headers a cached entry keeps: the adapters read only the status and the body.
 _KEPT_HEADERS = ("content-type",)
@@ -282,6 +289,11 @@ class SharedReads:
         self._bump = store.register_script(_BUMP)
         #: A write succeeded while Redis was unreachable: the increment is still owed.
         self.bump_owed = False
+
+    def unreachable(self) -> bytes:
+        """The generation of what is read while Redis is unreachable: equal only within one
+        outage, never to a generation Redis gives (digits) nor to a missing one (``b""``)."""
+        return b"!%d" % self.store.outages
 
     async def lookup(
         self, key: str, held: bytes | None
@@ -425,7 +437,7 @@ class ReadCache:
         try:
             shared_generation, found = await self.shared.lookup(key, held)
         except StoreUnavailable:
-            shared_generation, found = None, None
+            shared_generation, found = self.shared.unreachable(), None
         generation = (shared_generation, local_generation)
         if cached is not None and held == shared_generation:
             return cached[0], generation
@@ -450,7 +462,7 @@ class ReadCache:
         key: str,
         resource: str,
         fetch: Callable[[], Awaitable[httpx.Response]],
-        shared_generation: bytes | None,
+        shared_generation: bytes,
         local_generation: int,
     ) -> httpx.Response:
         """This replica's one read of ``key``: another replica's answer if one is in flight
@@ -458,7 +470,7 @@ class ReadCache:
         is returned so that the waiting replicas find it."""
         shared = self.shared
         flight = None
-        if shared is not None and shared_generation is not None:
+        if shared is not None and _reachable(shared_generation):
             flight = Flight(secrets.token_hex(8), shared_generation)
             found = await self._wait_for_flight(shared, key, flight)
             if found is not None:
@@ -534,6 +546,7 @@ class ReadCache:
     def _keep(
         self, key: str, response: httpx.Response, lifetime: float, shared: bytes | None
     ) -> None:
+        """Keep ``response`` in process, tagged with the shared generation it was read at."""
         response.extensions = {**response.extensions, FRESH_UNTIL: time.monotonic() + lifetime}
         self._entries[key] = (response, lifetime, shared)
 
@@ -564,17 +577,20 @@ async def _quietly(operation: Awaitable[None]) -> None:
 
 
 async def current_generations(caches: Sequence[ReadCache]) -> list[Generation]:
-    """Each cache's current generation: for shared caches, one MGET of their counters (a
-    counter Redis cannot give is ``None``, never equal to one a read recorded from Redis)."""
+    """Each cache's current generation: for shared caches, one MGET of their counters. A
+    missing counter (Redis restarted empty) is ``b""``, which no read records; Redis
+    unreachable, each is ``SharedReads.unreachable()``, which only reads of this outage
+    recorded."""
     shared = [cache.shared for cache in caches if cache.shared is not None]
     if not shared:
         return [cache.generation for cache in caches]
     store = shared[0].store
     keys = [reads.generation_key for reads in shared]
     try:
-        values = iter(await store.attempt("generations", lambda redis: redis.mget(keys)))
+        answer = await store.attempt("generations", lambda redis: redis.mget(keys))
+        values = iter([value if value is not None else b"" for value in answer])
     except StoreUnavailable:
-        values = iter([None] * len(keys))
+        values = iter([reads.unreachable() for reads in shared])
     return [
         (next(values), cache.generation) if cache.shared is not None else cache.generation
         for cache in caches

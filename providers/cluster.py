@@ -88,6 +88,9 @@ class SharedStore:
         self.timeout = settings.timeout
         #: Operation name -> failures that made a caller fall back.
         self.fallbacks: Counter[str] = Counter()
+        #: How many times the store has become degraded (state read meanwhile is tagged
+        #: with it, so that one outage's state never passes for another's).
+        self.outages = 0
         self._reconnect_first = reconnect_first
         self._reconnect_most = reconnect_most
         self._degraded_reason: str | None = None
@@ -167,6 +170,7 @@ class SharedStore:
         self.fallbacks[operation] += 1
         reason = f"redis {operation} failed: {self._describe(error)}"
         if self._degraded_reason is None:
+            self.outages += 1
             self._degraded_reason = reason
             log.warning("cluster store degraded: %s", reason)
             if not self._closed and self._reconnecting is None:

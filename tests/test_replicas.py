@@ -10,6 +10,7 @@ answers and counts: the emulator's request log says how many upstream calls were
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from tests.redis_server import RedisServer
 from tests.servers import InProcessGateway, serving, stop_all
 
 ALIAS = '{ server(input: {name: "DP-12345"}) { alias } }'
+ORIGINAL = "Load Balancer 01"
 SERVERS = "{ servers(input: {pageSize: 5}) { entries { name alias } } }"
 
 
@@ -287,3 +289,73 @@ async def test_a_waiter_makes_its_own_call_after_a_bounded_wait(redis_server):
         holding.cancel()
     finally:
         await close_caches([a, b])
+
+
+def wait_until_healthy(*clients: GatewayClient) -> None:
+    """Wait (bounded) for each replica's background ping to restore its store."""
+    for client in clients:
+        store = client.server.app.state.gateway.cluster
+        for _ in range(500):
+            if store.degraded_reason is None:
+                break
+            time.sleep(0.02)
+        assert store.degraded_reason is None
+
+
+def test_redis_stopped_mid_test_then_restarted(replicas):
+    assert replicas.a.data(ALIAS) == replicas.b.data(ALIAS) == {"server": {"alias": ORIGINAL}}
+    replicas.redis.stop()
+
+    # Both replicas keep answering the right data, from their in-process caches.
+    for client in (replicas.a, replicas.b):
+        assert client.data(ALIAS) == {"server": {"alias": ORIGINAL}}
+        calls = replicas.calls()
+        assert client.data(ALIAS) == {"server": {"alias": ORIGINAL}}
+        assert replicas.calls() == calls
+        ready = client.http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert ready.json()["cluster"]["status"] == "degraded"
+        assert "could not connect" in ready.json()["cluster"]["reason"]
+    # A write while Redis is down still invalidates the replica that made it.
+    replicas.a.data(rename("during the outage"))
+    assert replicas.a.data(ALIAS) == {"server": {"alias": "during the outage"}}
+
+    replicas.redis.start()
+    wait_until_healthy(replicas.a, replicas.b)
+    for client in (replicas.a, replicas.b):
+        assert client.http.get("/readyz").json()["status"] == "up"
+    # Sharing again: nothing read during the outage is served, a read by A serves B, and a
+    # write through B is seen by A.
+    assert replicas.a.data(ALIAS) == {"server": {"alias": "during the outage"}}
+    calls = replicas.calls()
+    assert replicas.b.data(ALIAS) == {"server": {"alias": "during the outage"}}
+    assert replicas.calls() == calls
+    replicas.b.data(rename("after the outage"))
+    assert replicas.a.data(ALIAS) == {"server": {"alias": "after the outage"}}
+    fallbacks = replicas.a.http.get("/metrics").text
+    assert 'fleetql_cluster_fallbacks_total{operation="cache_read"}' in fallbacks
+
+
+def test_a_write_while_redis_is_unreachable_is_pushed_to_it_once_it_answers(replicas):
+    """Redis kept its data (a pause, not a restart): A's increment, owed since its write,
+    is what keeps B from serving its pre-write entry."""
+    assert replicas.a.data(ALIAS) == replicas.b.data(ALIAS) == {"server": {"alias": ORIGINAL}}
+    replicas.redis.pause()
+    replicas.a.data(rename("while paused"))  # the increment times out: owed
+    assert replicas.a.data(ALIAS) == {"server": {"alias": "while paused"}}
+    assert replicas.a.http.get("/readyz").json()["status"] == "degraded"
+    replicas.redis.resume()
+    wait_until_healthy(replicas.a, replicas.b)
+    assert replicas.a.data(ALIAS) == {"server": {"alias": "while paused"}}  # pays what it owes
+    assert replicas.b.data(ALIAS) == {"server": {"alias": "while paused"}}
+
+
+def test_what_was_read_during_one_outage_is_not_served_in_the_next(replicas):
+    assert replicas.b.data(ALIAS) == {"server": {"alias": ORIGINAL}}
+    replicas.redis.stop()
+    assert replicas.b.data(ALIAS) == {"server": {"alias": ORIGINAL}}  # kept in B's process
+    replicas.redis.start()
+    wait_until_healthy(replicas.a, replicas.b)
+    replicas.a.data(rename("between the outages"))  # B learns of it through Redis only
+    replicas.redis.stop()
+    assert replicas.b.data(ALIAS) == {"server": {"alias": "between the outages"}}
