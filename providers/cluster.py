@@ -44,7 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["ClusterSettings", "SharedStore", "StoreUnavailable"]
+__all__ = ["ClusterSettings", "SharedStore", "StoreUnavailable", "parses_as_redis_url"]
 
 log = logging.getLogger("fleetql.cluster")
 T = TypeVar("T")
@@ -63,6 +63,15 @@ class ClusterSettings:
     #: Seconds one operation (a command, a pipeline, a script) may take.
     timeout: float = 0.25
     connect_timeout: float = 0.5
+
+
+def parses_as_redis_url(url: str) -> bool:
+    """Whether redis-py accepts ``url`` (host, port, database, options); nothing connects."""
+    try:
+        aioredis.ConnectionPool.from_url(url)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 class StoreUnavailable(Exception):
