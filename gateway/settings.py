@@ -275,7 +275,12 @@ class ClusterTable(Table):
         "`fleetql_cluster_fallbacks_total` and reports `degraded` in `/readyz` until a "
         "background ping succeeds again",
     )
-    connect_timeout: Seconds = Field(0.5, description="seconds to open a connection to Redis")
+    connect_timeout: Seconds = Field(
+        0.5,
+        description="seconds the background reconnect ping may spend opening a connection to "
+        "Redis; an operation made for a request never waits longer than `timeout`, "
+        "connecting included",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -60,8 +60,9 @@ class ClusterSettings:
 
     url: str = field(repr=False)  # may hold a password
     key_prefix: str = "fleetql:"
-    #: Seconds one operation (a command, a pipeline, a script) may take.
+    #: Seconds one operation (a command, a pipeline, a script) may take, connecting included.
     timeout: float = 0.25
+    #: Seconds the background reconnect ping may spend opening a connection.
     connect_timeout: float = 0.5
 
 
@@ -201,7 +202,9 @@ class SharedStore:
             while True:
                 await asyncio.sleep(pause)
                 try:
-                    async with asyncio.timeout(self.timeout):
+                    # The one operation that may take a whole connection set-up: no request
+                    # waits on it.
+                    async with asyncio.timeout(self.settings.connect_timeout + self.timeout):
                         await self._client.ping()
                 except (RedisError, OSError, TimeoutError):
                     pause = min(pause * 2, self._reconnect_most)
