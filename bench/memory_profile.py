@@ -2,9 +2,12 @@
 
 Starts the emulators as ``bench.run``'s memory run does (``--servers`` across them, each in
 its own process), runs a gateway with the cache on inside this process under ``tracemalloc``,
-sends each query of the mix once (Q2 once per looked-up name), and writes to
+sends each query of the mix once (Q2 once per looked-up name; ``--concurrency N`` sends N
+copies of each at once, as ``bench.run``'s memory phase does), and writes to
 ``bench/results/memory-profile-<servers>.json``: the memory Python holds after each query and
-its peak, and the source lines holding the most at the end, when the cache is full.
+its peak, the source lines holding the most at the end, when the cache is full, and those
+holding the most at the peak (a snapshot taken whenever the traced memory grows past the
+last snapshot's by a quarter).
 tracemalloc sees what Python allocates (decoded JSON included), not the interpreter itself,
 so the figures are below a worker's RSS.
 """
@@ -35,8 +38,27 @@ TOP = 25
 MB = 1024 * 1024
 
 
-async def _drive(app: Any, kinds: list[str]) -> list[dict[str, Any]]:
-    """Each query once, in order; tracemalloc's figures after each."""
+class _PeakSnapshots:
+    """A snapshot of what is held near the peak: taken whenever the traced memory passes the
+    last snapshot's by a quarter, checked every few milliseconds from the event loop."""
+
+    def __init__(self) -> None:
+        self.snapshot: tracemalloc.Snapshot | None = None
+        self._size = 0
+
+    async def watch(self) -> None:
+        """Check until cancelled."""
+        while True:
+            current, _ = tracemalloc.get_traced_memory()
+            if current > self._size * 1.25:
+                self.snapshot, self._size = tracemalloc.take_snapshot(), current
+            await asyncio.sleep(0.005)
+
+
+async def _drive(
+    app: Any, kinds: list[str], concurrency: int, peak: _PeakSnapshots
+) -> list[dict[str, Any]]:
+    """Each query ``concurrency`` times at once, in order; tracemalloc's figures after each."""
     steps = []
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {BENCH_TOKEN}"}
@@ -58,45 +80,60 @@ async def _drive(app: Any, kinds: list[str]) -> list[dict[str, Any]]:
             variables = {"ids": [kind], "size": queries.NAMES_PER_PROVIDER}
             found = await data({"query": NAMES, "variables": variables})
             names += [entry["name"] for entry in found["servers"]["entries"]]
+        watcher = asyncio.ensure_future(peak.watch())
         for name, bodies in queries.query_bodies(names, queries.traffic_window()).items():
             for body in bodies:
-                await data(body)
-            current, peak = tracemalloc.get_traced_memory()
-            steps.append({"after": name, "held_mb": _mb(current), "peak_mb": _mb(peak)})
+                await asyncio.gather(*(data(body) for _ in range(concurrency)))
+            current, highest = tracemalloc.get_traced_memory()
+            steps.append({"after": name, "held_mb": _mb(current), "peak_mb": _mb(highest)})
+        watcher.cancel()
     return steps
 
 
-def profile_memory(servers: int) -> dict[str, Any]:
+def profile_memory(servers: int, concurrency: int = 1) -> dict[str, Any]:
     """Run the profile with ``servers`` across the emulators and return its results."""
     sizes = memory_fleet(servers)
     emulators = start_emulators(sizes, Options.latency_ms)
     try:
         with tempfile.TemporaryDirectory(prefix="fleetql-memory-") as workdir:
             config = write_config(
-                Path(workdir) / "fleet.toml", emulators, port=free_port(), cache=True
+                Path(workdir) / "fleet.toml",
+                emulators,
+                port=free_port(),
+                cache=True,
+                # Snapshots stop the loop for a second or more: not a deadline's business here.
+                server={"request_deadline": 600},
             )
             app = create_app(load_settings(str(config)))
+        peak = _PeakSnapshots()
         tracemalloc.start()
-        steps = asyncio.run(_drive(app, [emulator.kind for emulator in emulators]))
+        kinds = [emulator.kind for emulator in emulators]
+        steps = asyncio.run(_drive(app, kinds, concurrency, peak))
         snapshot = tracemalloc.take_snapshot()
         tracemalloc.stop()
     finally:
         for emulator in emulators:
             emulator.stop()
-    here = os.getcwd()
     return {
         "servers": servers,
         "servers_by_provider": sizes,
+        "concurrency": concurrency,
         "steps": steps,
-        "held_by_line": [
-            {
-                "line": str(stat.traceback[0]).removeprefix(here + "/"),
-                "mb": _mb(stat.size),
-                "blocks": stat.count,
-            }
-            for stat in snapshot.statistics("lineno")[:TOP]
-        ],
+        "held_by_line": _by_line(snapshot),
+        "held_at_peak_by_line": _by_line(peak.snapshot) if peak.snapshot else [],
     }
+
+
+def _by_line(snapshot: tracemalloc.Snapshot) -> list[dict[str, Any]]:
+    here = os.getcwd()
+    return [
+        {
+            "line": str(stat.traceback[0]).removeprefix(here + "/"),
+            "mb": _mb(stat.size),
+            "blocks": stat.count,
+        }
+        for stat in snapshot.statistics("lineno")[:TOP]
+    ]
 
 
 def _mb(size: int) -> float:
@@ -106,14 +143,19 @@ def _mb(size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=Options.memory_servers)
+    parser.add_argument("--concurrency", type=int, default=1, help="copies of each query at once")
     args = parser.parse_args()
-    results = profile_memory(args.servers)
-    path = RESULTS / f"memory-profile-{args.servers}.json"
+    results = profile_memory(args.servers, args.concurrency)
+    suffix = f"-c{args.concurrency}" if args.concurrency > 1 else ""
+    path = RESULTS / f"memory-profile-{args.servers}{suffix}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
     for step in results["steps"]:
         print(f"after {step['after']}: {step['held_mb']} MB held, {step['peak_mb']} MB peak")
-    for row in results["held_by_line"][:10]:
-        print(f"{row['mb']:>8} MB  {row['line']}")
+    tables = {"held at the end": "held_by_line", "held at the peak": "held_at_peak_by_line"}
+    for title, rows in tables.items():
+        print(title)
+        for row in results[rows][:10]:
+            print(f"{row['mb']:>8} MB  {row['line']}")
     print(f"results: {path}")
 
 

@@ -9,6 +9,11 @@ written, the bytes Redis reports for them (``MEMORY USAGE`` of each entry, keys 
 included) and those bytes per server, and the growth of Redis' ``used_memory``. Multiply
 the per-server figure by the servers of each provider to size Redis for the read cache (the
 entries expire with their TTL; ``catalog`` reads, 10 minutes, are a few per provider).
+
+Last, it times the two Redis calls a cached request makes, through ``SharedStore.attempt``
+as the gateway does (``--round-trips`` of each, median and 99th percentile): a read-cache
+lookup whose in-process entry is current (the lookup script, answering with the counter
+only), and the whole-response cache's MGET of one provider's counter.
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import asyncio
 import shutil
 import sys
 import tempfile
+import time
 from typing import Any
 
 from bench.queries import SERVER_FIELDS
+from providers.cache import SharedReads
 from providers.cluster import ClusterSettings, SharedStore
 from tests.fleet import KINDS, Fleet
 from tests.redis_server import RedisServer
@@ -61,9 +68,38 @@ async def flush(url: str) -> None:
         await store.close()
 
 
+async def round_trips(url: str, count: int) -> dict[str, tuple[float, float]]:
+    """Median and 99th percentile microseconds of a lookup and of an MGET, ``count`` each."""
+    store = SharedStore(ClusterSettings(url=url, key_prefix=PREFIX, timeout=30))
+    reads = SharedReads(store, "timed")
+    try:
+        held, _ = await reads.lookup("k" * 64, None)
+        keys = [reads.generation_key]
+        timed = {
+            "lookup": lambda: reads.lookup("k" * 64, held),
+            "mget": lambda: store.attempt("generations", lambda redis: redis.mget(keys)),
+        }
+        figures = {}
+        for name, call in timed.items():
+            seconds = []
+            for _ in range(count):
+                started = time.perf_counter()
+                await call()
+                seconds.append(time.perf_counter() - started)
+            seconds.sort()
+            figures[name] = (
+                seconds[len(seconds) // 2] * 1e6,
+                seconds[len(seconds) * 99 // 100] * 1e6,
+            )
+        return figures
+    finally:
+        await store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=250, help="servers per emulator")
+    parser.add_argument("--round-trips", type=int, default=2000, help="timed calls of each")
     options = parser.parse_args(argv)
     executable = shutil.which("redis-server")
     if executable is None:
@@ -90,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"| {kind} | {total} | {after['entries']} | {after['bytes']:,} "
                     f"| {after['bytes'] / total:,.0f} | {grown:,} |"
                 )
+            figures = asyncio.run(round_trips(redis.url, options.round_trips))
+            print()
+            print("| Redis call of a cached request | median | p99 |")
+            print("|---|---|---|")
+            for name, (median, p99) in figures.items():
+                print(f"| {name} | {median:.0f} µs | {p99:.0f} µs |")
         finally:
             fleet.stop()
             redis.stop()

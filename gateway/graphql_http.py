@@ -296,37 +296,59 @@ async def _run_once(
 async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservation) -> _Answer:
     """Run a checked request under the request deadline; keep a query's response if it may."""
     settings, responses, cache_key = gateway.settings, gateway.responses, checked.cache_key
-    context = RequestContext(
-        providers=gateway.providers.visible_to(checked.token.providers),
-        health=gateway.health,
-        request_id=observation.request_id,
-        loaders=Loaders(observation.loader_batch),
-        compiled_execution=settings.compiled_execution,
-    )
-    # Strawberry has no deadline for a whole request: every upstream call of this one (retries
-    # included) reads it from this context variable and gives up once it has passed.
-    deadline = asyncio.get_running_loop().time() + settings.request_deadline
-    deadline_token = request_deadline.set(deadline)
-    # What the query reads upstream decides whether its response may be kept, and how long.
-    record = ReadRecord() if cache_key is not None and not checked.mutates else None
-    record_token = read_record.set(record)
+    # An identical query already running answers this one too (``ResponseCache.join``).
+    leads = False
+    if cache_key is not None and not checked.mutates:
+        flight = responses.join(cache_key)
+        leads = flight is None
+        if flight is not None and (shared := await _shared(flight, settings.request_deadline)):
+            observation.served_from_cache(observation.operation)
+            return _Answer.served(shared)
+    raw = None
     try:
-        body = await _execute(
-            gateway.schema,
-            checked.document,
-            checked.query,
-            checked.variables,
-            checked.operations,
-            context,
+        context = RequestContext(
+            providers=gateway.providers.visible_to(checked.token.providers),
+            health=gateway.health,
+            request_id=observation.request_id,
+            loaders=Loaders(observation.loader_batch),
+            compiled_execution=settings.compiled_execution,
         )
+        # Strawberry has no deadline for a whole request: every upstream call of this one
+        # (retries included) reads it from this context variable and gives up once it passed.
+        deadline = asyncio.get_running_loop().time() + settings.request_deadline
+        deadline_token = request_deadline.set(deadline)
+        # What the query reads upstream decides whether its response may be kept, and how long.
+        record = ReadRecord() if cache_key is not None and not checked.mutates else None
+        record_token = read_record.set(record)
+        try:
+            body = await _execute(
+                gateway.schema,
+                checked.document,
+                checked.query,
+                checked.variables,
+                checked.operations,
+                context,
+            )
+        finally:
+            read_record.reset(record_token)
+            request_deadline.reset(deadline_token)
+        if record is None or "errors" in body:
+            return _Answer(body)
+        raw = orjson.dumps(body)
+        await responses.put(cache_key, raw, observation.operation, record)
+        return _Answer(body, raw=raw)
     finally:
-        read_record.reset(record_token)
-        request_deadline.reset(deadline_token)
-    if record is None or "errors" in body:
-        return _Answer(body)
-    raw = orjson.dumps(body)
-    await responses.put(cache_key, raw, observation.operation, record)
-    return _Answer(body, raw=raw)
+        if leads:
+            responses.landed(cache_key, raw)
+
+
+async def _shared(flight: asyncio.Future[bytes | None], timeout: float) -> bytes | None:
+    """The body an identical running query gives, or ``None`` if it has none to share or has
+    not finished within ``timeout`` seconds."""
+    try:
+        return await asyncio.wait_for(asyncio.shield(flight), timeout)
+    except TimeoutError:
+        return None
 
 
 async def _execute(

@@ -15,10 +15,17 @@ The key is the document text, the ``operationName``, the variables and the clien
 provider scope: two tokens that see different providers never share an entry, and tokens
 that see the same ones do (the data is the same). Only whole successes are kept: a response
 with any error, a mutation, or one that read nothing upstream (introspection) is not.
+
+Identical queries that arrive while the first is still running wait for its response instead
+of running again (``join``/``landed``): the upstream reads were shared already (the read
+cache's single-flight), and now the execution, its memory and its serialisation are too. A
+follower gets the leader's body only if it has no error; otherwise, or past its own deadline,
+it runs the query itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -70,6 +77,8 @@ class ResponseCache:
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
         #: Bytes of the bodies kept.
         self.size = 0
+        #: Key -> the response its running query will give (``None``: none to share).
+        self._in_flight: dict[bytes, asyncio.Future[bytes | None]] = {}
 
     @staticmethod
     def key(
@@ -121,6 +130,21 @@ class ResponseCache:
         """Whether every provider is still at the generation its reads began at."""
         now = await self._generations_of([provider for provider, _ in generations])
         return all(current == seen for current, (_, seen) in zip(now, generations, strict=True))
+
+    def join(self, key: bytes) -> asyncio.Future[bytes | None] | None:
+        """The future body of an identical query already running, or ``None``: this request
+        runs it, and must call ``landed`` however it ends."""
+        flight = self._in_flight.get(key)
+        if flight is not None:
+            return flight
+        self._in_flight[key] = asyncio.get_running_loop().create_future()
+        return None
+
+    def landed(self, key: bytes, body: bytes | None) -> None:
+        """End the running query ``key``: its followers get ``body`` (``None``: they run it)."""
+        flight = self._in_flight.pop(key, None)
+        if flight is not None and not flight.done():
+            flight.set_result(body)
 
     def _drop(self, key: bytes) -> None:
         entry = self._entries.pop(key, None)

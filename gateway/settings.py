@@ -32,7 +32,7 @@ from gateway.auth import TokenEntry
 from gateway.limits import QueryLimits
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
-from providers.cluster import ClusterSettings
+from providers.cluster import ClusterSettings, parses_as_redis_url
 from providers.options import (
     PATTERN_PROBLEMS,
     URL_PATTERN,
@@ -277,7 +277,12 @@ class ClusterTable(Table):
         "`fleetql_cluster_fallbacks_total` and reports `degraded` in `/readyz` until a "
         "background ping succeeds again",
     )
-    connect_timeout: Seconds = Field(0.5, description="seconds to open a connection to Redis")
+    connect_timeout: Seconds = Field(
+        0.5,
+        description="seconds the background reconnect ping may spend opening a connection to "
+        "Redis; an operation made for a request never waits longer than `timeout`, "
+        "connecting included",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -287,8 +292,13 @@ class ClusterTable(Table):
     @field_validator("redis_url")
     @classmethod
     def _is_a_redis_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is not None and not re.match(REDIS_URL_PATTERN, url.get_secret_value()):
+        if url is None:
+            return url
+        if not re.match(REDIS_URL_PATTERN, url.get_secret_value()):
             raise problem("", "must be a redis://, rediss:// or unix:// URL")
+        if not parses_as_redis_url(url.get_secret_value()):
+            # The parser's own message may quote the URL (a password): never shown.
+            raise problem("", "is not a valid Redis URL (check its port, database and options)")
         return url
 
     def cluster_settings(self) -> ClusterSettings | None:

@@ -44,7 +44,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["ClusterSettings", "SharedStore", "StoreUnavailable"]
+__all__ = ["ClusterSettings", "SharedStore", "StoreUnavailable", "parses_as_redis_url"]
 
 log = logging.getLogger("fleetql.cluster")
 T = TypeVar("T")
@@ -60,9 +60,19 @@ class ClusterSettings:
 
     url: str = field(repr=False)  # may hold a password
     key_prefix: str = "fleetql:"
-    #: Seconds one operation (a command, a pipeline, a script) may take.
+    #: Seconds one operation (a command, a pipeline, a script) may take, connecting included.
     timeout: float = 0.25
+    #: Seconds the background reconnect ping may spend opening a connection.
     connect_timeout: float = 0.5
+
+
+def parses_as_redis_url(url: str) -> bool:
+    """Whether redis-py accepts ``url`` (host, port, database, options); nothing connects."""
+    try:
+        aioredis.ConnectionPool.from_url(url)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 class StoreUnavailable(Exception):
@@ -192,7 +202,9 @@ class SharedStore:
             while True:
                 await asyncio.sleep(pause)
                 try:
-                    async with asyncio.timeout(self.timeout):
+                    # The one operation that may take a whole connection set-up: no request
+                    # waits on it.
+                    async with asyncio.timeout(self.settings.connect_timeout + self.timeout):
                         await self._client.ping()
                 except (RedisError, OSError, TimeoutError):
                     pause = min(pause * 2, self._reconnect_most)

@@ -66,6 +66,8 @@ _WRITE = "fleetql.write"
 #: A response's decoded body, kept on it so that cache hits are not decoded again.
 _DECODED = "fleetql.decoded"
 _NOT_DECODED = object()
+#: Set once a response's raw bytes are dropped, its decoded body being what readers get.
+_BODY_RELEASED = "fleetql.body_released"
 
 # A path segment that names one thing rather than a collection: it holds a digit (numeric
 # ids, UUIDs, DP-12345, IPs; API versions such as v1 excepted), a character outside
@@ -265,7 +267,7 @@ class UpstreamClient:
         response = await self.send(method, url, write=write, resource=resource, **kwargs)
         if not response.is_success:
             raise self.error(response, write=write, names=names, field=field)
-        if not response.content:
+        if not response.content and _BODY_RELEASED not in response.extensions:
             return None
         return self.decode_json(response, compact)
 
@@ -466,12 +468,16 @@ class UpstreamClient:
         objects, so callers must treat them as read-only (copy before changing). For large
         bodies of which a caller reads little (traffic samples), ``compact`` (a module-level
         function that never raises) trims the decoded body once, and the trimmed body is what
-        the cache keeps and every reader passing the same ``compact`` gets.
+        the cache keeps and every reader passing the same ``compact`` gets. Once decoded, the
+        raw bytes are dropped (a cached list would otherwise be held twice, as bytes and as
+        objects), so every reader of one response must pass the same ``compact``.
         """
         key = _DECODED if compact is None else (_DECODED, compact)
         decoded = response.extensions.get(key, _NOT_DECODED)
         if decoded is not _NOT_DECODED:
             return decoded
+        if _BODY_RELEASED in response.extensions:
+            raise RuntimeError("a response decoded one way is read another way")
         try:
             decoded = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
@@ -486,6 +492,9 @@ class UpstreamClient:
         if compact is not None:
             decoded = compact(decoded)
         response.extensions[key] = decoded
+        response.extensions[_BODY_RELEASED] = True
+        # httpx keeps the body it read in ``_content`` (httpx is pinned exactly).
+        response._content = b""
         return decoded
 
     def _unavailable(

@@ -205,6 +205,9 @@ def test_cluster_settings_are_validated_and_never_show_the_url(monkeypatch):
             "redis_url": url,
             "redis_url_env": "FLEETQL_TEST_REDIS",
         },
+        "cluster.redis_url: is not a valid Redis URL (check its port, database and options)": {
+            "redis_url": "redis://:s3cret@redis.internal:port/0"
+        },
         "cluster.timeout: must be greater than 0": {"timeout": 0},
         "cluster.key_prefix: must be 1-64 printable ASCII characters, no spaces": {
             "key_prefix": "a b"

@@ -359,3 +359,43 @@ def test_what_was_read_during_one_outage_is_not_served_in_the_next(replicas):
     replicas.a.data(rename("between the outages"))  # B learns of it through Redis only
     replicas.redis.stop()
     assert replicas.b.data(ALIAS) == {"server": {"alias": "between the outages"}}
+
+
+#: What a replica sends Redis at the top level for its reads: its scripts and the MGET.
+#: (``INFO commandstats`` also counts the commands a script runs inside.)
+ROUND_TRIPS = ("evalsha", "eval", "mget")
+
+
+def redis_commands(redis: RedisServer, reset: bool = False) -> dict[str, int]:
+    """Round trips of the replicas' reads since the last reset, by command."""
+
+    async def stats() -> dict[str, int]:
+        store = SharedStore(ClusterSettings(url=redis.url))
+        try:
+            if reset:
+                await store.attempt("probe", lambda client: client.config_resetstat())
+                return {}
+            info = await store.attempt("probe", lambda client: client.info("commandstats"))
+        finally:
+            await store.close()
+        counted = {name.removeprefix("cmdstat_"): entry["calls"] for name, entry in info.items()}
+        return {name: calls for name, calls in counted.items() if name in ROUND_TRIPS}
+
+    return asyncio.run(stats())
+
+
+@BOTH_CACHES
+def test_a_cached_query_costs_one_redis_round_trip_per_lookup(replicas):
+    replicas.a.data(SERVERS)
+    replicas.a.data(SERVERS)
+    redis_commands(replicas.redis, reset=True)
+    calls = replicas.calls()
+    replicas.a.data(SERVERS)
+    assert replicas.calls() == calls
+    commands = redis_commands(replicas.redis)
+    # Every request also spends its token's shared budget: one script (gateway/ratelimit.py).
+    if replicas.a.server.app.state.gateway.responses is not None:
+        # The budget, and the whole-response cache's check of the counters.
+        assert commands == {"evalsha": 1, "mget": 1}
+    else:
+        assert commands == {"evalsha": 2}  # the budget, and the one upstream read's lookup

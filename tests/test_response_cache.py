@@ -7,6 +7,7 @@ calls (the emulators' request logs). See gateway/response_cache.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -218,3 +219,27 @@ async def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
     assert all([await cache.get(key) is not None for key in keys])
     assert await cache.get(await put("huge", 1001)) is None  # over an eighth: not kept
     assert cache.size <= 8000
+
+
+def _at_once(client: GatewayClient, count: int) -> list[dict]:
+    """``count`` identical LIST queries sent together; their JSON bodies."""
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: client.query(LIST), range(count)))
+
+
+def test_identical_queries_in_flight_run_once_and_share_the_answer(fleet, executions):
+    client, upstreams = fleet(count=1)
+    upstreams[0].app.state.emulator.faults.latency_ms = 300  # the first is still running
+    answers = _at_once(client, 8)
+    assert executions == ["fleet"]  # without sharing, every one that came in the 300 ms ran
+    assert all(answer == answers[0] for answer in answers) and "errors" not in answers[0]
+
+
+def test_an_answer_with_errors_is_not_shared_each_query_runs(fleet, executions):
+    client, upstreams = fleet(count=2)
+    for upstream in upstreams:
+        upstream.app.state.emulator.faults.latency_ms = 300
+    upstreams[1].app.state.emulator.faults.error_rate = 1.0  # dq fails: a partial answer
+    answers = _at_once(client, 4)
+    assert len(executions) == 4
+    assert all(answer["errors"][0]["extensions"]["provider"] == "dq" for answer in answers)

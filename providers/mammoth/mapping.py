@@ -37,7 +37,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from providers.datetimes import format_datetime, parse_datetime
 from providers.locations import city, unknown_location
@@ -46,8 +46,10 @@ from providers.traffic import traffic_statistics
 __all__ = [
     "REGION_CITIES",
     "STATUS_TABLE",
+    "Sample",
     "account",
     "aggregate_traffic",
+    "compact_sample_sets",
     "hardware",
     "instant_delivery_server",
     "invoice",
@@ -57,6 +59,7 @@ __all__ = [
     "offered_regions",
     "payment_status",
     "reverse_names",
+    "sample",
     "server",
     "storage_type",
     "timestamp",
@@ -329,17 +332,37 @@ def offered_regions(size: dict, regions: Iterable[dict]) -> list[str]:
 # --- traffic ------------------------------------------------------------------------------------
 
 
-#: The parts of a spec ``SampleSet`` the traffic mappings read.
-_SAMPLE_PERIOD = ("start", "end")
-_SAMPLE_AVERAGE = ("network_incoming_kbps", "network_outgoing_kbps")
+class Sample(NamedTuple):
+    """The four values of a spec ``SampleSet`` the traffic mappings read, in their units."""
+
+    start: float  # the period's start, seconds since the epoch
+    seconds: float  # the period's length
+    incoming: float  # bit/s (the spec's ``average.network_incoming_kbps`` x 1000)
+    outgoing: float
+
+
+def sample(sample_set: Any) -> Sample:
+    """A spec ``SampleSet`` as a ``Sample``; KeyError, TypeError or ValueError if it is not
+    shaped as the spec says."""
+    if isinstance(sample_set, Sample):
+        return sample_set
+    period, average = sample_set["period"], sample_set["average"]
+    begin = parse_datetime(period["start"]).timestamp()
+    return Sample(
+        begin,
+        parse_datetime(period["end"]).timestamp() - begin,
+        float(average["network_incoming_kbps"]) * 1000,
+        float(average["network_outgoing_kbps"]) * 1000,
+    )
 
 
 def compact_sample_sets(body: Any) -> Any:
-    """A ``/samplesets/{id}`` page keeping only what the traffic mappings read.
+    """A ``/samplesets/{id}`` page whose sample sets are ``Sample``s.
 
-    A sample set carries about twenty values; the mappings read four. Trimmed once per
-    upstream body, a cached day of 5-minute samples takes a fraction of the memory. Anything
-    not shaped as the spec says is kept as it is, for the mappings to report.
+    A sample set carries about twenty values in three objects; the mappings read four. Made
+    ``Sample``s once per upstream body, a cached day of 5-minute samples takes about a quarter
+    of the memory, and each request's aggregate reads floats instead of parsing dates.
+    Anything not shaped as the spec says is kept as it is, for the mappings to report.
     """
     if not isinstance(body, dict) or not isinstance(body.get("sample_sets"), list):
         return body
@@ -347,47 +370,37 @@ def compact_sample_sets(body: Any) -> Any:
 
 
 def _compact_sample_set(item: Any) -> Any:
-    if not isinstance(item, dict):
+    try:
+        return sample(item)
+    except (KeyError, TypeError, ValueError, AttributeError):
         return item
-    period, average = item.get("period"), item.get("average")
-    if not isinstance(period, dict) or not isinstance(average, dict):
-        return item
-    if not all(key in period for key in _SAMPLE_PERIOD) or not all(
-        key in average for key in _SAMPLE_AVERAGE
-    ):
-        return item
-    return {
-        "period": {key: period[key] for key in _SAMPLE_PERIOD},
-        "average": {key: average[key] for key in _SAMPLE_AVERAGE},
-    }
 
 
-def aggregate_traffic(sample_sets: Iterable[dict], start: datetime, end: datetime) -> dict:
-    """``AggregatedTraffic`` of spec ``SampleSet``s (any servers) whose period starts in the window.
+def aggregate_traffic(sample_sets: Iterable[Any], start: datetime, end: datetime) -> dict:
+    """``AggregatedTraffic`` of spec ``SampleSet``s or ``Sample``s (any servers) whose period
+    starts in the window.
 
     Rates are the periods' ``average.network_incoming_kbps``/``outgoing`` (kbit/s -> bit/s),
     summed across servers per period start. ``sum`` = rate x period length (bits); ``average``
     the mean, ``maximum`` the peak, ``last`` the latest and ``p95`` the nearest-rank 95th
     percentile of that summed series. A window without samples yields zeros.
     """
-    series: dict[str, dict[datetime, list[float]]] = {"in": {}, "out": {}}
-    for sample_set in sample_sets:
-        period = sample_set["period"]
-        begin = parse_datetime(period["start"])
-        if not start <= begin < end:
+    low, high = start.timestamp(), end.timestamp()
+    series: dict[str, dict[float, list[float]]] = {"in": {}, "out": {}}
+    for item in sample_sets:
+        one = sample(item)
+        if not low <= one.start < high:
             continue
-        seconds = (parse_datetime(period["end"]) - begin).total_seconds()
-        average = sample_set["average"]
-        for direction, field in (("in", "network_incoming_kbps"), ("out", "network_outgoing_kbps")):
-            slot = series[direction].setdefault(begin, [0.0, seconds])
-            slot[0] += float(average[field]) * 1000
+        for direction, rate in (("in", one.incoming), ("out", one.outgoing)):
+            slot = series[direction].setdefault(one.start, [0.0, one.seconds])
+            slot[0] += rate
     return {
         "statisticsIn": _statistics(series["in"]),
         "statisticsOut": _statistics(series["out"]),
     }
 
 
-def _statistics(series: dict[datetime, list[float]]) -> dict[str, float]:
+def _statistics(series: dict[float, list[float]]) -> dict[str, float]:
     """``traffic_statistics`` of the rates in period order, ``sum`` weighted by each period's
     own length."""
     ordered = [series[key] for key in sorted(series)]
@@ -397,7 +410,7 @@ def _statistics(series: dict[datetime, list[float]]) -> dict[str, float]:
 
 
 def traffic_series(
-    sample_sets: Iterable[dict], start: datetime, end: datetime, step: int
+    sample_sets: Iterable[Any], start: datetime, end: datetime, step: int
 ) -> tuple[datetime, list[float], list[float]]:
     """(first period start, inbound, outbound): bit/s per ``step``-second period, servers summed.
 
@@ -407,11 +420,11 @@ def traffic_series(
     first = math.ceil(start.timestamp() / step) * step
     count = max(0, math.ceil((end.timestamp() - first) / step))
     inbound, outbound = [0.0] * count, [0.0] * count
-    for sample_set in sample_sets:
-        index = (parse_datetime(sample_set["period"]["start"]).timestamp() - first) / step
+    for item in sample_sets:
+        one = sample(item)
+        index = (one.start - first) / step
         if index != int(index) or not 0 <= index < count:
             continue
-        average = sample_set["average"]
-        inbound[int(index)] += float(average["network_incoming_kbps"]) * 1000
-        outbound[int(index)] += float(average["network_outgoing_kbps"]) * 1000
+        inbound[int(index)] += one.incoming
+        outbound[int(index)] += one.outgoing
     return datetime.fromtimestamp(first, UTC), inbound, outbound

@@ -232,3 +232,22 @@ async def test_the_pool_bookkeeping_per_call_does_not_grow_with_max_concurrency(
 )
 def test_the_pools_add_up_to_max_concurrency(size, sizes):
     assert SpreadPool(size, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).sizes == sizes
+
+
+async def test_a_cached_body_is_held_decoded_only_and_served_to_every_reader():
+    """A cached list would otherwise be held twice, as bytes and as objects."""
+    app = FixedAnswer(status=200)
+    with serving(app) as server:
+        config = ProviderConfig("p", "packet", server.url, "P", {}, cache_ttls={"servers": 60.0})
+        client = UpstreamClient(config, guard=UpstreamGuard(ResiliencePolicy(retries=0)))
+        try:
+            first = await client.call("GET", "/list")
+            again = await client.call("GET", "/list")
+            response = await client.send("GET", "/list", write=False)
+        finally:
+            await client.close()
+    assert first == ERROR_BODY and again is first
+    assert app.requests == 1
+    assert response.content == b""  # the raw bytes went once decoded
+    with pytest.raises(RuntimeError):
+        client.decode_json(response, compact=len)  # another reading of it: refused

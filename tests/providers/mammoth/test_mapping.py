@@ -464,10 +464,12 @@ def test_compacted_sample_sets_give_the_same_traffic_and_keep_malformed_items():
     page = {**SAMPLES, "meta": {"total": 4}, "links": {"pages": {}}}
     compacted = mapping.compact_sample_sets(page)
     assert compacted["meta"] == page["meta"] and compacted["links"] == page["links"]
-    assert compacted["sample_sets"][0] == {
-        "period": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T00:05:00Z"},
-        "average": {"network_incoming_kbps": 1, "network_outgoing_kbps": 10},
-    }
+    assert compacted["sample_sets"][0] == mapping.Sample(
+        start=datetime(2025, 1, 1, tzinfo=UTC).timestamp(),
+        seconds=300.0,
+        incoming=1_000.0,
+        outgoing=10_000.0,
+    )
     start, end = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, 0, 15, tzinfo=UTC)
     assert mapping.aggregate_traffic(compacted["sample_sets"], start, end) == (
         mapping.aggregate_traffic(SAMPLES["sample_sets"], start, end)
