@@ -19,6 +19,7 @@ __all__ = [
     "BadRequest",
     "GatewayError",
     "GraphQLValidationFailed",
+    "IdempotencyConflict",
     "InternalServerError",
     "NotAuthorized",
     "NotFound",
@@ -152,6 +153,13 @@ class ProviderUnavailable(GatewayError):
         if outcome_unknown:
             message += " The change may or may not have been applied; check before repeating it."
         return cls(message, provider=provider, outcome="unknown" if outcome_unknown else None)
+
+
+class IdempotencyConflict(GatewayError):
+    """The request with this ``Idempotency-Key`` ran or runs, and its response cannot be
+    given: still running past the wait, or too large to have been kept. Never run again."""
+
+    code = "IDEMPOTENCY_CONFLICT"
 
 
 class RateLimited(GatewayError):

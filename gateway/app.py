@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
@@ -16,6 +16,11 @@ from starlette.responses import JSONResponse, Response
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import graphql_endpoint
+from gateway.idempotency import (
+    IdempotencyStore,
+    LocalIdempotencyStore,
+    SharedIdempotencyStore,
+)
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.middleware import (
     JsonCorsMiddleware,
@@ -28,6 +33,8 @@ from gateway.ratelimit import TokenRateLimiter
 from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
 from gateway.tracing import Tracing, tracing_from_settings
+from providers.cache import current_generations
+from providers.cluster import SharedStore
 from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
 from schema import FleetSchema, fleet_schema
@@ -48,6 +55,10 @@ class Gateway:
     observability: Observability
     #: Whole query responses (``gateway/response_cache.py``); ``None``: off.
     responses: ResponseCache | None = None
+    #: First responses of mutations sent with an ``Idempotency-Key`` (``gateway/idempotency.py``).
+    idempotency: IdempotencyStore = field(default_factory=LocalIdempotencyStore)
+    #: The Redis several replicas share (``[cluster]``); ``None``: all state in process.
+    cluster: SharedStore | None = None
 
 
 def create_app(
@@ -69,25 +80,36 @@ def create_app(
     on every check.
     """
     providers = ProviderSet(create_provider(config) for config in settings.providers)
+    cluster = SharedStore(settings.cluster) if settings.cluster is not None else None
+    if cluster is not None:
+        providers.share(cluster)
+
+    async def generations_of(ids: Sequence[str]) -> list[Hashable]:
+        return await current_generations([providers.by_id[id].http.cache for id in ids])
+
     gateway = Gateway(
         settings=settings,
         providers=providers,
         tokens=TokenStore(settings.tokens),
         health=health or ProviderHealth(),
-        rate_limiter=TokenRateLimiter(settings.queries_per_minute, settings.mutations_per_minute),
+        rate_limiter=TokenRateLimiter(
+            settings.queries_per_minute, settings.mutations_per_minute, shared=cluster
+        ),
         schema=fleet_schema(),
         observability=Observability(
-            GatewayMetrics(providers), tracing or tracing_from_settings(settings)
+            GatewayMetrics(providers, cluster=cluster), tracing or tracing_from_settings(settings)
         ),
-        responses=(
-            ResponseCache(lambda provider: providers.by_id[provider].http.cache.generation)
-            if settings.response_cache
-            else None
+        responses=(ResponseCache(generations_of) if settings.response_cache else None),
+        cluster=cluster,
+        idempotency=(
+            SharedIdempotencyStore(cluster) if cluster is not None else LocalIdempotencyStore()
         ),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if cluster is not None:
+            await cluster.start()  # an unreachable Redis degrades it; start-up goes on
         await gateway.providers.start()
         if tune_gc:
             tune_garbage_collector()
@@ -96,6 +118,8 @@ def create_app(
         finally:
             # uvicorn runs this once in-flight requests finished or its deadline passed.
             await gateway.providers.close()
+            if cluster is not None:
+                await cluster.close()
             gateway.observability.tracing.shutdown()
 
     app = FastAPI(
@@ -110,8 +134,8 @@ def create_app(
             allow_origins=list(settings.cors_origins),
             allow_origin_regex=settings.cors_origin_regex,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "Idempotent-Replayed"],
         )
     # Outermost: preflight and CORS refusals get a request id as well.
     app.add_middleware(RequestIdMiddleware, observer=gateway.observability)
@@ -133,15 +157,18 @@ def create_app(
 
     @app.get("/readyz", include_in_schema=False, dependencies=operators_only)
     async def readyz() -> JSONResponse:
-        """``up`` (every provider answers), ``degraded`` (some do) or ``down`` (none: 503)."""
+        """``up`` (every provider answers), ``degraded`` (some do, or the shared Redis does
+        not) or ``down`` (no provider does: 503); ``cluster`` only when Redis is configured."""
         reachable = await gateway.health.check(gateway.providers)
         answering = sum(reachable.values())
         status = "up" if answering == len(reachable) else "degraded" if answering else "down"
         circuits = {provider.id: provider.guard.state for provider in gateway.providers.all}
-        return JSONResponse(
-            {"status": status, "providers": reachable, "circuits": circuits},
-            status_code=503 if status == "down" else 200,
-        )
+        body: dict[str, object] = {"status": status, "providers": reachable, "circuits": circuits}
+        if cluster is not None:
+            body["cluster"] = cluster.readiness()
+            if status == "up" and cluster.degraded_reason is not None:
+                body["status"] = "degraded"
+        return JSONResponse(body, status_code=503 if status == "down" else 200)
 
     if settings.observability.metrics:
 

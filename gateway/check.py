@@ -1,15 +1,17 @@
-"""``fleetql check``: validate a configuration, then ping each provider once.
+"""``fleetql check``: validate a configuration, then ping each provider once (and Redis).
 
 Each provider makes its cheapest authenticated call (the one ``/readyz`` uses) once, without
 retries or the cache. The result is a table, drawn with ``rich`` on a terminal when it is
-installed, plain text otherwise. Exit status: 0 every provider answered, 1 some did not,
-2 the configuration is invalid.
+installed, plain text otherwise. With ``[cluster] redis_url``, one line after the table says
+whether Redis answered a PING within ``[cluster] timeout``. Exit status: 0 every provider
+(and Redis) answered, 1 some did not, 2 the configuration is invalid.
 
 Example:
     $ fleetql check --config fleet.toml
     provider  kind        result  time    detail
     dp        datapacket  ok      84 ms
     pk        packet      FAILED  3 ms    Provider 'pk' could not connect.
+    redis: FAILED: redis ping failed: could not connect (ConnectionError)
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from errors import GatewayError
 from gateway.settings import ConfigError, Settings, load_settings
 from gateway.tracing import tracing_from_settings
 from providers.base import Provider, ProviderConfig
+from providers.cluster import SharedStore, StoreUnavailable
 from providers.registry import create_provider
 
-__all__ = ["ProviderCheck", "check_providers", "run_check"]
+__all__ = ["ProviderCheck", "check_providers", "check_redis", "run_check"]
 
 HEADERS = ("provider", "kind", "result", "time", "detail")
 
@@ -58,7 +61,24 @@ def run_check(path: str, out: IO[str], err: IO[str]) -> int:
     print(f"{path}: configuration valid ({providers} providers, {tokens} tokens)", file=out)
     checks = asyncio.run(check_providers(settings))
     _print_table(checks, out)
-    return 0 if all(check.ok for check in checks) else 1
+    redis_ok = True
+    if settings.cluster is not None:
+        redis_ok, line = asyncio.run(check_redis(settings))
+        print(line, file=out)
+    return 0 if redis_ok and all(check.ok for check in checks) else 1
+
+
+async def check_redis(settings: Settings) -> tuple[bool, str]:
+    """PING the ``[cluster]`` Redis once: whether it answered, and one line saying so."""
+    assert settings.cluster is not None
+    store = SharedStore(settings.cluster)
+    try:
+        seconds = await store.ping()
+    except StoreUnavailable as unavailable:
+        return False, f"redis: FAILED: {unavailable.reason}"
+    finally:
+        await store.close()
+    return True, f"redis: ok ({seconds * 1000:.0f} ms)"
 
 
 async def check_providers(settings: Settings, timeout: float = 10.0) -> list[ProviderCheck]:

@@ -47,10 +47,13 @@ from errors import (
     BadRequest,
     GatewayError,
     GraphQLValidationFailed,
+    IdempotencyConflict,
     InternalServerError,
     NotAuthorized,
     RateLimited,
+    ValidationFailed,
 )
+from gateway import idempotency
 from gateway.limits import limits_refusal
 from gateway.observability import RequestObservation
 from providers.cache import ReadRecord, read_record
@@ -60,6 +63,7 @@ from resolvers.loaders import Loaders
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+    from gateway.auth import TokenEntry
     from schema import FleetSchema
 
 __all__ = ["GRAPHQL_RESPONSE_JSON", "format_error", "graphql_endpoint", "negotiate"]
@@ -143,6 +147,12 @@ class _Answer:
         return cls({"data": {}}, raw=raw)
 
     @classmethod
+    def replayed(cls, stored: idempotency.StoredResponse) -> _Answer:
+        """The first response of a mutation sent again with its ``Idempotency-Key``."""
+        headers = {"Idempotent-Replayed": "true"}
+        return cls(orjson.loads(stored.body), stored.status, headers, raw=stored.body)
+
+    @classmethod
     def rejected(
         cls, error: GatewayError | GraphQLError, request_id: str, refusal_status: int = 400
     ) -> _Answer:
@@ -182,10 +192,10 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     responses, cache_key = gateway.responses, None
     if responses is not None:
         cache_key = responses.key(query, operation_name, variables, token.providers)
-        if cache_key is not None and (cached := responses.get(cache_key)) is not None:
+        if cache_key is not None and (cached := await responses.get(cache_key)) is not None:
             observation.served_from_cache(cached.operation)
             try:
-                gateway.rate_limiter.take(token.name, "query")
+                await gateway.rate_limiter.take(token.name, "query")
             except RateLimited as error:
                 retry_after = str(error.details["retryAfter"])
                 return _Answer.failed(error, request_id, 429, retry_after=retry_after)
@@ -203,10 +213,15 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         if mutates and not token.can_mutate:
             message = "This API token is read-only; mutations need a full-access token."
             return _Answer.rejected(NotAuthorized(message), request_id, refusal_status=403)
-        gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
+        # Only a mutation's: a query runs again at no risk, so its header is ignored.
+        header = request.headers.get(idempotency.HEADER) if mutates else None
+        key = idempotency.idempotency_key(header)
+        await gateway.rate_limiter.take(token.name, "mutation" if mutates else "query")
     except RateLimited as error:
         retry_after = str(error.details["retryAfter"])
         return _Answer.failed(error, request_id, 429, retry_after=retry_after)
+    except BadRequest as error:
+        return _Answer.failed(error, request_id, 400)
     except (GatewayError, GraphQLError) as error:
         return _Answer.rejected(error, request_id)
     refusal = limits_refusal(
@@ -219,9 +234,71 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     )
     if refusal is not None:
         return _Answer.rejected(refusal, request_id)
+    checked = _Checked(
+        document, query, variables, operation_name, operations, token, mutates, cache_key
+    )
+    if key is None:
+        return await _run(gateway, checked, observation)
+    return await _run_once(gateway, checked, key, observation)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request read, authenticated and within its limits: what running it needs."""
+
+    document: DocumentNode
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    operations: list[OperationDefinitionNode]
+    token: TokenEntry
+    mutates: bool
+    #: Its key in the whole-response cache; ``None``: not kept there.
+    cache_key: Any
+
+
+async def _run_once(
+    gateway: Gateway, checked: _Checked, key: str, observation: RequestObservation
+) -> _Answer:
+    """Run a mutation sent with an ``Idempotency-Key`` at most once (``gateway.idempotency``).
+
+    The first run's response is kept once it ran (its body has ``data``); a run refused before
+    running (a variable's type) releases the key; one that ends without a response
+    (cancelled, an unexpected failure) is kept as an unknown outcome.
+    """
+    store, request_id = gateway.idempotency, observation.request_id
+    scope = idempotency.scope_of(checked.token.name, key)
+    request = idempotency.fingerprint(checked.query, checked.variables, checked.operation_name)
+    try:
+        wait = gateway.settings.request_deadline + idempotency.WAIT_MARGIN
+        stored = await store.begin(scope, request, wait)
+    except ValidationFailed as error:
+        return _Answer.failed(error, request_id, 422)
+    except IdempotencyConflict as error:
+        retry_after = str(error.details["retryAfter"])
+        return _Answer.failed(error, request_id, 409, retry_after=retry_after)
+    if stored is not None:
+        return _Answer.replayed(stored)
+    answer: _Answer | None = None
+    try:
+        answer = await _run(gateway, checked, observation)
+    finally:
+        if answer is None:
+            await store.finish(scope, request, idempotency.abandoned_response(request_id))
+    if "data" not in answer.body:
+        await store.release(scope, request)
+        return answer
+    raw = orjson.dumps(answer.body)
+    await store.finish(scope, request, idempotency.StoredResponse(answer.status, raw))
+    return _Answer(answer.body, answer.status, raw=raw)
+
+
+async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservation) -> _Answer:
+    """Run a checked request under the request deadline; keep a query's response if it may."""
+    settings, responses, cache_key = gateway.settings, gateway.responses, checked.cache_key
     # An identical query already running answers this one too (``ResponseCache.join``).
     leads = False
-    if cache_key is not None and not mutates:
+    if cache_key is not None and not checked.mutates:
         flight = responses.join(cache_key)
         leads = flight is None
         if flight is not None and (shared := await _shared(flight, settings.request_deadline)):
@@ -230,28 +307,35 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     raw = None
     try:
         context = RequestContext(
-            providers=gateway.providers.visible_to(token.providers),
+            providers=gateway.providers.visible_to(checked.token.providers),
             health=gateway.health,
-            request_id=request_id,
+            request_id=observation.request_id,
             loaders=Loaders(observation.loader_batch),
             compiled_execution=settings.compiled_execution,
         )
-        # Strawberry has no deadline for a whole request: every upstream call of this one (retries
-        # included) reads it from this context variable and gives up once it has passed.
+        # Strawberry has no deadline for a whole request: every upstream call of this one
+        # (retries included) reads it from this context variable and gives up once it passed.
         deadline = asyncio.get_running_loop().time() + settings.request_deadline
         deadline_token = request_deadline.set(deadline)
         # What the query reads upstream decides whether its response may be kept, and how long.
-        record = ReadRecord() if cache_key is not None and not mutates else None
+        record = ReadRecord() if cache_key is not None and not checked.mutates else None
         record_token = read_record.set(record)
         try:
-            body = await _execute(gateway.schema, document, query, variables, operations, context)
+            body = await _execute(
+                gateway.schema,
+                checked.document,
+                checked.query,
+                checked.variables,
+                checked.operations,
+                context,
+            )
         finally:
             read_record.reset(record_token)
             request_deadline.reset(deadline_token)
         if record is None or "errors" in body:
             return _Answer(body)
         raw = orjson.dumps(body)
-        responses.put(cache_key, raw, observation.operation, record)
+        await responses.put(cache_key, raw, observation.operation, record)
         return _Answer(body, raw=raw)
     finally:
         if leads:

@@ -23,8 +23,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from providers.cluster import SharedStore
 from providers.registry import ProviderSet
 from providers.resilience import CLOSED, HALF_OPEN, OPEN
 
@@ -55,7 +56,13 @@ class BoundedLabel:
 class GatewayMetrics:
     """Every FleetQL series, in a registry of this gateway's own."""
 
-    def __init__(self, providers: ProviderSet, *, max_operations: int = 100) -> None:
+    def __init__(
+        self,
+        providers: ProviderSet,
+        *,
+        max_operations: int = 100,
+        cluster: SharedStore | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.operation_label = BoundedLabel(max_operations)
         self._endpoint_labels = {provider.id: BoundedLabel(64) for provider in providers.all}
@@ -128,6 +135,8 @@ class GatewayMetrics:
             registry=registry,
         )
         registry.register(_CircuitStates(providers))
+        if cluster is not None:
+            registry.register(_ClusterFallbacks(cluster))
 
     def endpoint_label(self, provider: str, endpoint: str) -> str:
         """The endpoint template, or ``other`` past the provider's cap."""
@@ -156,4 +165,24 @@ class _CircuitStates:
             for state in (CLOSED, OPEN, HALF_OPEN):
                 current = 1.0 if provider.guard.state == state else 0.0
                 family.add_metric([provider.id, state.lower()], current)
+        yield family
+
+
+class _ClusterFallbacks:
+    """``fleetql_cluster_fallbacks_total``: Redis operations that fell back to in-process
+    state, per operation, read at scrape from the store's counts (they happen in requests,
+    at start-up and in background work alike)."""
+
+    def __init__(self, store: SharedStore) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "fleetql_cluster_fallbacks",
+            "Shared-store (Redis) operations that failed or were skipped while degraded, so "
+            "the replica used its in-process state instead, by operation.",
+            labels=["operation"],
+        )
+        for operation, count in sorted(self._store.fallbacks.items()):
+            family.add_metric([operation], count)
         yield family

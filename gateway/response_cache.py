@@ -7,6 +7,9 @@ no provider it read from has had a successful write since the read began (each p
 read-cache generation is compared on every hit). So a write through this gateway makes the
 next read of any response built on that provider fresh, exactly as the read cache does, and a
 write that lands while a request is running keeps that request's response out of the cache.
+With ``[cluster]`` the generations compared are the shared write counters in Redis, read by
+one MGET per hit (``providers.cache.current_generations``): a write through any replica is
+seen by every replica's next lookup, with no window; the bodies stay in process.
 
 The key is the document text, the ``operationName``, the variables and the client token's
 provider scope: two tokens that see different providers never share an entry, and tokens
@@ -26,7 +29,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,19 +53,25 @@ class CachedResponse:
     body: bytes
     operation: str
     fresh_until: float
-    generations: tuple[tuple[str, int], ...]
+    generations: tuple[tuple[str, Hashable], ...]
+
+
+#: The current read-cache generations of some providers, by id, in order.
+Generations = Callable[[Sequence[str]], Awaitable[Sequence[Hashable]]]
 
 
 class ResponseCache:
-    """The gateway's whole-response cache; ``generation_of`` reads a provider's write count."""
+    """The gateway's whole-response cache; ``generations_of`` reads providers' generations
+    (``providers.cache.current_generations``: with ``[cluster]``, one MGET of the shared
+    counters per hit, so a write on any replica is seen by the next lookup)."""
 
     def __init__(
         self,
-        generation_of: Callable[[str], int],
+        generations_of: Generations,
         maxsize: int = MAX_RESPONSES,
         max_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
-        self._generation_of = generation_of
+        self._generations_of = generations_of
         self._maxsize = maxsize
         self._max_bytes = max_bytes
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
@@ -91,26 +100,23 @@ class ResponseCache:
             return None
         return hashlib.sha256(text).digest()
 
-    def get(self, key: bytes) -> CachedResponse | None:
+    async def get(self, key: bytes) -> CachedResponse | None:
         """The entry, if it is still fresh and nothing it read has been written since."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if time.monotonic() >= entry.fresh_until or any(
-            self._generation_of(provider) != generation
-            for provider, generation in entry.generations
-        ):
+        if time.monotonic() >= entry.fresh_until or not await self._unwritten(entry.generations):
             self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry
 
-    def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> None:
+    async def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> None:
         """Keep ``body`` if ``record`` allows it (see the module's docstring)."""
         if not record.storable or not record.generations or len(body) > self._max_bytes // 8:
             return
         generations = tuple(record.generations.items())
-        if any(self._generation_of(provider) != seen for provider, seen in generations):
+        if not await self._unwritten(generations):
             return  # a write landed while the request ran
         if record.fresh_until <= time.monotonic():
             return
@@ -119,6 +125,11 @@ class ResponseCache:
         self.size += len(body)
         while len(self._entries) > self._maxsize or self.size > self._max_bytes:
             self._drop(next(iter(self._entries)))
+
+    async def _unwritten(self, generations: tuple[tuple[str, Hashable], ...]) -> bool:
+        """Whether every provider is still at the generation its reads began at."""
+        now = await self._generations_of([provider for provider, _ in generations])
+        return all(current == seen for current, (_, seen) in zip(now, generations, strict=True))
 
     def join(self, key: bytes) -> asyncio.Future[bytes | None] | None:
         """The future body of an identical query already running, or ``None``: this request

@@ -1,12 +1,13 @@
 """Configuration: one TOML file, validated at start-up, secrets optionally from the environment.
 
-One pydantic model per table (``[server]``, ``[limits]``, ``[cache]``, ``[observability]``,
-``[[tokens]]``; ``[[providers]]`` is a union of the kinds' own models, chosen by ``kind``:
-``providers/<kind>/options.py``). Unknown keys are refused, values are never coerced into
-another type, and every range is declared on its field. A mistake stops start-up with one
-``ConfigError`` line naming the file and the key, translated from pydantic's errors; it never
-holds a value, so never a secret. The README's configuration table is generated from the same
-fields (``configuration_table``), and a test keeps the two equal.
+One pydantic model per table (``[server]``, ``[limits]``, ``[cache]``, ``[cluster]``,
+``[observability]``, ``[[tokens]]``; ``[[providers]]`` is a union of the kinds' own models,
+chosen by ``kind``: ``providers/<kind>/options.py``). Unknown keys are refused, values are
+never coerced into another type, and every range is declared on its field. A mistake stops
+start-up with one ``ConfigError`` line naming the file and the key, translated from
+pydantic's errors; it never holds a value, so never a secret. The README's configuration
+table is generated from the same fields (``configuration_table``), and a test keeps the two
+equal.
 
 pydantic-settings is not used: the configuration is one file, and only secrets come from the
 environment, each by the variable its ``<key>_env`` names; settings-wide environment
@@ -31,6 +32,7 @@ from gateway.auth import TokenEntry
 from gateway.limits import QueryLimits
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
+from providers.cluster import ClusterSettings, parses_as_redis_url
 from providers.options import (
     PATTERN_PROBLEMS,
     URL_PATTERN,
@@ -186,7 +188,9 @@ class LimitsTable(Table):
         "query none",
     )
     queries_per_minute: Count = Field(
-        600, description="per client token; over it: HTTP 429, `RATE_LIMITED`, `Retry-After`"
+        600,
+        description="per client token (per replica; one budget for all with `[cluster]`); "
+        "over it: HTTP 429, `RATE_LIMITED`, `Retry-After`",
     )
     mutations_per_minute: Count = Field(60, description="per client token, like queries")
 
@@ -243,6 +247,72 @@ class CacheTable(Table):
         return self.enabled and self.responses
 
 
+REDIS_URL_PATTERN = r"^(redis|rediss|unix)://"
+KEY_PREFIX_PATTERN = r"^[!-~]{1,64}$"
+
+
+class ClusterTable(Table):
+    """``[cluster]``: the Redis several replicas share (off by default: state in process)."""
+
+    redis_url: Secret | None = Field(
+        None,
+        description="the Redis (or Valkey) several replicas share, e.g. "
+        "`redis://redis:6379/0` (`rediss://` for TLS, `unix://` for a socket; a password "
+        "goes in the URL, so prefer `redis_url_env`). None: every replica keeps its state in "
+        'process, as a single one does. See docs/deploy.md, "Several replicas"',
+    )
+    redis_url_env: EnvName | None = Field(
+        None, description="the name of an environment variable holding `redis_url`"
+    )
+    key_prefix: str = Field(
+        "fleetql:",
+        pattern=KEY_PREFIX_PATTERN,
+        description="the start of every key FleetQL writes; give each FleetQL deployment "
+        "sharing one Redis its own",
+    )
+    timeout: Seconds = Field(
+        0.25,
+        description="seconds one Redis operation may take; past it (or on any Redis error) "
+        "the replica falls back to its in-process state, counts it in "
+        "`fleetql_cluster_fallbacks_total` and reports `degraded` in `/readyz` until a "
+        "background ping succeeds again",
+    )
+    connect_timeout: Seconds = Field(
+        0.5,
+        description="seconds the background reconnect ping may spend opening a connection to "
+        "Redis; an operation made for a request never waits longer than `timeout`, "
+        "connecting included",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_variables(cls, data: Any) -> Any:
+        return resolve_variables(data, ("redis_url",)) if isinstance(data, dict) else data
+
+    @field_validator("redis_url")
+    @classmethod
+    def _is_a_redis_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is None:
+            return url
+        if not re.match(REDIS_URL_PATTERN, url.get_secret_value()):
+            raise problem("", "must be a redis://, rediss:// or unix:// URL")
+        if not parses_as_redis_url(url.get_secret_value()):
+            # The parser's own message may quote the URL (a password): never shown.
+            raise problem("", "is not a valid Redis URL (check its port, database and options)")
+        return url
+
+    def cluster_settings(self) -> ClusterSettings | None:
+        """The store's settings; ``None`` when no Redis is configured."""
+        if self.redis_url is None:
+            return None
+        return ClusterSettings(
+            url=self.redis_url.get_secret_value(),
+            key_prefix=self.key_prefix,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+        )
+
+
 class ObservabilitySettings(Table):
     """``[observability]``: log level, ``/metrics``, and optional tracing."""
 
@@ -272,7 +342,11 @@ class ObservabilitySettings(Table):
 TOKEN_KEYS = ("token", "token_env", "sha256")
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 #: What a value failing each pattern must be, in words.
-PATTERNS = {**PATTERN_PROBLEMS, SHA256_PATTERN: "must be 64 hexadecimal characters"}
+PATTERNS = {
+    **PATTERN_PROBLEMS,
+    SHA256_PATTERN: "must be 64 hexadecimal characters",
+    KEY_PREFIX_PATTERN: "must be 1-64 printable ASCII characters, no spaces",
+}
 
 
 class TokenTable(Table):
@@ -336,6 +410,7 @@ class ConfigFile(Table):
     server: ServerTable = Field(default_factory=ServerTable)
     limits: LimitsTable = Field(default_factory=LimitsTable)
     cache: CacheTable = Field(default_factory=CacheTable)
+    cluster: ClusterTable = Field(default_factory=ClusterTable)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     providers: list[ProviderTables]
     tokens: list[TokenTable]
@@ -395,6 +470,8 @@ class Settings:
     compiled_execution: bool = _default(ServerTable, "compiled_execution")
     #: Whole query responses cached (``[cache] enabled`` and ``responses``).
     response_cache: bool = True
+    #: The Redis shared by several replicas; ``None``: every piece of state in process.
+    cluster: ClusterSettings | None = None
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     source: str = "<defaults>"
 
@@ -441,6 +518,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         ops_token=server.ops_token.get_secret_value() if server.ops_token else None,
         compiled_execution=server.compiled_execution,
         response_cache=config.cache.keeps_responses(),
+        cluster=config.cluster.cluster_settings(),
         observability=config.observability,
         source=source,
     )
@@ -523,6 +601,7 @@ def configuration_table() -> str:
         ("server", ServerTable),
         ("limits", LimitsTable),
         ("cache", CacheTable),
+        ("cluster", ClusterTable),
         ("observability", ObservabilitySettings),
     ):
         rows += _rows(f"{table}.", {"": model})

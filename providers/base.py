@@ -8,6 +8,7 @@ gateway refuses the rest with ``NOT_SUPPORTED`` before any upstream call.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import httpx
 
 from errors import NotSupported
+from providers.cluster import SharedStore
 from providers.http import UpstreamClient
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
@@ -250,6 +252,22 @@ class Provider:
         return NotSupported(self.id, capability.value)
 
     # --- lifecycle ------------------------------------------------------------------
+
+    @property
+    def account_digest(self) -> str:
+        """A SHA-256 digest naming the upstream account (kind, URL, credentials): the name of
+        what replicas share for it, which never holds the credentials themselves."""
+        digest = hashlib.sha256(f"{self.kind}\0{self.config.base_url}".encode())
+        for name, value in sorted(self.config.credentials.items()):
+            digest.update(f"\0{name}\0{value}".encode())
+        return digest.hexdigest()
+
+    def share(self, store: SharedStore) -> None:
+        """Share this instance's state with the other replicas through ``store``: its read
+        cache, its account's outbound rate and open circuit (a kind may share more, e.g.
+        Mammoth's action ids)."""
+        self.http.share(store)
+        self.guard.share(store, self.account_digest)
 
     async def start(self) -> None:
         """Open pooled upstream connections."""

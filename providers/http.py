@@ -43,7 +43,8 @@ from errors import (
     refused_as_invalid,
     upstream_reason,
 )
-from providers.cache import FRESH_UNTIL, ReadCache, read_record, request_key
+from providers.cache import FRESH_UNTIL, ReadCache, SharedReads, read_record, request_key
+from providers.cluster import SharedStore
 from providers.pool import SpreadPool
 from providers.resilience import OPEN, RETRYABLE_STATUS, UpstreamGuard
 
@@ -243,6 +244,10 @@ class UpstreamClient:
         """Close pooled connections."""
         await self._client.aclose()
 
+    def share(self, store: SharedStore) -> None:
+        """Share this instance's read cache with the other replicas through ``store``."""
+        self.cache.share(SharedReads(store, self.provider_id), shareable=_readable)
+
     async def call(
         self,
         method: str,
@@ -318,7 +323,7 @@ class UpstreamClient:
             # Remembered so that an unreadable answer to a write is reported as such.
             response.extensions = {**response.extensions, _WRITE: True}
             if response.status_code < 400:
-                self.cache.clear()
+                await self.cache.invalidate()
                 if observer is not None:
                     observer.cache_evicted(self.provider_id)
             return response
@@ -327,14 +332,13 @@ class UpstreamClient:
                 record.storable = False
             return await self._transmit(request, write=False, retry=retry)
         fetched = False
-        generation = self.cache.generation
 
         def fetch() -> Awaitable[httpx.Response]:
             nonlocal fetched
             fetched = True
             return self._transmit(request, write=False, retry=retry)
 
-        response = await self.cache.read(request_key(request), resource, fetch)
+        response, generation = await self.cache.read(request_key(request), resource, fetch)
         if observer is not None:
             observer.cache_read(self.provider_id, hit=not fetched)
         if record is not None:

@@ -216,11 +216,13 @@ class ProviderTable(Table):
     max_concurrency: Count = Field(
         ResiliencePolicy.max_concurrency,
         description="upstream calls in flight at once, per-server and per-project calls "
-        "included; more queue in the gateway. Also the size of the instance's connection pool",
+        "included; more queue in the gateway. Also the size of the instance's connection pool. "
+        "Per replica, with `[cluster]` too",
     )
     rate_per_second: Positive = Field(
         ResiliencePolicy.rate_per_second,
-        description="upstream calls started per second (a token bucket)",
+        description="upstream calls started per second (a token bucket per replica; with "
+        "`[cluster]` one budget per provider account for every replica, counted over 1.1 s)",
     )
 
     @classmethod

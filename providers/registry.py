@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from errors import NotSupported
 from providers.base import Capability, Provider, ProviderConfig
+from providers.cluster import SharedStore
 from providers.dashserv.adapter import DashservProvider
 from providers.datapacket.adapter import DataPacketProvider
 from providers.dcimanager.adapter import DciManagerProvider
@@ -67,6 +68,12 @@ class ProviderSet:
     def owners_of(self, server_name: str) -> list[Provider]:
         """The providers whose naming scheme covers ``server_name`` (usually exactly one)."""
         return [provider for provider in self.all if provider.owns(server_name)]
+
+    def share(self, store: SharedStore) -> None:
+        """Share every provider's read cache and account state with the other replicas
+        through ``store`` (``Provider.share``)."""
+        for provider in self.all:
+            provider.share(store)
 
     async def start(self) -> None:
         """Open every provider's upstream connections."""

@@ -29,6 +29,21 @@ One ``UpstreamGuard`` per provider instance (``Provider.guard``), used by its
 * At most ``max_concurrency`` calls are in flight and at most ``rate_per_second`` start per
   second (a token bucket), so a burst of client queries queues in the gateway instead of
   tripping the upstream's own rate limit.
+
+With ``[cluster]`` (``share``) the replicas share two of these through Redis, each falling
+back to this replica's own state while Redis does not answer:
+
+* the rate is one budget per provider account (``SharedRate``): at most ``rate_per_second``
+  calls start in any window of ``RATE_WINDOW`` seconds across every replica, counted in one
+  Lua script on Redis's clock. The window is a little longer than a second so that the
+  upstream, which counts arrivals, sees at most that many in any second although deliveries
+  jitter (by up to a tenth of a second). ``max_concurrency`` stays per replica (a slot is
+  held for a whole call: a replica that died holding one would leak it).
+* an open circuit is seen by every replica (``SharedCircuit``): opening writes an "open
+  until" key that expires with the cooldown; each replica reads it at most every
+  ``CIRCUIT_REFRESH`` seconds, in the background of a call (never a Redis round trip per
+  call), and opens its own circuit for what is left of that cooldown. Each replica then
+  sends its own half-open probe.
 """
 
 from __future__ import annotations
@@ -36,13 +51,46 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "Admission", "ResiliencePolicy", "UpstreamGuard"]
+from providers.cluster import SharedStore, StoreUnavailable
+
+__all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "OPEN",
+    "Admission",
+    "ResiliencePolicy",
+    "SharedCircuit",
+    "SharedRate",
+    "UpstreamGuard",
+]
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: Seconds over which the shared outbound rate is counted (see the module's docstring).
+RATE_WINDOW = 1.1
+#: Seconds between two reads of another replica's "open until" key, per replica.
+CIRCUIT_REFRESH = 0.5
+
+# A sliding window of admissions (a sorted set scored by Redis's clock in microseconds):
+# one more if fewer than ARGV[1] started in the last ARGV[2] microseconds, else how many
+# microseconds until the oldest leaves the window.
+_WINDOW_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
+"""
 
 
 @dataclass(frozen=True)
@@ -73,6 +121,14 @@ class UpstreamGuard:
         self._tokens = policy.rate_per_second
         self._refilled = time.monotonic()
         self._recent: deque[tuple[float, bool]] = deque()  # (time, was a retry), last 10 s
+        self._shared_rate: SharedRate | None = None
+        self._shared_circuit: SharedCircuit | None = None
+
+    def share(self, store: SharedStore, account: str) -> None:
+        """Share the rate budget and the open circuit with every replica of ``account`` (a
+        digest naming the provider account, never a credential)."""
+        self._shared_rate = SharedRate(store, account, self.policy.rate_per_second)
+        self._shared_circuit = SharedCircuit(store, account)
 
     # --- circuit breaker ----------------------------------------------------------------
 
@@ -81,6 +137,8 @@ class UpstreamGuard:
 
         Use it as a context manager around the call (see ``Admission``).
         """
+        if self._shared_circuit is not None and self.state == CLOSED:
+            self._shared_circuit.refresh(self)
         if self.state == OPEN:
             if time.monotonic() - self._opened_at < self.policy.breaker_cooldown:
                 return None
@@ -123,6 +181,15 @@ class UpstreamGuard:
     def _open(self) -> None:
         self.state = OPEN
         self._opened_at = time.monotonic()
+        if self._shared_circuit is not None:
+            self._shared_circuit.publish(self.policy.breaker_cooldown)
+
+    def opened_elsewhere(self, remaining: float) -> None:
+        """Another replica opened this account's circuit, open ``remaining`` s more: open
+        this one until then too (a closed circuit only; a probe's verdict stays its own)."""
+        if self.state == CLOSED and remaining > 0:
+            self.state = OPEN
+            self._opened_at = time.monotonic() - max(0.0, self.policy.breaker_cooldown - remaining)
 
     # --- retries ----------------------------------------------------------------------
 
@@ -156,6 +223,12 @@ class UpstreamGuard:
         return _Slot(self._slots)
 
     async def _take_token(self) -> None:
+        if self._shared_rate is not None:
+            try:
+                await self._shared_rate.take()
+                return
+            except StoreUnavailable:
+                pass  # this replica's own bucket, as without a cluster
         rate = self.policy.rate_per_second
         while True:
             now = time.monotonic()
@@ -165,6 +238,80 @@ class UpstreamGuard:
                 self._tokens -= 1
                 return
             await asyncio.sleep((1 - self._tokens) / rate)
+
+
+class SharedRate:
+    """One provider account's outbound rate, shared by every replica through Redis."""
+
+    def __init__(self, store: SharedStore, account: str, rate_per_second: float) -> None:
+        self._store = store
+        self._key = store.key("rate", account)
+        # Whole calls per window: a rate below one a second is counted over a longer one.
+        self._limit = max(1, int(rate_per_second))
+        self._window_us = int(self._limit / rate_per_second * RATE_WINDOW * 1_000_000)
+        self._script = store.register_script(_WINDOW_SCRIPT)
+
+    async def take(self) -> None:
+        """Wait until the account's window has room, then take a place in it; raise
+        ``StoreUnavailable`` when Redis does not answer (the caller falls back)."""
+        member = uuid.uuid4().hex
+        args = [self._limit, self._window_us, member]
+        while True:
+            wait_us = await self._store.attempt(
+                "outbound_rate", lambda redis: self._script(keys=[self._key], args=args)
+            )
+            if int(wait_us) == 0:
+                return
+            await asyncio.sleep(int(wait_us) / 1_000_000)
+
+
+class SharedCircuit:
+    """An account's open circuit as an "open until" key that every replica reads, at most
+    every ``CIRCUIT_REFRESH`` s and never in a call's way."""
+
+    def __init__(self, store: SharedStore, account: str) -> None:
+        self._store = store
+        self._key = store.key("circuit", account)
+        self._read_at = -CIRCUIT_REFRESH
+        self._task: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()  # referenced until done
+
+    def refresh(self, guard: UpstreamGuard) -> None:
+        """Read the key in the background if it was not read lately; open ``guard`` if set."""
+        now = time.monotonic()
+        if now - self._read_at < CIRCUIT_REFRESH or self._task is not None:
+            return
+        self._read_at = now
+        self._task = asyncio.get_running_loop().create_task(self._read(guard))
+
+    async def _read(self, guard: UpstreamGuard) -> None:
+        try:
+            remaining_ms = await self._store.attempt(
+                "circuit_read", lambda redis: redis.pttl(self._key)
+            )
+        except StoreUnavailable:
+            return  # this replica's own circuit, as without a cluster
+        finally:
+            self._task = None
+        if remaining_ms > 0:
+            guard.opened_elsewhere(remaining_ms / 1000)
+
+    def publish(self, cooldown: float) -> None:
+        """Tell every replica this circuit opened for ``cooldown`` s (in the background)."""
+
+        async def write() -> None:
+            try:
+                await self._store.attempt(
+                    "circuit_open",
+                    lambda redis: redis.set(self._key, b"1", px=max(1, int(cooldown * 1000))),
+                )
+            except StoreUnavailable:
+                pass  # the other replicas count their own failures
+
+        self._read_at = time.monotonic()  # what the key says now is what this replica wrote
+        task = asyncio.get_running_loop().create_task(write())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
 
 class Admission:

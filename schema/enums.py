@@ -101,6 +101,10 @@ class ErrorCode(enum.Enum):
         "PROVIDER_UNAVAILABLE",
         description="FleetQL: the provider named in extensions.provider did not answer usefully (down, timed out, error, malformed reply).",
     )
+    IDEMPOTENCY_CONFLICT = strawberry.enum_value(
+        "IDEMPOTENCY_CONFLICT",
+        description="FleetQL: the mutation sent with this Idempotency-Key ran or is running, and its response cannot be given (still running, or too large to keep); it is not run again.",
+    )
 
 
 @strawberry.enum(description="Types of items which can appear on invoice.")

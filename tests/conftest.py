@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.settings import settings_from_dict
 from providers.base import LazyPage, Page
 from tests import self_contained
+from tests.redis_server import redis_server  # noqa: F401 - the fixture, for every test module
 from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_until_stopped
 
 # Before any test module is collected, so reads made at import time are seen too.

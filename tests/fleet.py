@@ -52,16 +52,18 @@ class Fleet:
         cache: bool | dict[str, Any] = True,
         server: dict[str, Any] | None = None,
         limits: dict[str, Any] | None = None,
+        cluster: dict[str, Any] | None = None,
         health: ProviderHealth | None = None,
         **overrides: dict[str, Any],
     ) -> InProcessGateway:
         """A new in-process gateway (empty cache, closed circuits) over ``kinds`` in the demo's
         order.
 
-        ``cache`` is ``[cache] enabled`` or the whole ``[cache]`` table; ``server`` and
-        ``limits`` are its ``[server]`` and ``[limits]`` tables; ``health`` its reachability
-        monitor (default: the gateway's); ``overrides`` changes one provider's table, e.g.
-        ``mammoth={"read_timeout": 0.3}``; a value of ``None`` removes that key.
+        ``cache`` is ``[cache] enabled`` or the whole ``[cache]`` table; ``server``,
+        ``limits`` and ``cluster`` are its ``[server]``, ``[limits]`` and ``[cluster]`` tables;
+        ``health`` its reachability monitor (default: the gateway's); ``overrides`` changes
+        one provider's table, e.g. ``mammoth={"read_timeout": 0.3}``; a value of ``None``
+        removes that key.
         """
         providers = []
         for kind in kinds or KINDS:
@@ -74,6 +76,7 @@ class Fleet:
                 "providers": providers,
                 "tokens": tokens,
                 "cache": cache if isinstance(cache, dict) else {"enabled": cache},
+                "cluster": cluster or {},
             },
             source="<fleet test>",
         )

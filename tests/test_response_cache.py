@@ -22,6 +22,16 @@ from schema import FleetSchema
 from tests.conftest import FULL, READ, TOKENS, GatewayClient, datapacket_config
 from tests.servers import InProcessGateway, stop_all, stop_soon
 
+
+def generations_in(table: dict[str, int]):
+    """A ``ResponseCache`` generation source reading ``table`` (as the read caches would)."""
+
+    async def generations_of(providers):
+        return [table[provider] for provider in providers]
+
+    return generations_of
+
+
 LIST = "query fleet { servers(input: {pageSize: 5}) { entries { name alias } } }"
 
 
@@ -145,43 +155,43 @@ def test_responses_with_errors_and_mutations_are_not_kept(fleet, executions):
     assert executions == ["missing", "missing"]
 
 
-def test_reads_that_are_never_cached_keep_the_response_out():
+async def test_reads_that_are_never_cached_keep_the_response_out():
     generations = {"dp": 0}
-    cache = ResponseCache(generations.__getitem__)
+    cache = ResponseCache(generations_in(generations))
     key = ResponseCache.key("{ x }", None, None, None)
 
-    def stored(record: ReadRecord) -> bool:
-        cache.put(key, b"{}", "x", record)
-        return cache.get(key) is not None
+    async def stored(record: ReadRecord) -> bool:
+        await cache.put(key, b"{}", "x", record)
+        return await cache.get(key) is not None
 
     fresh = 10**12
     kept = ReadRecord()
     kept.read("dp", 0, fresh)
-    assert stored(kept)
+    assert await stored(kept)
     uncached = ReadRecord()
     uncached.read("dp", 0, fresh)
     uncached.read("dp", 0, None)  # a no-store answer, or the read cache off for its kind
-    cache = ResponseCache(generations.__getitem__)
-    assert not stored(uncached)
-    assert not stored(ReadRecord())  # read nothing upstream (introspection, __typename)
+    cache = ResponseCache(generations_in(generations))
+    assert not await stored(uncached)
+    assert not await stored(ReadRecord())  # read nothing upstream (introspection, __typename)
 
 
-def test_a_write_while_the_query_ran_keeps_its_response_out():
+async def test_a_write_while_the_query_ran_keeps_its_response_out():
     generations = {"dp": 0}
-    cache = ResponseCache(generations.__getitem__)
+    cache = ResponseCache(generations_in(generations))
     key = ResponseCache.key("{ x }", None, None, None)
     record = ReadRecord()
     record.read("dp", 0, 10**12)
     generations["dp"] = 1  # a write cleared dp's read cache before the response was ready
-    cache.put(key, b"{}", "x", record)
-    assert cache.get(key) is None
+    await cache.put(key, b"{}", "x", record)
+    assert await cache.get(key) is None
     # And an entry stored before a write is dropped at the next lookup.
     record = ReadRecord()
     record.read("dp", 1, 10**12)
-    cache.put(key, b"{}", "x", record)
-    assert cache.get(key) is not None
+    await cache.put(key, b"{}", "x", record)
+    assert await cache.get(key) is not None
     generations["dp"] = 2
-    assert cache.get(key) is None
+    assert await cache.get(key) is None
 
 
 def test_full_access_and_read_only_tokens_of_one_scope_share_data(fleet, executions):
@@ -190,24 +200,24 @@ def test_full_access_and_read_only_tokens_of_one_scope_share_data(fleet, executi
     assert executions == ["fleet"]
 
 
-def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
-    cache = ResponseCache({"dp": 0}.__getitem__, max_bytes=8000)
+async def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
+    cache = ResponseCache(generations_in({"dp": 0}), max_bytes=8000)
 
-    def put(name: str, size: int) -> bytes:
+    async def put(name: str, size: int) -> bytes:
         key = ResponseCache.key(name, None, None, None)
         record = ReadRecord()
         record.read("dp", 0, 10**12)
-        cache.put(key, b"x" * size, name, record)
+        await cache.put(key, b"x" * size, name, record)
         return key
 
-    first, second = put("a", 900), put("b", 900)
-    assert cache.get(first) is not None  # a is now the most recently used
-    keys = [put(f"c{i}", 900) for i in range(7)]  # 8,100 bytes: one entry must go
+    first, second = await put("a", 900), await put("b", 900)
+    assert await cache.get(first) is not None  # a is now the most recently used
+    keys = [await put(f"c{i}", 900) for i in range(7)]  # 8,100 bytes: one entry must go
     assert cache.size == 7200
-    assert cache.get(second) is None  # the least recently used
-    assert cache.get(first) is not None
-    assert all(cache.get(key) is not None for key in keys)
-    assert cache.get(put("huge", 1001)) is None  # over an eighth of the budget: not kept
+    assert await cache.get(second) is None  # the least recently used
+    assert await cache.get(first) is not None
+    assert all([await cache.get(key) is not None for key in keys])
+    assert await cache.get(await put("huge", 1001)) is None  # over an eighth: not kept
     assert cache.size <= 8000
 
 

@@ -23,6 +23,7 @@ DEVIATIONS = [
     "added type: ProviderStatus",
     "added: Currency.AUD",
     "added: DdosShieldLevel.UNKNOWN",
+    "added: ErrorCode.IDEMPOTENCY_CONFLICT",
     "added: ErrorCode.NOT_SUPPORTED",
     "added: ErrorCode.PROVIDER_UNAVAILABLE",
     "added: ErrorCode.RATE_LIMITED",

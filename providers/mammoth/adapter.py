@@ -42,6 +42,7 @@ map to an input field (``invalid_field``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -63,6 +64,7 @@ from providers.base import (
     TrafficQuery,
     TrafficSeries,
 )
+from providers.cluster import SharedStore, StoreUnavailable
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.mammoth import mapping
 from providers.mammoth.options import MAX_PER_PAGE, MammothTable
@@ -73,6 +75,8 @@ __all__ = ["ActionLog", "MammothProvider"]
 
 LOOKUP_BY_ID_MAX = 10
 ACTION_LOG_SIZE = 1024
+#: Seconds a shared action id is kept in Redis (the progress of a day-old action is history).
+ACTION_TTL = 24 * 3600
 
 #: PowerAction -> server action ``type``. IPMI RESET is a hard reset; Mammoth has no reset, and
 #: ``reboot`` is an orderly restart, so RESET is the hard ``power_cycle`` like CYCLE.
@@ -99,22 +103,50 @@ PAGES = LinkedPages(next="links.pages.next", total="meta.total", total_required=
 
 
 class ActionLog:
-    """The latest action id per server, bounded: the least recently touched server is dropped."""
+    """The latest action id per server, bounded: the least recently touched server is dropped.
+
+    ``share`` keeps them in Redis as well, one key per (account, server) expiring after
+    ``ACTION_TTL``, read first by ``latest``: an action sent through any replica is known to
+    all. While Redis does not answer, this replica's own ids are used.
+    """
 
     def __init__(self, size: int = ACTION_LOG_SIZE) -> None:
         self.size = size
         self._ids: OrderedDict[int, int] = OrderedDict()
+        self._store: SharedStore | None = None
+        self._account = ""
 
-    def remember(self, server_id: int, action_id: int) -> None:
+    def share(self, store: SharedStore, account: str) -> None:
+        """Keep the ids in ``store`` too, under ``account`` (a digest, never a credential)."""
+        self._store, self._account = store, account
+
+    async def remember(self, server_id: int, action_id: int) -> None:
         """Keep ``action_id`` as the latest action of ``server_id``."""
         self._ids[server_id] = action_id
         self._ids.move_to_end(server_id)
         while len(self._ids) > self.size:
             self._ids.popitem(last=False)
+        if (store := self._store) is not None:
+            key = self._key(store, server_id)
+            with contextlib.suppress(StoreUnavailable):  # kept here; this replica knows it
+                await store.attempt(
+                    "power_action_write", lambda redis: redis.set(key, action_id, ex=ACTION_TTL)
+                )
 
-    def latest(self, server_id: int) -> int | None:
-        """The latest kept action id of a server, if any."""
+    async def latest(self, server_id: int) -> int | None:
+        """The latest kept action id of a server, if any (another replica's included)."""
+        if (store := self._store) is not None:
+            key = self._key(store, server_id)
+            try:
+                shared = await store.attempt("power_action_read", lambda redis: redis.get(key))
+            except StoreUnavailable:
+                shared = None
+            if shared is not None:
+                return int(shared)
         return self._ids.get(server_id)
+
+    def _key(self, store: SharedStore, server_id: int) -> str:
+        return store.key("mammoth-action", self._account, str(server_id))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -147,6 +179,11 @@ class MammothProvider(Provider):
 
     def upstream_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.credentials['token']}"}
+
+    def share(self, store: SharedStore) -> None:
+        """The guard's state and the power-action ids (``ActionLog``)."""
+        super().share(store)
+        self.actions.share(store, self.account_digest)
 
     def invalid_field(self, response: httpx.Response) -> str | None:
         """The input field of the first ``errors`` key (ValidationProblemDetails) it maps to."""
@@ -354,7 +391,8 @@ class MammothProvider(Provider):
             raise NotFound(f"Server {name!r} was not found.", provider=self.id)
         accepted = await self._action(server_id, name, {"type": kind})
         with self._reading():
-            self.actions.remember(server_id, int(accepted["id"]))
+            action_id = int(accepted["id"])
+        await self.actions.remember(server_id, action_id)
         try:
             payload = await self._server_payload(server_id, name)
         except GatewayError:
@@ -371,7 +409,7 @@ class MammothProvider(Provider):
         ``None`` when this gateway has not acted on the server (or has forgotten it).
         """
         server_id = self._server_id(name)
-        action_id = self.actions.latest(server_id) if server_id is not None else None
+        action_id = await self.actions.latest(server_id) if server_id is not None else None
         if action_id is None:
             return None
         body = await self._request(

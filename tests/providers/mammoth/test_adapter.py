@@ -205,7 +205,7 @@ async def test_the_accepted_action_id_is_kept_and_reports_progress(fresh_upstrea
         await adapter.close()
     assert result["powerStatus"] == "ON"  # accepted, not yet done
     action_id = max(upstream.app.state.fleet.actions)
-    assert adapter.actions.latest(server["id"]) == action_id
+    assert await adapter.actions.latest(server["id"]) == action_id
     assert progress["id"] == str(action_id)
     assert (progress["type"], progress["status"], progress["completedAt"]) == (
         "power_off",
@@ -214,13 +214,14 @@ async def test_the_accepted_action_id_is_kept_and_reports_progress(fresh_upstrea
     )
 
 
-def test_the_action_log_is_bounded_and_forgets_the_least_recent_server():
+async def test_the_action_log_is_bounded_and_forgets_the_least_recent_server():
     log = ActionLog(size=2)
-    log.remember(1, 10)
-    log.remember(2, 20)
-    log.remember(1, 11)
-    log.remember(3, 30)
-    assert (log.latest(1), log.latest(2), log.latest(3), len(log)) == (11, None, 30, 2)
+    await log.remember(1, 10)
+    await log.remember(2, 20)
+    await log.remember(1, 11)
+    await log.remember(3, 30)
+    latest = [await log.latest(server_id) for server_id in (1, 2, 3)]
+    assert (*latest, len(log)) == (11, None, 30, 2)
 
 
 async def test_reverse_dns_is_read_from_the_networks_and_set_with_one_action(fresh_upstream):
