@@ -1,88 +1,121 @@
-"""The connection pool under ``providers.http``: several small httpcore pools behind one transport.
+"""The connections under ``providers.http``: an httpx transport over aiohttp's connection pool.
 
-httpcore's pool re-examines every connection, for every queued request, whenever a request
-starts or ends (``AsyncConnectionPool._assign_requests_to_connections``), with a socket
-readability check per idle connection and a count of the idle ones per idle connection: its
-CPU per request grows with the square of the pool's size. Profiled under the fan-out
-benchmark (``bench.anchors`` S2: 52 upstream calls per request, ``max_concurrency`` 64, one
-pool of 64 connections), that scan took 68 % of the gateway's CPU (cProfile, in process).
-Pools of at most ``POOL_SIZE`` connections keep each scan short. Their sizes add up to the
-configured size, and each request goes to the pool with the fewest requests in flight, so no
-request waits while any pool has a free connection.
+Why not httpx's own pool. Per upstream call, httpcore's pool and its anyio and h11 layers
+cost the gateway about 0.5 ms of CPU (profiled in process under ``bench.anchors`` S2, 52
+upstream calls per request: httpx, httpcore, anyio and h11 took 48 % of the gateway's time,
+FleetQL's own code 6 %), and its bookkeeping grows with the square of the pool's size.
+aiohttp's pool and parser spend about an eighth of that on the same exchange (a GET on
+loopback, client CPU: 0.08-0.12 ms against 0.73-0.87 ms; docs/performance.md). httpx stays
+the interface (requests, responses, error classes, timeouts), so the rest of the transport in
+``providers.http`` does not change; this module only carries the bytes.
+
+Errors keep httpx's meaning, which ``providers.http`` relies on to tell a write that cannot
+have reached the upstream from one whose outcome is unknown: ``ConnectError`` and
+``ConnectTimeout`` only when no connection was made; anything after (a reset, a close before
+the answer, an unreadable answer) is a ``ReadError``, ``RemoteProtocolError`` or
+``ReadTimeout``. aiohttp's own resend of an idempotent request on a dropped connection is
+switched off: the one retry loop is ``providers.http``'s, and a write is sent once.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
+import aiohttp
 import httpx
 
-__all__ = ["POOL_SIZE", "SpreadPool"]
+__all__ = ["KEEPALIVE_EXPIRY", "AiohttpTransport"]
 
-#: Connections per httpcore pool. S2 in process, gateway CPU per request by connections per
-#: pool (64 in all): 1, 2 or 4: 36-37 ms; 8: 48 ms; 16: 67 ms; one pool of 64: 195 ms.
-POOL_SIZE = 4
 #: Idle connections are dropped before common 5 s server-side keep-alive timeouts, so a
 #: request is not sent on a connection the upstream is closing.
 KEEPALIVE_EXPIRY = 4.0
 
 
-class SpreadPool(httpx.AsyncBaseTransport):
-    """``size`` keep-alive connections in pools of at most ``POOL_SIZE``, least busy first."""
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Up to ``size`` keep-alive connections (one per call the guard lets be in flight)."""
 
     def __init__(self, size: int, *, verify: ssl.SSLContext) -> None:
-        count = -(-size // POOL_SIZE)  # ceil
-        shares = [size // count + (1 if i < size % count else 0) for i in range(count)]
-        self._pools = [
-            httpx.AsyncHTTPTransport(
-                verify=verify,
-                limits=httpx.Limits(
-                    max_connections=share,
-                    max_keepalive_connections=share,
-                    keepalive_expiry=KEEPALIVE_EXPIRY,
-                ),
-            )
-            for share in shares
-        ]
-        #: Connections each pool may hold.
-        self.sizes = shares
-        self._in_flight = [0] * count
+        self._size = size
+        self._verify = verify
+        # Made on first use: aiohttp binds a session to the running event loop.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._size, limit_per_host=0, keepalive_timeout=KEEPALIVE_EXPIRY, ssl=self._verify
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=False,  # httpx decodes Content-Encoding, as with its own pool
+            # httpx's client keeps and sends the cookies (DCImanager's session): not twice.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+        # aiohttp resends an idempotent request (PUT and DELETE included) once when a reused
+        # connection drops; a write must be sent once, and reads are retried by
+        # providers.http's loop, within its budget and the request's deadline.
+        session._retry_connection = False
+        return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        index = min(range(len(self._pools)), key=self._in_flight.__getitem__)
-        self._in_flight[index] += 1
+        if self._session is None:
+            self._session = self._open()
+        timeout = request.extensions.get("timeout", {})
         try:
-            response = await self._pools[index].handle_async_request(request)
-        except BaseException:
-            self._in_flight[index] -= 1
-            raise
-        response.stream = _Released(response.stream, lambda: self._release(index))
-        return response
-
-    def _release(self, index: int) -> None:
-        self._in_flight[index] -= 1
+            response = await self._session.request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=request.content or None,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    connect=timeout.get("pool"),
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                ),
+            )
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(exc, request) from exc
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-class _Released(httpx.AsyncByteStream):
-    """A response body that gives its pool's place back once, when it is closed."""
+class _Body(httpx.AsyncByteStream):
+    """An aiohttp response's body, read whole (the adapters decode whole bodies anyway)."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+        try:
+            yield await self._response.read()
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(exc, self._request) from exc
 
     async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._release is not None:
-                self._release, release = None, self._release
-                release()
+        self._response.release()
+
+
+def _httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:
+    """The httpx error meaning what ``exc`` means (see the module's docstring)."""
+    message = type(exc).__name__  # aiohttp's messages can carry URLs; the type says enough
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # sock_read: the answer is late
+        return httpx.ReadTimeout(message, request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):  # includes TLS failures while connecting
+        return httpx.ConnectError(message, request=request)
+    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+        return httpx.RemoteProtocolError(message, request=request)
+    return httpx.ReadError(message, request=request)  # reset or closed after sending

@@ -1,5 +1,6 @@
-"""The one upstream transport: its status-to-error table through every real adapter, and its
-connection pool sized from the provider's ``max_concurrency``.
+"""The one upstream transport: its status-to-error table through every real adapter, its
+connection pool sized from the provider's ``max_concurrency``, and what it says of a write
+whose connection failed.
 
 Both run against a tiny ASGI app over loopback HTTP that answers one fixed status and counts
 the requests and the TCP connections (client ports) it saw.
@@ -9,18 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
-import httpcore
 import pytest
 
 from emulators.kit import EmulatorServer
 from errors import GatewayError
 from providers.base import Provider, ProviderConfig
 from providers.http import UpstreamClient
-from providers.pool import SpreadPool
 from providers.registry import PROVIDER_KINDS
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
@@ -198,40 +196,60 @@ async def test_the_pool_keeps_a_connection_per_call_in_flight(concurrency):
     assert len(app.ports) == opened
 
 
-async def test_the_pool_bookkeeping_per_call_does_not_grow_with_max_concurrency(monkeypatch):
-    """httpcore's pool looks at every connection for every queued request whenever a request
-    starts or ends: one pool of 64 connections did thousands of idle checks per call. The
-    transport's small pools keep it to a few dozen (``providers/pool.py``)."""
-    checks = 0
-    is_idle = httpcore.AsyncHTTPConnection.is_idle
+class DroppingUpstream:
+    """A TCP server that reads each request head, counts it and closes without answering."""
 
-    def counted(connection: httpcore.AsyncHTTPConnection) -> bool:
-        nonlocal checks
-        checks += 1
-        return is_idle(connection)
+    def __init__(self) -> None:
+        self.requests = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
 
-    monkeypatch.setattr(httpcore.AsyncHTTPConnection, "is_idle", counted)
-    app = FixedAnswer(status=200, pause=0.05)
-    with serving(app) as server:
-        policy = ResiliencePolicy(max_concurrency=64, rate_per_second=10_000)
-        config = ProviderConfig("p", "packet", server.url, "P", {}, resilience=policy)
-        client = UpstreamClient(config, guard=UpstreamGuard(policy))
+    async def __aenter__(self) -> DroppingUpstream:
+        self._server = await asyncio.start_server(self._drop, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _drop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            self.requests += 1
+            writer.close()
+            return
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST"])
+async def test_a_write_whose_connection_drops_is_sent_once_with_its_outcome_unknown(method):
+    """HTTP clients may resend an idempotent request (PUT, DELETE) on a dropped connection;
+    the upstream may have applied the first, so a write is sent once and says so."""
+    async with DroppingUpstream() as upstream:
+        config = ProviderConfig("p", "packet", upstream.url, "P", {})
+        client = UpstreamClient(config, guard=UpstreamGuard(ResiliencePolicy()))
         try:
-            for _ in range(3):
-                await asyncio.gather(
-                    *(client.send("GET", "/x", write=False, resource=None) for _ in range(64))
-                )
+            with pytest.raises(GatewayError) as raised:
+                await client.send(method, "/servers/1/power", write=True, content=b"{}")
         finally:
             await client.close()
-    assert len(app.ports) <= 64  # still one connection per call in flight, reused
-    assert checks / (3 * 64) < 100
+    assert upstream.requests == 1
+    assert raised.value.code == "PROVIDER_UNAVAILABLE"
+    assert raised.value.details["outcome"] == "unknown"
 
 
-@pytest.mark.parametrize(
-    ("size", "sizes"), [(1, [1]), (4, [4]), (10, [4, 3, 3]), (16, [4] * 4), (64, [4] * 16)]
-)
-def test_the_pools_add_up_to_max_concurrency(size, sizes):
-    assert SpreadPool(size, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)).sizes == sizes
+async def test_a_refused_connection_is_a_write_that_was_not_sent():
+    async with DroppingUpstream() as upstream:
+        url = upstream.url  # closed on leaving: nothing listens there any more
+    config = ProviderConfig("p", "packet", url, "P", {})
+    client = UpstreamClient(config, guard=UpstreamGuard(ResiliencePolicy()))
+    try:
+        with pytest.raises(GatewayError) as raised:
+            await client.send("PUT", "/servers/1/power", write=True, content=b"{}")
+    finally:
+        await client.close()
+    assert raised.value.code == "PROVIDER_UNAVAILABLE"
+    assert raised.value.details.get("outcome") is None
+    assert "could not connect" in raised.value.message
 
 
 async def test_a_cached_body_is_held_decoded_only_and_served_to_every_reader():
