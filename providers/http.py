@@ -26,7 +26,7 @@ import functools
 import logging
 import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -238,8 +238,8 @@ class UpstreamClient:
         # open and drop connections for the calls above it.
         verify = _verified_tls() if config.base_url.startswith("https:") else _no_tls()
         self._transport = AiohttpTransport(guard.policy.max_concurrency, verify=verify)
-        # The client builds requests (base URL, default headers, timeouts); they are sent
-        # straight to the transport (``_exchange``).
+        # The client holds what requests are built with (its base URL, default headers and
+        # timeouts: ``build_request``); they are sent straight to the transport (``_exchange``).
         self._client = httpx.AsyncClient(
             base_url=config.base_url,
             headers=headers or {},
@@ -247,6 +247,8 @@ class UpstreamClient:
             transport=self._transport,
             follow_redirects=False,
         )
+        self._base_url = str(self._client.base_url).rstrip("/") + "/"
+        self._timeout = self._client.timeout.as_dict()
 
     async def close(self) -> None:
         """Close pooled connections."""
@@ -321,7 +323,7 @@ class UpstreamClient:
         instance's cache.
         """
         retry = not write if retry is None else retry
-        request = self._client.build_request(method, url, **kwargs)
+        request = self.build_request(method, url, **kwargs)
         observer = upstream_observer.get()
         record = read_record.get()
         if write:
@@ -459,6 +461,35 @@ class UpstreamClient:
             outcome_unknown=outcome == "unknown",
         )
 
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> httpx.Request:
+        """The request ``AsyncClient.build_request`` would build (``url`` relative to the base
+        URL, or absolute), parsing the URL once where it parses it three times: a fifth of
+        each upstream call's CPU in the fan-out benchmark."""
+        if "://" not in url:
+            url = self._base_url + url.lstrip("/")
+        merged = self._client.headers
+        if headers:
+            merged = merged.copy()
+            merged.update(headers)
+        return httpx.Request(
+            method,
+            url,
+            params=params,
+            headers=merged,
+            json=json,
+            content=content,
+            extensions={"timeout": self._timeout},
+        )
+
     async def _exchange(self, request: httpx.Request) -> httpx.Response:
         """One request and its whole answer, through the transport alone.
 
@@ -466,12 +497,7 @@ class UpstreamClient:
         its cookie jar would keep an upstream's cookies and send them again (the adapters set
         the credentials they mean to send); its machinery cost a fifth of each call's CPU.
         """
-        response = await self._transport.handle_async_request(request)
-        try:
-            await response.aread()
-        finally:
-            await response.aclose()
-        return response
+        return await self._transport.handle_async_request(request)
 
     @staticmethod
     def _observed(call: UpstreamCall) -> AbstractContextManager[object]:

@@ -20,7 +20,6 @@ switched off: the one retry loop is ``providers.http``'s, and a write is sent on
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
@@ -77,10 +76,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except aiohttp.ClientError as exc:
             raise _httpx_error(exc, request) from exc
+        # The whole body, read here: the adapters decode whole bodies anyway, and httpx then
+        # has it without a stream to iterate.
+        try:
+            body = await response.read()
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(exc, request) from exc
+        finally:
+            response.release()
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_Body(response, request),
+            content=body,
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
@@ -88,23 +95,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-
-class _Body(httpx.AsyncByteStream):
-    """An aiohttp response's body, read whole (the adapters decode whole bodies anyway)."""
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
-        self._response = response
-        self._request = request
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            yield await self._response.read()
-        except aiohttp.ClientError as exc:
-            raise _httpx_error(exc, self._request) from exc
-
-    async def aclose(self) -> None:
-        self._response.release()
 
 
 def _httpx_error(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.TransportError:

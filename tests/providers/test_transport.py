@@ -13,6 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpx
 import pytest
 
 from emulators.kit import EmulatorServer
@@ -269,3 +270,34 @@ async def test_a_cached_body_is_held_decoded_only_and_served_to_every_reader():
     assert response.content == b""  # the raw bytes went once decoded
     with pytest.raises(RuntimeError):
         client.decode_json(response, compact=len)  # another reading of it: refused
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://up.example:8080", "https://up.example/v0/", "http://up.example/api"]
+)
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("/servers", {}),
+        ("servers/1/actions", {"json": {"type": "power_on"}}),
+        ("/samplesets/7", {"params": {"page": 2, "start": "2026-11-30T00:00:00Z"}}),
+        ("https://other.example/next?page=3", {}),  # an absolute `next` link
+        ("/x", {"headers": {"Cookie": "ses6=s", "x-xsrf-token": "s"}, "content": b"{}"}),
+    ],
+)
+def test_requests_are_built_as_httpx_builds_them(base_url, url, options):
+    config = ProviderConfig("p", "packet", base_url, "P", {})
+    client = UpstreamClient(
+        config, guard=UpstreamGuard(ResiliencePolicy()), headers={"X-Auth-Token": "t"}
+    )
+    httpx_client = httpx.AsyncClient(
+        base_url=base_url,
+        headers={"X-Auth-Token": "t"},
+        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+    )
+    ours = client.build_request("POST", url, **options)
+    theirs = httpx_client.build_request("POST", url, **options)
+    assert str(ours.url) == str(theirs.url)
+    assert ours.headers.multi_items() == theirs.headers.multi_items()
+    assert ours.content == theirs.content
+    assert ours.extensions == theirs.extensions
