@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.check import run_check
@@ -42,6 +43,8 @@ EXIT_CONFIG_ERROR = 2
 #: The listening socket could not be bound (uvicorn's own status for a failed start-up).
 EXIT_CANNOT_LISTEN = 3
 DEFAULT_EMULATOR_PORT = 8100
+#: How ``fleetql serve --workers`` tells its worker processes which configuration to load.
+_WORKER_CONFIG = "FLEETQL_CONFIG"
 DEFAULT_EMULATOR_PORT_BASE = 9100
 
 log = logging.getLogger("fleetql.server")
@@ -97,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--port", type=port_number, help="listen port (default from config, 8000; 0: any free one)"
     )
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="processes serving the port, each with its own caches and limits unless [cluster] "
+        "shares them (needs --config; default 1)",
+    )
     check = commands.add_parser(
         "check", help="validate a configuration and ping each provider once"
     )
@@ -133,7 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         return run_check(config_path, sys.stdout, sys.stderr)
     if args.command == "emulate":
         return _emulate(args, emulate)
-    return _serve(args)
+    return _serve(args, serve)
+
+
+def worker_count(text: str) -> int:
+    """An ``argparse`` type: how many worker processes, at least 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
 
 
 def port_number(text: str) -> int:
@@ -195,10 +216,12 @@ def _url(host: str, sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config_path = args.config or os.environ.get("FLEETQL_CONFIG")
     if config_path:
         return _serve_config(config_path, args)
+    if args.workers > 1:
+        parser.error("--workers needs --config: the demo's emulators run in its one process")
     return _serve_demo(args)
 
 
@@ -218,6 +241,8 @@ def _serve_config(path: str, args: argparse.Namespace) -> int:
         return EXIT_CANNOT_LISTEN
     url = _url(host, sock)
     with sock:
+        if args.workers > 1:
+            return _run_workers(path, settings, sock, args.workers, url)
         return _run(app, settings, sock, lambda: log.info("listening on %s", url))
 
 
@@ -269,6 +294,30 @@ def _run(app: ASGIApp, settings: Settings, sock: socket.socket, started: Callabl
     except KeyboardInterrupt:
         pass  # uvicorn re-raises the SIGINT it handled once it has shut down
     return 0
+
+
+def _run_workers(path: str, settings: Settings, sock: socket.socket, workers: int, url: str) -> int:
+    """Serve ``sock`` with ``workers`` processes (uvicorn's supervisor, which restarts a worker
+    that dies), each building its own app from the configuration file (``worker_app``)."""
+    configure_logging(settings.observability.log_level, credentials_of(settings))
+    os.environ[_WORKER_CONFIG] = os.path.abspath(path)
+    config = uvicorn.Config(
+        "gateway.cli:worker_app", factory=True, workers=workers, **uvicorn_options(settings)
+    )
+    log.info("listening on %s with %d workers", url, workers)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def worker_app() -> ASGIApp:
+    """The app of one ``fleetql serve --workers`` process: the parent's configuration file,
+    its logging, and the start-up objects frozen out of the collector's way."""
+    settings = load_settings(os.environ[_WORKER_CONFIG])
+    configure_logging(settings.observability.log_level, credentials_of(settings))
+    return create_app(settings, tune_gc=True)
 
 
 def _emulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

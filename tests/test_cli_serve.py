@@ -234,3 +234,48 @@ def test_help_is_plain_text(command, capsys):
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert "usage: fleetql" in text and "``" not in text
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    """The worker processes uvicorn's supervisor spawned under ``pid``."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def test_workers_share_the_port_and_stop_together(tmp_path):
+    config = tmp_path / "fleet.toml"
+    config.write_text(CONFIG)
+    served = Running("serve", "--config", str(config), "--port", "0", "--workers", "2")
+    try:
+        announced = served.read_until(r"listening on .* with 2 workers")[-1]
+        port = re.search(r"127\.0\.0\.1:(\d+)", announced)[1]
+        headers = {"Authorization": "Bearer client-token"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            wait_until_answers = time.monotonic() + START_TIMEOUT
+            while True:  # the workers import and start after the announcement
+                try:
+                    body = client.post(
+                        "/graphql", json={"query": "{ providers { id } }"}, headers=headers
+                    ).json()
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < wait_until_answers
+                    time.sleep(0.1)
+        workers = _spawned_workers(served.process.pid)
+    finally:
+        status = served.stop(signal.SIGTERM)
+    assert body["data"] == {"providers": [{"id": "dp"}]}
+    assert len(workers) == 2
+    assert status == 0
+    assert not [worker for worker in workers if Path(f"/proc/{worker}").exists()]
+
+
+def test_workers_need_a_configuration(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", "2"])
+    assert exited.value.code == 2
+    assert "--workers needs --config" in capsys.readouterr().err
