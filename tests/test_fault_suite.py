@@ -270,7 +270,7 @@ def test_garbage_in_a_row_opens_the_circuit(fleet, names):
 
 @pytest.mark.parametrize("kind", ["packet", "dcimanager"])
 def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind):
-    policy = {"breaker_failures": 1, "breaker_cooldown": 0.2, "retries": 0}
+    policy = {"breaker_failures": 1, "breaker_cooldown": 0.5, "retries": 0}
     client = fleet.gateway(cache=False, **{kind: policy})
     fleet.faults(kind).update({"error_rate": 1.0, "error_status": 500})
     assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
@@ -288,7 +288,7 @@ def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind)
     circuits = client.data("{ providers { id circuit } }")["providers"]
     assert {p["id"]: p["circuit"] for p in circuits}[kind] == "OPEN"
 
-    time.sleep(0.25)  # past the cooldown: the next call is the half-open probe
+    time.sleep(0.55)  # past the cooldown: the next call is the half-open probe
     fleet.clear_logs()
     assert_partial(client.query(LISTING), names, {kind: "PROVIDER_UNAVAILABLE"})
     probe_settled(client, kind)
@@ -296,7 +296,7 @@ def test_the_breaker_opens_fails_fast_probes_once_and_closes(fleet, names, kind)
     assert client.http.get("/readyz").json()["circuits"][kind] == "OPEN"
 
     fleet.faults(kind).error_rate = 0.0
-    time.sleep(0.25)
+    time.sleep(0.55)
     client.query(LISTING)  # the probe succeeds (concurrent calls of it failed fast)
     probe_settled(client, kind)
     assert client.http.get("/readyz").json()["circuits"][kind] == "CLOSED"
