@@ -544,8 +544,10 @@ class UpstreamClient:
             decoded = compact(decoded)
         response.extensions[key] = decoded
         response.extensions[_BODY_RELEASED] = True
-        # httpx keeps the body it read in ``_content`` (httpx is pinned exactly).
+        # httpx keeps the body in ``_content`` and in the stream it was read from (httpx is
+        # pinned exactly).
         response._content = b""
+        response.stream = httpx.ByteStream(b"")
         return decoded
 
     def _unavailable(

@@ -268,6 +268,7 @@ async def test_a_cached_body_is_held_decoded_only_and_served_to_every_reader():
     assert first == ERROR_BODY and again is first
     assert app.requests == 1
     assert response.content == b""  # the raw bytes went once decoded
+    assert b"".join(response.stream) == b""  # and no copy is left in its stream
     with pytest.raises(RuntimeError):
         client.decode_json(response, compact=len)  # another reading of it: refused
 
