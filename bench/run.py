@@ -316,7 +316,7 @@ def describe_machine() -> dict[str, Any]:
     )
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     versions = {}
-    for package in ("uvicorn", "strawberry-graphql", "graphql-core", "httpx", "fastapi"):
+    for package in ("uvicorn", "strawberry-graphql", "graphql-core", "httpx", "aiohttp", "fastapi"):
         versions[package] = metadata.version(package)
     for optional in ("uvloop", "httptools", "orjson"):
         try:
