@@ -20,7 +20,8 @@ B) and its hit ratio is measured.
 Per phase, besides ``bench.run``'s figures (throughput, latency, upstream calls and gateway
 CPU per request, summed over the replicas): the read cache's hit ratio (each replica's
 ``fleetql_cache_hits_total`` and ``fleetql_cache_misses_total`` from ``/metrics``, summed),
-the whole-response cache's hits per request, the Redis commands per request (``INFO
+the whole-response cache's hits per request, the Redis operations that fell back to
+in-process state (``fleetql_cluster_fallbacks_total``), the Redis commands per request (``INFO
 commandstats`` before and after; it also counts the commands a script runs inside, so the
 round trips are the top-level ``EVALSHA``, ``EVAL`` and ``MGET``) and redis-server's CPU per
 request (``/proc`` of its pid). Last, ``--pings`` sequential PINGs through redis-py's asyncio
@@ -64,7 +65,13 @@ __all__ = ["Options", "Replicas", "main", "run_replicas"]
 ROUND_TRIPS = ("evalsha", "eval", "mget")
 #: The bench's own commands to redis-server, left out of the counts.
 OWN_COMMANDS = ("info", "ping")
-CACHE_COUNTERS = ("fleetql_cache_hits", "fleetql_cache_misses", "fleetql_response_cache_hits")
+#: The counters read from each replica's /metrics (summed over their labels).
+COUNTERS = (
+    "fleetql_cache_hits",
+    "fleetql_cache_misses",
+    "fleetql_response_cache_hits",
+    "fleetql_cluster_fallbacks",
+)
 
 
 @dataclass(frozen=True)
@@ -96,9 +103,9 @@ class Replicas:
         """The largest peak resident set of one replica, in MiB."""
         return max(gateway.peak_rss_mb() for gateway in self.gateways)
 
-    def cache_counters(self) -> dict[str, float]:
-        """``CACHE_COUNTERS`` summed over providers and replicas (each replica's /metrics)."""
-        totals = dict.fromkeys(CACHE_COUNTERS, 0.0)
+    def counters(self) -> dict[str, float]:
+        """``COUNTERS`` summed over their labels and the replicas (each replica's /metrics)."""
+        totals = dict.fromkeys(COUNTERS, 0.0)
         for gateway in self.gateways:
             text = httpx.get(f"{gateway.url}/metrics", timeout=30).raise_for_status().text
             for family in text_string_to_metric_families(text):
@@ -213,7 +220,7 @@ class ReplicaBenchmark(Benchmark):
         for bodies in self.bodies().values():
             self.driver.run(self.replicas_job(replicas, bodies, duration=self.options.warmup))
         for query, bodies in self.bodies().items():
-            counters_before = replicas.cache_counters()
+            counters_before = replicas.counters()
             commands_before = self.probe.commands()
             redis_cpu_before = self.probe.cpu_seconds()
             phase = self.measure(
@@ -228,9 +235,9 @@ class ReplicaBenchmark(Benchmark):
             )
             redis_cpu = self.probe.cpu_seconds() - redis_cpu_before
             commands_after = self.probe.commands()
-            counters_after = replicas.cache_counters()
+            counters_after = replicas.counters()
             units = max(phase["units"], 1)
-            moved = {key: counters_after[key] - counters_before[key] for key in CACHE_COUNTERS}
+            moved = {key: counters_after[key] - counters_before[key] for key in COUNTERS}
             reads = moved["fleetql_cache_hits"] + moved["fleetql_cache_misses"]
             commands = {
                 command: calls - commands_before.get(command, 0)
@@ -253,6 +260,11 @@ class ReplicaBenchmark(Benchmark):
                         for command, calls in sorted(commands.items())
                     },
                     "redis_round_trips_per_unit": round(round_trips / units, 2),
+                    # Redis operations that failed or timed out (or were skipped while the
+                    # replica was degraded), served from in-process state instead.
+                    "cluster_fallbacks_per_unit": round(
+                        moved["fleetql_cluster_fallbacks"] / units, 3
+                    ),
                     "redis_cpu_ms_per_unit": round(redis_cpu * 1000 / units, 3),
                 }
             )
@@ -321,10 +333,10 @@ def render(results: dict[str, Any]) -> str:
     PING line."""
     lines = [
         "| query | response cache | config | req/s | p50 ms | p99 ms | gateway CPU ms/req "
-        "| upstream calls/req | read-cache hit ratio | response-cache hits/req "
+        "| upstream calls/req | response-cache hits/req | read-cache reads/req | hit ratio "
         "| Redis round trips/req | Redis commands/req | redis-server CPU ms/req "
-        "| Redis wait ms/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| Redis wait ms/req | Redis fallbacks/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = {"on": 0, "off": 1}
     for phase in sorted(
@@ -337,11 +349,11 @@ def render(results: dict[str, Any]) -> str:
             f"| {phase['throughput_per_s']:.0f} | {phase['latency_ms']['p50']:.1f} "
             f"| {phase['latency_ms']['p99']:.1f} | {phase['gateway_cpu_ms_per_unit']:.2f} "
             f"| {phase['upstream_calls_per_unit']:.2f} "
-            f"| {'-' if ratio is None else f'{ratio:.3f}'} "
             f"| {phase['response_cache_hits_per_unit']:.2f} "
+            f"| {phase['cache_reads_per_unit']:.2f} | {'-' if ratio is None else f'{ratio:.3f}'} "
             f"| {phase['redis_round_trips_per_unit']:.2f} "
             f"| {phase['redis_commands_per_unit']:.2f} | {phase['redis_cpu_ms_per_unit']:.3f} "
-            f"| {phase['redis_wait_ms_per_unit']:.3f} |"
+            f"| {phase['redis_wait_ms_per_unit']:.3f} | {phase['cluster_fallbacks_per_unit']:.2f} |"
         )
     ping = results["redis_ping"]
     lines.append("")

@@ -156,6 +156,7 @@ def test_a_tiny_replicas_run_counts_the_shared_cache_and_its_redis_commands():
             # One replica with the in-process cache sends Redis nothing.
             assert measured["redis_commands_per_unit"] == 0, measured
             assert measured["redis_wait_ms_per_unit"] == 0
+            assert measured["cluster_fallbacks_per_unit"] == 0
         else:
             # Every request to a replica with [cluster] spends its token's shared budget
             # (a script) at least: one round trip or more.
