@@ -76,7 +76,7 @@ COUNTERS = (
 
 @dataclass(frozen=True)
 class Options:
-    """What one run measures; with the defaults it takes about a minute on 2 cores."""
+    """What one run measures; with the defaults it takes about three minutes on 2 cores."""
 
     duration: float = 4.0  # seconds per phase
     concurrency: int = 16
