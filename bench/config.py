@@ -27,19 +27,25 @@ def write_config(
     *,
     port: int,
     cache: bool,
+    cache_responses: bool = True,
     server: dict[str, Any] | None = None,
     provider_options: dict[str, dict[str, Any]] | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a configuration with one provider per emulator; ``cache`` switches [cache].
+    """Write a configuration with one provider per emulator; ``cache`` switches [cache], and
+    ``cache_responses`` false keeps its read cache without the whole-response cache.
 
     ``server`` adds keys to the ``[server]`` table; ``provider_options[kind]``, when given,
-    replaces the options the emulator of that kind suggests (such as Packet's project ids).
+    replaces the options the emulator of that kind suggests (such as Packet's project ids);
+    ``cluster``, when given, is the ``[cluster]`` table (``redis_url``: replicas share Redis).
     """
     tables: list[tuple[str, dict[str, Any]]] = [
         ("server", {"host": "127.0.0.1", "port": port, "graphiql": False, **(server or {})}),
         ("limits", {"queries_per_minute": 10**9, "max_aliases": 64}),
-        ("cache", {"enabled": cache}),
+        ("cache", {"enabled": cache, **({} if cache_responses else {"responses": False})}),
     ]
+    if cluster is not None:
+        tables.append(("cluster", cluster))
     for emulator in emulators:
         provider = {
             "id": emulator.kind,

@@ -8,8 +8,10 @@ concurrency, while a job can be a GraphQL request, a batch of them, or a replay 
 calls (the floor), all timed the same way.
 
 A job: ``{"mode", "concurrency", "duration", "timeout", ...}`` where ``mode`` is
-    ``graphql``  POST ``bodies`` to ``url`` in turn, one body per unit of work;
-    ``batch``    POST every body in ``bodies`` concurrently; the unit is the whole batch;
+    ``graphql``  POST ``bodies`` to ``url`` in turn, one body per unit of work; with ``urls``
+                 (several gateways) instead of ``url``, each body goes to each URL in turn,
+                 so consecutive units alternate between them (round robin);
+    ``batch``    POST every body in ``bodies`` concurrently to ``url``; the unit is the batch;
     ``replay``   ``plans`` in turn, one per unit (see ``bench.floor``): a plan holds, per
                  provider, levels of upstream requests; a unit sends every provider's levels
                  concurrently, each level's requests concurrently, and the levels of one
@@ -137,7 +139,7 @@ def _origin(url: str) -> str:
 def _urls(job: dict[str, Any]) -> list[str]:
     """Every URL a job calls, so its clients exist before it is timed."""
     if job["mode"] != "replay":
-        return [job["url"]]
+        return job["urls"] if "urls" in job else [job["url"]]
     return [
         call["url"]
         for plan in job["plans"]
@@ -153,10 +155,10 @@ def _unit(job: dict[str, Any], clients: _Clients) -> Callable[[], Awaitable[str 
     if mode == "replay":
         plans = itertools.cycle(job["plans"])
         return lambda: _replay(clients, next(plans))
-    url, headers = job["url"], job["headers"]
     bodies = [json.dumps(body).encode() for body in job["bodies"]]
-    headers = {**headers, "Content-Type": "application/json"}
+    headers = {**job["headers"], "Content-Type": "application/json"}
     if mode == "batch":
+        url = job["url"]
 
         async def batch() -> str | None:
             problems = await asyncio.gather(
@@ -165,11 +167,17 @@ def _unit(job: dict[str, Any], clients: _Clients) -> Callable[[], Awaitable[str 
             return next((problem for problem in problems if problem), None)
 
         return batch
-    turns = itertools.cycle(bodies)
-    # A pool per unit, in turn: one pool alone holds CONNECTIONS_PER_POOL connections, so more
-    # workers than that would queue for it (and a queued request can wait for the whole phase
-    # while the workers holding connections take them back at once).
-    return lambda: _graphql(clients(url), url, headers, next(turns))
+    # Every (body, URL) pair in turn: every gateway is sent every body.
+    turns = itertools.cycle(itertools.product(bodies, _urls(job)))
+
+    def graphql() -> Awaitable[str | None]:
+        body, url = next(turns)
+        # A pool per unit, in turn: one pool alone holds CONNECTIONS_PER_POOL connections, so
+        # more workers than that would queue for it (and a queued request can wait for the
+        # whole phase while the workers holding connections take them back at once).
+        return _graphql(clients(url), url, headers, body)
+
+    return graphql
 
 
 async def _graphql(

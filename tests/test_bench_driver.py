@@ -1,4 +1,5 @@
-"""The load driver keeps exactly ``concurrency`` requests in flight (counted at the server)."""
+"""The load driver keeps exactly ``concurrency`` requests in flight (counted at the server),
+and spreads a job with several URLs across them (counted at each server)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from emulators.kit.server import EmulatorServer
 def counting_app() -> Starlette:
     """A GraphQL stand-in that answers after 20 ms and records the most requests in flight."""
     gauge = {"now": 0, "most": 0}
+    queries: list[str] = []
 
-    async def graphql(_: Request) -> JSONResponse:
+    async def graphql(request: Request) -> JSONResponse:
+        queries.append((await request.json())["query"])
         gauge["now"] += 1
         gauge["most"] = max(gauge["most"], gauge["now"])
         try:
@@ -28,6 +31,7 @@ def counting_app() -> Starlette:
 
     app = Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
     app.state.gauge = gauge
+    app.state.queries = queries
     return app
 
 
@@ -49,3 +53,25 @@ def test_more_workers_than_one_pool_holds_are_all_in_flight_at_once():
         result = asyncio.run(run_job(job))
     assert result["failures"] == 0 and result["units"] >= concurrency
     assert app.state.gauge["most"] == concurrency
+
+
+def test_a_job_with_two_urls_sends_every_body_to_both_in_turn():
+    apps = [counting_app(), counting_app()]
+    bodies = [{"query": "{ a }"}, {"query": "{ b }"}]
+    with EmulatorServer(apps[0]) as first, EmulatorServer(apps[1]) as second:
+        job = {
+            "mode": "graphql",
+            "urls": [f"{first.url}/graphql", f"{second.url}/graphql"],
+            "headers": {},
+            "bodies": bodies,
+            "concurrency": 4,
+            "duration": 0.3,
+            "timeout": 10,
+        }
+        result = asyncio.run(run_job(job))
+    received = [app.state.queries for app in apps]
+    assert result["failures"] == 0 and sum(map(len, received)) == result["units"]
+    # Round robin: consecutive units alternate between the servers.
+    assert abs(len(received[0]) - len(received[1])) <= 1
+    for queries in received:
+        assert set(queries) == {"{ a }", "{ b }"}

@@ -1,14 +1,16 @@
 """The benchmark's machinery end to end, for a fraction of a second with tiny fleets.
 
 Counts only (phases, requests, upstream calls), never timings: the benchmark itself is run
-by hand (docs/performance.md), not by ``make test``. These smoke runs (about 17 s, and about
-25 s more for the side-by-side run when node and the anchors are installed) are ``slow``:
+by hand (docs/performance.md), not by ``make test``. These smoke runs (about 17 s, about 20 s
+more for the replicas run when redis-server is installed, and about 25 s more for the
+side-by-side run when node and the anchors are installed) are ``slow``:
 ``make test-slow`` runs them, after ``make test`` in CI.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -17,6 +19,8 @@ from bench.anchors import anchors_installed, node_available, run_anchors
 from bench.hostile import Options as HostileOptions
 from bench.hostile import run_hostile
 from bench.memory_profile import profile_memory
+from bench.replicas import Options as ReplicaOptions
+from bench.replicas import run_replicas
 from bench.run import KINDS, Options, run_benchmark
 
 pytestmark = pytest.mark.slow
@@ -124,3 +128,40 @@ def test_a_tiny_side_by_side_run_checks_the_data_of_the_three_gateways():
         assert set(outcome["ratios"]) == {"fleetql/hive", "fleetql/tailcall"}
     assert {target["met"] for target in results["targets"]} <= {True, False}
     assert len(results["targets"]) == 4
+
+
+def test_a_tiny_replicas_run_counts_the_shared_cache_and_its_redis_commands():
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    options = ReplicaOptions(
+        duration=0.3, concurrency=2, size=3, queries=("Q1", "Q3"), warmup=0.1, pings=20
+    )
+    results = json.loads(json.dumps(run_replicas(options)))  # JSON-ready as written to disk
+
+    assert results["machine"]["redis_server"] and results["machine"]["packages"]["redis"]
+    assert results["redis_ping"]["count"] == 20
+    # A, A+R and B, each with and without the whole-response cache, per query.
+    assert sorted((p["responses"], p["configuration"], p["query"]) for p in results["phases"]) == [
+        (responses, configuration, query)
+        for responses in ("off", "on")
+        for configuration in ("A", "A+R", "B")
+        for query in ("Q1", "Q3")
+    ]
+    for measured in results["phases"]:
+        assert measured["units"] >= 1 and measured["failures"] == 0, measured
+        assert set(measured["upstream_calls_by_provider"]) == set(KINDS)
+        assert measured["replicas"] == (2 if measured["configuration"] == "B" else 1)
+        assert measured["gateway_cpu_ms_per_unit"] is not None
+        if measured["configuration"] == "A":
+            # One replica with the in-process cache sends Redis nothing.
+            assert measured["redis_commands_per_unit"] == 0, measured
+            assert measured["redis_wait_ms_per_unit"] == 0
+            assert measured["cluster_fallbacks_per_unit"] == 0
+        else:
+            # Every request to a replica with [cluster] spends its token's shared budget
+            # (a script) at least: one round trip or more.
+            assert measured["redis_round_trips_per_unit"] >= 1, measured
+        if measured["responses"] == "off":
+            # Every request reads through the read cache, which counts each read.
+            assert measured["cache_reads_per_unit"] > 0, measured
+            assert 0 <= measured["cache_hit_ratio"] <= 1
