@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,17 +20,18 @@ import redis
 from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
-from graphql import ExecutionResult, print_ast
+from graphql import ExecutionResult, build_schema, parse, print_ast, validate
 
 from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.persisted import LocalDocuments, SharedDocuments, load_manifest
 from gateway.settings import ConfigError, load_settings, settings_from_dict
-from schema import FleetSchema
+from schema import FleetSchema, schema_sdl
 from tests.conftest import FULL, READ, TOKENS, datapacket_config, error_codes
 from tests.redis_server import RedisServer
 from tests.servers import BASE_URL, InProcessGateway, stop_all
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVICE = "test-service-free-documents"
 TOKENS_WITH_SERVICE = [
     *TOKENS,
@@ -206,6 +208,15 @@ def test_get_answers_that_may_not_be_kept_say_no_store(start):
     assert by_get.headers["Cache-Control"] == "no-store"
 
 
+def test_a_browsers_get_with_a_hash_is_a_graphql_request_not_graphiql(start):
+    http = start().client(headers={"Authorization": f"Bearer {FULL}"})
+    accept = "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8"
+    params = {"extensions": json.dumps(persisted(SERVERS))}
+    response = http.get("/graphql", params=params, headers={"Accept": accept})
+    assert response.headers["content-type"].startswith("application/json")
+    assert error_codes(response.json()) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
 def test_a_document_that_is_not_its_hash_is_refused_and_not_registered(start, executions):
     gateway = start()
     http = gateway.client(headers={"Authorization": f"Bearer {FULL}"})
@@ -360,6 +371,12 @@ def test_a_manifest_that_cannot_be_used_is_one_configuration_line(tmp_path, cont
     message = str(error.value)
     assert message.startswith("fleetql.toml: persisted.manifest: ") and problem in message
     assert "\n" not in message
+
+
+def test_the_example_manifest_loads_and_its_documents_validate():
+    manifest = load_manifest(ROOT / "examples" / "persisted-documents.json")
+    served = build_schema(schema_sdl())
+    assert manifest and all(not validate(served, parse(body)) for body in manifest.values())
 
 
 def test_a_missing_manifest_and_only_without_one_are_refused(tmp_path):
