@@ -239,7 +239,6 @@ class PersistedQueries:
     def __init__(self, settings: PersistedSettings, store: DocumentStore) -> None:
         self.settings = settings
         self.store = store
-        self._trusted_hashes = {document_hash(body) for body in settings.manifest.values()}
 
     async def resolve(
         self, query: str | None, sha256: str | None, free_documents: bool
@@ -254,6 +253,8 @@ class PersistedQueries:
         """
         trusted_only = self.settings.only and not free_documents
         if query is not None:
+            if sha256 is None and not trusted_only:
+                return Resolved(query)  # the common case: no hash to compute
             actual = document_hash(query)
             if sha256 is not None and actual != sha256:
                 raise BadRequest(
@@ -261,7 +262,7 @@ class PersistedQueries:
                     "(the SHA-256 of the document's UTF-8 text, in hexadecimal).",
                     field="extensions.persistedQuery.sha256Hash",
                 )
-            if actual in self._trusted_hashes:
+            if actual in self.settings.manifest:
                 return Resolved(query)
             if trusted_only:
                 raise _not_in_list()
