@@ -212,7 +212,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         return _Answer.rejected(error, request_id, refusal_status=401)
     observation.client = token.name
     try:
-        query = await _document(gateway, sent, sha256, token)
+        query = await _document(gateway, sent, sha256, token, observation)
     except PersistedQueryNotFound as error:
         # 200 under either media type: the APQ links send the document again on this answer,
         # and some take a 400 for "persisted queries unsupported".
@@ -277,15 +277,22 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
 
 
 async def _document(
-    gateway: Gateway, query: str | None, sha256: str | None, token: TokenEntry
+    gateway: Gateway,
+    query: str | None,
+    sha256: str | None,
+    token: TokenEntry,
+    observation: RequestObservation,
 ) -> str:
     """The document the request runs (``gateway/persisted.py``): the one sent, or the one its
     hash names; a document sent with its hash is registered once it parses."""
     persisted = gateway.persisted
     resolved = await persisted.resolve(query, sha256, token.free_documents)
+    if resolved.found_in is not None:
+        observation.persisted_query(resolved.found_in)
     if resolved.register is not None:
         parse_document(resolved.query, gateway.settings.limits.max_tokens)
         await persisted.register(resolved.register, resolved.query)
+        observation.persisted_query("registration")
     return resolved.query
 
 

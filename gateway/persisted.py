@@ -231,6 +231,8 @@ class Resolved:
 
     query: str
     register: str | None = None
+    #: Where a document named by its hash alone was found: ``manifest`` or ``registered``.
+    found_in: str | None = None
 
 
 class PersistedQueries:
@@ -269,11 +271,13 @@ class PersistedQueries:
             return Resolved(query, register=sha256)
         assert sha256 is not None  # the endpoint refuses a request with neither
         found = self.settings.manifest.get(sha256)
-        if found is None and not trusted_only:
+        if found is not None:
+            return Resolved(found, found_in="manifest")
+        if not trusted_only:
             found = await self.store.get(sha256)
         if found is None:
             raise PersistedQueryNotFound("PersistedQueryNotFound")
-        return Resolved(found)
+        return Resolved(found, found_in="registered")
 
     async def register(self, sha256: str, document: str) -> None:
         """Keep a document just sent with its hash (checked, and parsed)."""

@@ -159,6 +159,12 @@ def test_gql_client_misses_registers_then_hits(start, executions):
     assert transport.sent == ["hash", "document", "hash"]
     assert executions == ["Fleet", "Fleet"]
     assert len(registered(gateway)) == 1
+    metrics = gateway.app.state.gateway.observability.metrics.registry
+    counts = {
+        outcome: metrics.get_sample_value("fleetql_persisted_queries_total", {"outcome": outcome})
+        for outcome in ("registration", "registered")
+    }
+    assert counts == {"registration": 1, "registered": 1}
 
 
 def test_an_unknown_hash_answers_200_with_the_code_and_message_apq_links_match(start):
@@ -304,6 +310,8 @@ def test_trusted_only_refuses_a_free_document_and_runs_the_manifests(
     with client as session:
         assert len(session.execute(GraphQLRequest(SERVERS))["servers"]["entries"]) == 3
     assert transport.sent == ["hash"]
+    metrics = gateway.app.state.gateway.observability.metrics.registry
+    assert metrics.get_sample_value("fleetql_persisted_queries_total", {"outcome": "manifest"}) == 1
     with Client(transport=plain) as session:
         assert session.execute(GraphQLRequest(SERVERS))
     # A token allowed free documents sends any.
