@@ -24,6 +24,8 @@ __all__ = [
     "NotAuthorized",
     "NotFound",
     "NotSupported",
+    "PersistedQueryNotFound",
+    "PersistedQueryNotInList",
     "ProviderUnavailable",
     "RateLimited",
     "ReverseDnsApiNotAvailable",
@@ -160,6 +162,19 @@ class IdempotencyConflict(GatewayError):
     given: still running past the wait, or too large to have been kept. Never run again."""
 
     code = "IDEMPOTENCY_CONFLICT"
+
+
+class PersistedQueryNotFound(GatewayError):
+    """A document sent by its hash alone that the gateway does not know: the client sends it
+    again with the document (the automatic persisted queries protocol)."""
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+
+
+class PersistedQueryNotInList(GatewayError):
+    """A document outside the manifest, refused by ``[persisted] only`` before parsing."""
+
+    code = "PERSISTED_QUERY_NOT_IN_LIST"
 
 
 class RateLimited(GatewayError):

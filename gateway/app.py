@@ -29,6 +29,12 @@ from gateway.middleware import (
     unexpected_error,
 )
 from gateway.observability import Observability
+from gateway.persisted import (
+    LocalDocuments,
+    PersistedQueries,
+    PersistedSettings,
+    SharedDocuments,
+)
 from gateway.ratelimit import TokenRateLimiter
 from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
@@ -59,6 +65,10 @@ class Gateway:
     idempotency: IdempotencyStore = field(default_factory=LocalIdempotencyStore)
     #: The Redis several replicas share (``[cluster]``); ``None``: all state in process.
     cluster: SharedStore | None = None
+    #: Documents sent by hash: the manifest's and registered ones (``gateway/persisted.py``).
+    persisted: PersistedQueries = field(
+        default_factory=lambda: PersistedQueries(PersistedSettings(), LocalDocuments())
+    )
 
 
 def create_app(
@@ -103,6 +113,12 @@ def create_app(
         cluster=cluster,
         idempotency=(
             SharedIdempotencyStore(cluster) if cluster is not None else LocalIdempotencyStore()
+        ),
+        persisted=PersistedQueries(
+            settings.persisted,
+            SharedDocuments(cluster, settings.persisted.ttl)
+            if cluster is not None
+            else LocalDocuments(settings.persisted.ttl),
         ),
     )
 

@@ -28,18 +28,30 @@ class TokenEntry:
     digest: bytes = field(repr=False)
     #: Provider instance ids this token may see and touch; ``None``: all of them.
     providers: frozenset[str] | None = None
+    #: May send documents outside the manifest under ``[persisted] only``.
+    free_documents: bool = False
 
     @classmethod
     def from_token(
-        cls, name: str, scope: str, token: str, providers: frozenset[str] | None = None
+        cls,
+        name: str,
+        scope: str,
+        token: str,
+        providers: frozenset[str] | None = None,
+        free_documents: bool = False,
     ) -> TokenEntry:
-        return cls(name, scope, _digest(token), providers)
+        return cls(name, scope, _digest(token), providers, free_documents)
 
     @classmethod
     def from_digest(
-        cls, name: str, scope: str, hex_digest: str, providers: frozenset[str] | None = None
+        cls,
+        name: str,
+        scope: str,
+        hex_digest: str,
+        providers: frozenset[str] | None = None,
+        free_documents: bool = False,
     ) -> TokenEntry:
-        return cls(name, scope, bytes.fromhex(hex_digest), providers)
+        return cls(name, scope, bytes.fromhex(hex_digest), providers, free_documents)
 
     @property
     def can_mutate(self) -> bool:

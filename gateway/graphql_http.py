@@ -1,8 +1,11 @@
 """GraphQL over HTTP: DataPacket's behaviour by default, the GraphQL-over-HTTP spec on request.
 
-``POST /graphql`` with an ``application/json`` body ``{query, variables, operationName}``, or
-``GET /graphql?query=…&variables=…`` (queries only). A request that cannot be read answers
-HTTP 400 with ``BAD_REQUEST`` (413 too large, 405 a mutation over GET, 429 rate limited).
+``POST /graphql`` with an ``application/json`` body ``{query, variables, operationName,
+extensions}``, or ``GET /graphql?query=…&variables=…&extensions=…`` (queries only). A request
+that cannot be read answers HTTP 400 with ``BAD_REQUEST`` (413 too large, 405 a mutation over
+GET, 429 rate limited). ``extensions.persistedQuery`` may name the document by its SHA-256
+instead of ``query`` (``gateway/persisted.py``); an answer to a GET says how long an HTTP
+cache may keep it (``_Answer.http_caching``).
 
 The response media type follows ``Accept``. ``application/json`` (the default, and what
 DataPacket clients send) keeps DataPacket's behaviour: every request the gateway could
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,12 +55,15 @@ from errors import (
     IdempotencyConflict,
     InternalServerError,
     NotAuthorized,
+    PersistedQueryNotFound,
+    PersistedQueryNotInList,
     RateLimited,
     ValidationFailed,
 )
 from gateway import idempotency
 from gateway.limits import limits_refusal
 from gateway.observability import RequestObservation
+from gateway.persisted import requested_hash
 from providers.cache import ReadRecord, read_record
 from providers.http import request_deadline
 from resolvers.context import RequestContext
@@ -85,6 +93,8 @@ async def graphql_endpoint(request: Request) -> Response:
     with gateway.observability.graphql_request(request_id, request.headers) as observation:
         answer = await _answer(request, gateway, observation)
         status, headers = answer.status_and_headers(media_type)
+        if request.method == "GET":
+            headers = {**headers, **answer.http_caching()}
         observation.responded(status, answer.body)
         content = answer.body if answer.raw is None else answer.raw
         return FastJSONResponse(content, status, headers, media_type=media_type)
@@ -134,6 +144,8 @@ class _Answer:
     refusal_status: int = 400
     #: The body already serialised (a whole-response cache entry, or one just stored).
     raw: bytes | None = None
+    #: Seconds an HTTP cache may keep it: a whole-response cache entry's freshness left.
+    max_age: int = 0
 
     @classmethod
     def failed(cls, error: GatewayError, request_id: str, status: int, **headers: str) -> _Answer:
@@ -142,9 +154,9 @@ class _Answer:
         return cls(body, status, {key.replace("_", "-").title(): v for key, v in headers.items()})
 
     @classmethod
-    def served(cls, raw: bytes) -> _Answer:
+    def served(cls, raw: bytes, max_age: int = 0) -> _Answer:
         """A cached success: data and no errors, which is all the observation reads of it."""
-        return cls({"data": {}}, raw=raw)
+        return cls({"data": {}}, raw=raw, max_age=max_age)
 
     @classmethod
     def replayed(cls, stored: idempotency.StoredResponse) -> _Answer:
@@ -159,6 +171,16 @@ class _Answer:
         """A request error: 200 under application/json, ``refusal_status`` otherwise."""
         body = {"errors": [format_error(error, request_id)]}
         return cls(body, refusal_status=refusal_status)
+
+    def http_caching(self) -> dict[str, str]:
+        """The caching headers of an answer to a GET (a POST's are never cached).
+
+        The body depends on the token (its scope) and the media type asked for, so it is
+        ``private`` and varies on both; it may be kept only while the whole-response cache
+        would serve it, so a mutation's or an error's never is.
+        """
+        cache_control = f"private, max-age={self.max_age}" if self.max_age > 0 else "no-store"
+        return {"Cache-Control": cache_control, "Vary": "Accept, Authorization"}
 
     def status_and_headers(self, media_type: str) -> tuple[int, dict[str, str]]:
         """The HTTP status and extra headers to answer with under ``media_type``."""
@@ -181,7 +203,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         status = _BODY_REFUSAL_STATUS.get(error.details.get("limit"), 400)
         return _Answer.failed(error, request_id, status, connection="close")
     try:
-        query, variables, operation_name = _request_params(request, body)
+        sent, sha256, variables, operation_name = _request_params(request, body)
     except BadRequest as error:
         return _Answer.failed(error, request_id, 400)
     try:
@@ -189,6 +211,18 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     except NotAuthorized as error:
         return _Answer.rejected(error, request_id, refusal_status=401)
     observation.client = token.name
+    try:
+        query = await _document(gateway, sent, sha256, token, observation)
+    except PersistedQueryNotFound as error:
+        # 200 under either media type: the APQ links send the document again on this answer,
+        # and some take a 400 for "persisted queries unsupported".
+        return _Answer.rejected(error, request_id, refusal_status=200)
+    except PersistedQueryNotInList as error:
+        return _Answer.rejected(error, request_id, refusal_status=403)
+    except BadRequest as error:
+        return _Answer.failed(error, request_id, 400)
+    except GraphQLError as error:
+        return _Answer.rejected(error, request_id)
     responses, cache_key = gateway.responses, None
     if responses is not None:
         cache_key = responses.key(query, operation_name, variables, token.providers)
@@ -199,7 +233,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
             except RateLimited as error:
                 retry_after = str(error.details["retryAfter"])
                 return _Answer.failed(error, request_id, 429, retry_after=retry_after)
-            return _Answer.served(cached.body)
+            return _Answer.served(cached.body, _seconds_left(cached.fresh_until))
     try:
         document = parse_document(query, settings.limits.max_tokens)
         operations = _operations(document, operation_name)
@@ -240,6 +274,32 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     if key is None:
         return await _run(gateway, checked, observation)
     return await _run_once(gateway, checked, key, observation)
+
+
+async def _document(
+    gateway: Gateway,
+    query: str | None,
+    sha256: str | None,
+    token: TokenEntry,
+    observation: RequestObservation,
+) -> str:
+    """The document the request runs (``gateway/persisted.py``): the one sent, or the one its
+    hash names; a document sent with its hash is registered once it parses."""
+    persisted = gateway.persisted
+    resolved = await persisted.resolve(query, sha256, token.free_documents)
+    if resolved.found_in is not None:
+        observation.persisted_query(resolved.found_in)
+    if resolved.register is not None:
+        parse_document(resolved.query, gateway.settings.limits.max_tokens)
+        await persisted.register(resolved.register, resolved.query)
+        observation.persisted_query("registration")
+    return resolved.query
+
+
+def _seconds_left(fresh_until: float) -> int:
+    """Whole seconds until ``fresh_until`` (``time.monotonic()``'s clock), an HTTP ``max-age``."""
+    left = fresh_until - time.monotonic()
+    return int(left) if 0 < left < math.inf else 0
 
 
 @dataclass(frozen=True)
@@ -335,8 +395,8 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
         if record is None or "errors" in body:
             return _Answer(body)
         raw = orjson.dumps(body)
-        await responses.put(cache_key, raw, observation.operation, record)
-        return _Answer(body, raw=raw)
+        kept = await responses.put(cache_key, raw, observation.operation, record)
+        return _Answer(body, raw=raw, max_age=_seconds_left(record.fresh_until) if kept else 0)
     finally:
         if leads:
             responses.landed(cache_key, raw)
@@ -454,18 +514,20 @@ async def _read_body(request: Request, max_body_bytes: int, timeout: float) -> b
 
 def _request_params(
     request: Request, body: bytes | None
-) -> tuple[str, dict[str, Any] | None, str | None]:
-    """``query``, ``variables`` and ``operationName`` from the body, or a GET's query string.
+) -> tuple[str | None, str | None, dict[str, Any] | None, str | None]:
+    """``query``, the persisted query's hash (``extensions.persistedQuery.sha256Hash``),
+    ``variables`` and ``operationName`` from the body, or a GET's query string.
 
     Each malformed parameter is a ``BAD_REQUEST`` naming it (strawberry's view answers these
-    in plain text).
+    in plain text). ``query`` is ``None`` only when a hash names the document.
     """
     if body is None:
         params: dict[str, Any] = dict(request.query_params)
-        if params.get("variables"):
-            params["variables"] = _decode_json(params["variables"], "The 'variables' parameter")
-        elif "variables" in params:
-            params["variables"] = None
+        for name in ("variables", "extensions"):
+            if params.get(name):
+                params[name] = _decode_json(params[name], f"The '{name}' parameter")
+            elif name in params:
+                params[name] = None
     else:
         params = _decode_json(body, "The request body")
         if not isinstance(params, dict):
@@ -473,13 +535,15 @@ def _request_params(
     query = params.get("query")
     variables = params.get("variables")
     operation_name = params.get("operationName")
-    if not isinstance(query, str) or not query.strip():
+    sha256 = requested_hash(params.get("extensions"))
+    named_by_hash = query is None and sha256 is not None
+    if not named_by_hash and (not isinstance(query, str) or not query.strip()):
         raise BadRequest("The request has no 'query'.")
     if variables is not None and not isinstance(variables, dict):
         raise BadRequest("'variables' must be a JSON object.")
     if operation_name is not None and not isinstance(operation_name, str):
         raise BadRequest("'operationName' must be a string.")
-    return query, variables, operation_name
+    return query, sha256, variables, operation_name
 
 
 def _decode_json(text: bytes | str, what: str) -> Any:

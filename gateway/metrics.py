@@ -121,6 +121,13 @@ class GatewayMetrics:
             "GraphQL requests answered from the whole-response cache, without running.",
             registry=registry,
         )
+        self.persisted_queries = Counter(
+            "fleetql_persisted_queries",
+            "Documents named by their hash alone and found, by where (manifest, registered), "
+            "and documents registered by automatic persisted queries (registration).",
+            ["outcome"],
+            registry=registry,
+        )
         self.cache_evictions = Counter(
             "fleetql_cache_evictions",
             "Successful writes that emptied a provider's cache.",

@@ -192,6 +192,11 @@ class RequestObservation:
         """Observe an eviction."""
         self._observability.cache_evicted(provider)
 
+    def persisted_query(self, outcome: str) -> None:
+        """A document found by its hash (``manifest``, ``registered``) or registered
+        (``registration``)."""
+        self._observability.metrics.persisted_queries.labels(outcome=outcome).inc()
+
     def loader_batch(self, provider: str, size: int) -> Any:
         """Observe a loader batch (hand this to ``Loaders``)."""
         return self._observability.loader_batch(provider, size)

@@ -111,20 +111,21 @@ class ResponseCache:
         self._entries.move_to_end(key)
         return entry
 
-    async def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> None:
-        """Keep ``body`` if ``record`` allows it (see the module's docstring)."""
+    async def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> bool:
+        """Keep ``body`` if ``record`` allows it (see the module's docstring); whether kept."""
         if not record.storable or not record.generations or len(body) > self._max_bytes // 8:
-            return
+            return False
         generations = tuple(record.generations.items())
         if not await self._unwritten(generations):
-            return  # a write landed while the request ran
+            return False  # a write landed while the request ran
         if record.fresh_until <= time.monotonic():
-            return
+            return False
         self._drop(key)
         self._entries[key] = CachedResponse(body, operation, record.fresh_until, generations)
         self.size += len(body)
         while len(self._entries) > self._maxsize or self.size > self._max_bytes:
             self._drop(next(iter(self._entries)))
+        return True
 
     async def _unwritten(self, generations: tuple[tuple[str, Hashable], ...]) -> bool:
         """Whether every provider is still at the generation its reads began at."""

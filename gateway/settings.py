@@ -1,13 +1,13 @@
 """Configuration: one TOML file, validated at start-up, secrets optionally from the environment.
 
 One pydantic model per table (``[server]``, ``[limits]``, ``[cache]``, ``[cluster]``,
-``[observability]``, ``[[tokens]]``; ``[[providers]]`` is a union of the kinds' own models,
-chosen by ``kind``: ``providers/<kind>/options.py``). Unknown keys are refused, values are
-never coerced into another type, and every range is declared on its field. A mistake stops
-start-up with one ``ConfigError`` line naming the file and the key, translated from
-pydantic's errors; it never holds a value, so never a secret. The README's configuration
-table is generated from the same fields (``configuration_table``), and a test keeps the two
-equal.
+``[observability]``, ``[persisted]``, ``[[tokens]]``; ``[[providers]]`` is a union of the
+kinds' own models, chosen by ``kind``: ``providers/<kind>/options.py``). Unknown keys are
+refused, values are never coerced into another type, and every range is declared on its
+field. A mistake stops start-up with one ``ConfigError`` line naming the file and the key,
+translated from pydantic's errors; it never holds a value, so never a secret. The README's
+configuration table is generated from the same fields (``configuration_table``), and a test
+keeps the two equal.
 
 pydantic-settings is not used: the configuration is one file, and only secrets come from the
 environment, each by the variable its ``<key>_env`` names; settings-wide environment
@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails, PydanticUndefined
 
 from gateway.auth import TokenEntry
 from gateway.limits import QueryLimits
+from gateway.persisted import DEFAULT_TTL, PersistedSettings, load_manifest
 from providers.base import ProviderConfig
 from providers.cache import DEFAULT_TTLS
 from providers.cluster import ClusterSettings, parses_as_redis_url
@@ -313,6 +314,44 @@ class ClusterTable(Table):
         )
 
 
+class PersistedTable(Table):
+    """``[persisted]``: trusted documents, and how long registered documents are kept."""
+
+    manifest: str | None = Field(
+        None,
+        min_length=1,
+        description="a JSON file of trusted documents, read at start-up: graphql-codegen's "
+        'client preset `{"<sha256>": "query …"}` or Apollo\'s persisted-query manifest; each '
+        "hash must be its document's SHA-256. A relative path is from the configuration "
+        "file's folder. Clients send them by hash (`extensions.persistedQuery`, as for "
+        'automatic persisted queries). See "Persisted queries"',
+    )
+    only: bool = Field(
+        False,
+        description="run only the manifest's documents: any other is refused "
+        "(`PERSISTED_QUERY_NOT_IN_LIST`) before it is parsed, and documents are not "
+        "registered, except for tokens with `free_documents`; needs `manifest`",
+    )
+    ttl: Seconds = Field(
+        DEFAULT_TTL,
+        description="seconds a document registered by automatic persisted queries is kept "
+        "(in process: at most 10,000 documents and 16 MiB; with `[cluster]` in Redis, each "
+        "key expiring after it)",
+    )
+
+    @model_validator(mode="after")
+    def _only_needs_a_manifest(self) -> PersistedTable:
+        if self.only and self.manifest is None:
+            raise problem("only", "needs `manifest` (the documents to allow)")
+        return self
+
+    def persisted_settings(self, base: Path) -> PersistedSettings:
+        """The settings, the manifest read from ``base`` when its path is relative;
+        ``ValueError`` (one line) for a manifest that cannot be used."""
+        manifest = load_manifest(base / self.manifest) if self.manifest is not None else {}
+        return PersistedSettings(manifest=manifest, only=self.only, ttl=self.ttl)
+
+
 class ObservabilitySettings(Table):
     """``[observability]``: log level, ``/metrics``, and optional tracing."""
 
@@ -372,6 +411,11 @@ class TokenTable(Table):
         description="provider ids the token sees and touches, in lists, lookups, mutations, "
         "errors and totals (none: all)",
     )
+    free_documents: bool = Field(
+        False,
+        description="may send documents outside the manifest when `persisted.only` is set "
+        "(a service of one's own, not a published frontend)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -390,10 +434,12 @@ class TokenTable(Table):
         """The token as the gateway keeps it: a digest."""
         providers = frozenset(self.providers) if self.providers is not None else None
         if self.sha256 is not None:
-            return TokenEntry.from_digest(self.name, self.scope, self.sha256.lower(), providers)
+            return TokenEntry.from_digest(
+                self.name, self.scope, self.sha256.lower(), providers, self.free_documents
+            )
         assert self.token is not None  # one of the three forms; _one_form saw to it
         return TokenEntry.from_token(
-            self.name, self.scope, self.token.get_secret_value(), providers
+            self.name, self.scope, self.token.get_secret_value(), providers, self.free_documents
         )
 
 
@@ -412,6 +458,7 @@ class ConfigFile(Table):
     cache: CacheTable = Field(default_factory=CacheTable)
     cluster: ClusterTable = Field(default_factory=ClusterTable)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    persisted: PersistedTable = Field(default_factory=PersistedTable)
     providers: list[ProviderTables]
     tokens: list[TokenTable]
 
@@ -473,6 +520,8 @@ class Settings:
     #: The Redis shared by several replicas; ``None``: every piece of state in process.
     cluster: ClusterSettings | None = None
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    #: Trusted documents and automatic persisted queries (``[persisted]``).
+    persisted: PersistedSettings = field(default_factory=PersistedSettings)
     source: str = "<defaults>"
 
 
@@ -485,15 +534,22 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         raise ConfigError(f"{source}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from None
-    return settings_from_dict(data, source=source)
+    return settings_from_dict(data, source=source, base=Path(path).parent)
 
 
-def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Settings:
-    """Validate an already-parsed configuration."""
+def settings_from_dict(
+    data: dict[str, Any], *, source: str = "<dict>", base: Path | None = None
+) -> Settings:
+    """Validate an already-parsed configuration; relative paths in it are from ``base``
+    (the configuration file's folder; the working directory when ``None``)."""
     try:
         config = ConfigFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_one_line(exc.errors(include_url=False)[0])}") from None
+    try:
+        persisted = config.persisted.persisted_settings(base or Path())
+    except ValueError as exc:
+        raise ConfigError(f"{source}: persisted.manifest: {exc}") from None
     server, limits = config.server, config.limits
     cache_ttls = config.cache.ttls()
     return Settings(
@@ -520,6 +576,7 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Setti
         response_cache=config.cache.keeps_responses(),
         cluster=config.cluster.cluster_settings(),
         observability=config.observability,
+        persisted=persisted,
         source=source,
     )
 
@@ -603,6 +660,7 @@ def configuration_table() -> str:
         ("cache", CacheTable),
         ("cluster", ClusterTable),
         ("observability", ObservabilitySettings),
+        ("persisted", PersistedTable),
     ):
         rows += _rows(f"{table}.", {"": model})
     rows += _rows("providers[].", {kind: a.options_model for kind, a in PROVIDER_KINDS.items()})

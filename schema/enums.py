@@ -105,6 +105,14 @@ class ErrorCode(enum.Enum):
         "IDEMPOTENCY_CONFLICT",
         description="FleetQL: the mutation sent with this Idempotency-Key ran or is running, and its response cannot be given (still running, or too large to keep); it is not run again.",
     )
+    PERSISTED_QUERY_NOT_FOUND = strawberry.enum_value(
+        "PERSISTED_QUERY_NOT_FOUND",
+        description="FleetQL: the document was sent by its SHA-256 alone and the gateway does not know it; send the request again with the document (automatic persisted queries).",
+    )
+    PERSISTED_QUERY_NOT_IN_LIST = strawberry.enum_value(
+        "PERSISTED_QUERY_NOT_IN_LIST",
+        description="FleetQL: the gateway runs only the documents of its manifest, and this one is not among them.",
+    )
 
 
 @strawberry.enum(description="Types of items which can appear on invoice.")

@@ -1,7 +1,8 @@
 """The configuration the documentation shows is configuration FleetQL accepts.
 
 Every ```toml block of the README and docs/ parses; each is validated by ``settings_from_dict``,
-a partial one (a ``[server]`` table alone) completed with one provider and one client token.
+a partial one (a ``[server]`` table alone) completed with one provider and one client token,
+relative paths taken from the checkout's top.
 ``examples/fleet.toml`` validates as shipped. Variables a ``*_env`` key names are set first.
 """
 
@@ -57,7 +58,9 @@ def test_the_documents_have_toml_snippets():
 def test_every_documented_toml_snippet_is_valid_configuration(block, monkeypatch):
     data = tomllib.loads(block)
     set_named_variables(data, monkeypatch)
-    settings_from_dict({**MINIMAL, **data}, source="<snippet>")
+    # As if the configuration file were at the top of the checkout (a manifest's path is
+    # from the file's folder).
+    settings_from_dict({**MINIMAL, **data}, source="<snippet>", base=ROOT)
 
 
 def test_the_readme_sha256_example_is_the_digest_it_names():

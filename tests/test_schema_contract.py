@@ -25,6 +25,8 @@ DEVIATIONS = [
     "added: DdosShieldLevel.UNKNOWN",
     "added: ErrorCode.IDEMPOTENCY_CONFLICT",
     "added: ErrorCode.NOT_SUPPORTED",
+    "added: ErrorCode.PERSISTED_QUERY_NOT_FOUND",
+    "added: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST",
     "added: ErrorCode.PROVIDER_UNAVAILABLE",
     "added: ErrorCode.RATE_LIMITED",
     "added: Query.locations",

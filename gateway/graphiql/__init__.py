@@ -196,9 +196,10 @@ class GraphiQLRoute(Route):
 
     Strawberry's views make this choice in ``should_render_graphql_ide`` and answer it with
     ``render_graphql_ide``; here the route makes it, so the endpoint has no branch for it. A
-    ``GET`` without a ``query`` parameter whose ``Accept`` names ``text/html`` matches; every
-    other request falls through to the endpoint's route, registered after this one (``*/*``
-    alone, as curl sends, is not a browser and gets the endpoint's JSON error).
+    ``GET`` without a ``query`` (or ``extensions``: a persisted query's hash) parameter whose
+    ``Accept`` names ``text/html`` matches; every other request falls through to the
+    endpoint's route, registered after this one (``*/*`` alone, as curl sends, is not a
+    browser and gets the endpoint's JSON error).
     """
 
     def __init__(self, path: str, demo_token: str | None, cdn: bool) -> None:
@@ -210,7 +211,8 @@ class GraphiQLRoute(Route):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)
-        if match is not Match.FULL or "query" in QueryParams(scope["query_string"]):
+        params = QueryParams(scope["query_string"])
+        if match is not Match.FULL or "query" in params or "extensions" in params:
             return Match.NONE, {}
         if "text/html" not in Headers(scope=scope).get("accept", ""):
             return Match.NONE, {}
