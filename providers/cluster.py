@@ -44,11 +44,22 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["ClusterSettings", "SharedStore", "StoreUnavailable", "parses_as_redis_url"]
+__all__ = [
+    "POOL_SIZE",
+    "ClusterSettings",
+    "SharedStore",
+    "StoreUnavailable",
+    "parses_as_redis_url",
+]
 
 log = logging.getLogger("fleetql.cluster")
 T = TypeVar("T")
 
+#: Connections to Redis per process. More commands at once wait for one (within ``timeout``)
+#: rather than fail: a request that fans out makes dozens of cached reads at once, and with
+#: redis-py's default pool (which refuses the 101st) sixteen such requests degraded the store
+#: though Redis was up (``bench.replicas``).
+POOL_SIZE = 64
 #: Pauses between reconnect pings while degraded: the first, then doubled up to the cap.
 RECONNECT_FIRST = 0.05
 RECONNECT_MOST = 2.0
@@ -108,13 +119,16 @@ class SharedStore:
         self._closed = False
         # No retries inside redis-py: a failed command falls back at once, and the reconnect
         # ping is the only retry. The pool connects lazily, on the loop that first uses it.
-        self._client: aioredis.Redis = aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.url,
+            max_connections=POOL_SIZE,
+            timeout=settings.timeout,
             socket_timeout=settings.timeout,
             socket_connect_timeout=settings.connect_timeout,
             retry=Retry(NoBackoff(), 0),
             retry_on_timeout=False,
         )
+        self._client: aioredis.Redis = aioredis.Redis.from_pool(pool)  # closed with it
 
     @property
     def degraded_reason(self) -> str | None:

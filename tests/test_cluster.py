@@ -15,7 +15,7 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.settings import ConfigError, settings_from_dict
-from providers.cluster import ClusterSettings, SharedStore, StoreUnavailable
+from providers.cluster import POOL_SIZE, ClusterSettings, SharedStore, StoreUnavailable
 from tests.conftest import TOKENS, GatewayClient, datapacket_config
 from tests.redis_server import RedisServer
 from tests.servers import InProcessGateway
@@ -50,6 +50,24 @@ async def test_a_store_on_a_real_redis_answers_under_its_prefix(redis_server: Re
         assert await store.attempt("probe", lambda redis: redis.get(key)) == b"1"
         incr = store.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
         assert await store.attempt("probe", lambda redis: incr(keys=[key], args=[2])) == 3
+        assert store.degraded_reason is None and not store.fallbacks
+    finally:
+        await store.close()
+
+
+async def test_more_commands_at_once_than_connections_wait_and_never_degrade(
+    redis_server: RedisServer,
+):
+    """A fan-out (16 requests x 33 cached reads) puts hundreds of lookups in flight at once:
+    they queue for the pool's connections, within ``timeout``; Redis is not down."""
+    store = SharedStore(ClusterSettings(url=redis_server.url, key_prefix="t-pool:", timeout=5))
+    await store.start()
+    try:
+        key = store.key("probe")
+        answers = await asyncio.gather(
+            *(store.attempt("probe", lambda redis: redis.get(key)) for _ in range(3 * POOL_SIZE))
+        )
+        assert answers == [None] * (3 * POOL_SIZE)
         assert store.degraded_reason is None and not store.fallbacks
     finally:
         await store.close()
