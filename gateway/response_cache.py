@@ -105,10 +105,15 @@ class ResponseCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if time.monotonic() >= entry.fresh_until or not await self._unwritten(entry.generations):
-            self._drop(key)
+        fresh = time.monotonic() < entry.fresh_until and await self._unwritten(entry.generations)
+        # The await let other requests run: the entry may have been replaced or evicted since.
+        current = self._entries.get(key)
+        if not fresh:
+            if current is entry:
+                self._drop(key)
             return None
-        self._entries.move_to_end(key)
+        if current is entry:
+            self._entries.move_to_end(key)
         return entry
 
     async def put(self, key: bytes, body: bytes, operation: str, record: ReadRecord) -> bool:

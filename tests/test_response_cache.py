@@ -221,6 +221,30 @@ async def test_the_cache_is_bounded_by_bytes_least_recently_used_first():
     assert cache.size <= 8000
 
 
+async def test_an_entry_dropped_while_its_hit_is_checked_is_no_error():
+    """With [cluster] a hit awaits the shared write counters; meanwhile another request may
+    evict the entry (here: a put into a cache of one entry)."""
+    evict: list[bytes] = []
+
+    async def generations(providers):
+        if evict:
+            await cache.put(evict.pop(), b"other", "other", fresh_record())
+        return [0 for _ in providers]
+
+    def fresh_record() -> ReadRecord:
+        record = ReadRecord()
+        record.read("dp", 0, 10**12)
+        return record
+
+    cache = ResponseCache(generations, maxsize=1)
+    first = ResponseCache.key("a", None, None, None)
+    await cache.put(first, b"body", "a", fresh_record())
+    evict.append(ResponseCache.key("b", None, None, None))
+    entry = await cache.get(first)
+    assert entry is not None and entry.body == b"body"  # checked fresh before it was evicted
+    assert await cache.get(first) is None and cache.size == len(b"other")
+
+
 def _at_once(client: GatewayClient, count: int) -> list[dict]:
     """``count`` identical LIST queries sent together; their JSON bodies."""
     with ThreadPoolExecutor(count) as pool:
