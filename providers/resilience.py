@@ -70,6 +70,8 @@ __all__ = [
 
 CLOSED, OPEN, HALF_OPEN = "CLOSED", "OPEN", "HALF_OPEN"
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+#: Seconds of calls the retry budget (``retry_budget``, a share of them) is counted over.
+RETRY_WINDOW = 10.0
 #: Seconds over which the shared outbound rate is counted (see the module's docstring).
 RATE_WINDOW = 1.1
 #: Seconds between two reads of another replica's "open until" key, per replica.
@@ -120,7 +122,7 @@ class UpstreamGuard:
         self._slots = asyncio.Semaphore(policy.max_concurrency)
         self._tokens = policy.rate_per_second
         self._refilled = time.monotonic()
-        self._recent: deque[tuple[float, bool]] = deque()  # (time, was a retry), last 10 s
+        self._recent: deque[tuple[float, bool]] = deque()  # (time, was a retry)
         self._shared_rate: SharedRate | None = None
         self._shared_circuit: SharedCircuit | None = None
 
@@ -195,9 +197,7 @@ class UpstreamGuard:
 
     def may_retry(self) -> bool:
         """Whether the retry budget allows one more retry now."""
-        now = time.monotonic()
-        while self._recent and now - self._recent[0][0] > 10:
-            self._recent.popleft()
+        self._forget_old_calls(time.monotonic())
         retries = sum(1 for _, retry in self._recent if retry)
         allowed = max(3, int(self.policy.retry_budget * len(self._recent)))
         return retries < allowed
@@ -219,8 +219,16 @@ class UpstreamGuard:
         except BaseException:
             self._slots.release()
             raise
-        self._recent.append((time.monotonic(), retry))
+        now = time.monotonic()
+        self._forget_old_calls(now)
+        self._recent.append((now, retry))
         return _Slot(self._slots)
+
+    def _forget_old_calls(self, now: float) -> None:
+        """Keep only the calls of the last ``RETRY_WINDOW`` seconds, which the budget counts
+        (on every call, not only when a retry is weighed: a healthy provider never retries)."""
+        while self._recent and now - self._recent[0][0] > RETRY_WINDOW:
+            self._recent.popleft()
 
     async def _take_token(self) -> None:
         if self._shared_rate is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from emulators.datapacket import app as emulator
 from emulators.kit.server import EmulatorServer
+from providers import resilience
 from providers.resilience import CLOSED, HALF_OPEN, OPEN, ResiliencePolicy, UpstreamGuard
 from tests.conftest import FULL, GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.servers import serving
@@ -221,6 +222,21 @@ async def test_retry_budget_limits_retries():
         async with await guard.slot(retry=False):
             pass
     assert guard.may_retry()
+
+
+async def test_a_provider_that_never_retries_keeps_only_the_window_of_calls(monkeypatch):
+    """The budget counts the last RETRY_WINDOW seconds of calls; a healthy provider, which
+    never weighs a retry, must not keep every call it ever made (one tuple per call)."""
+    clock = [1000.0]
+    monkeypatch.setattr(resilience.time, "monotonic", lambda: clock[0])
+    guard = UpstreamGuard(ResiliencePolicy(rate_per_second=10_000))
+    for _ in range(500):
+        async with await guard.slot(retry=False):
+            pass
+    clock[0] += resilience.RETRY_WINDOW + 1
+    async with await guard.slot(retry=False):
+        pass
+    assert len(guard._recent) == 1
 
 
 def test_the_request_deadline_bounds_a_hanging_provider_and_keeps_the_others():
