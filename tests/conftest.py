@@ -19,6 +19,7 @@ from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
 from providers.base import LazyPage, Page
+from schema import FleetSchema
 from tests import self_contained
 from tests.redis_server import redis_server  # noqa: F401 - the fixture, for every test module
 from tests.servers import InProcessGateway, serving, stop_all, stop_soon, wait_until_stopped
@@ -168,6 +169,20 @@ async def listed(pending: Awaitable[Page | LazyPage]) -> Page:
 def error_codes(body: dict) -> list[str]:
     """The ``extensions.code`` of every error in a response body."""
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@pytest.fixture
+def executions(monkeypatch) -> list[str]:
+    """The operations the gateway executed, in order (a whole-response cache hit runs none)."""
+    ran: list[str] = []
+    execute = FleetSchema.execute_document
+
+    async def counted(self, document, query, **kwargs: Any):
+        ran.append(kwargs.get("operation_name") or "anonymous")
+        return await execute(self, document, query, **kwargs)
+
+    monkeypatch.setattr(FleetSchema, "execute_document", counted)
+    return ran
 
 
 @pytest.fixture(scope="session")

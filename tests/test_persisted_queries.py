@@ -26,7 +26,7 @@ from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.persisted import LocalDocuments, SharedDocuments, load_manifest
 from gateway.settings import ConfigError, load_settings, settings_from_dict
-from schema import FleetSchema, schema_sdl
+from schema import schema_sdl
 from tests.conftest import FULL, READ, TOKENS, datapacket_config, error_codes
 from tests.redis_server import RedisServer
 from tests.servers import BASE_URL, InProcessGateway, stop_all
@@ -102,20 +102,6 @@ class PersistedQueryTransport(InProcessTransport):
             self.sent.append("document")
             result = self._prepare_result(self.client.post(self.url, json=full))
         return result
-
-
-@pytest.fixture
-def executions(monkeypatch) -> list[str]:
-    """The operations the gateway executed."""
-    ran: list[str] = []
-    execute = FleetSchema.execute_document
-
-    async def counted(self, document, query, **kwargs: Any):
-        ran.append(kwargs.get("operation_name") or "anonymous")
-        return await execute(self, document, query, **kwargs)
-
-    monkeypatch.setattr(FleetSchema, "execute_document", counted)
-    return ran
 
 
 @pytest.fixture

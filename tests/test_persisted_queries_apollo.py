@@ -21,7 +21,6 @@ import pytest
 from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.settings import settings_from_dict
-from schema import FleetSchema
 from tests.conftest import TOKENS, datapacket_config
 from tests.servers import serving
 
@@ -51,20 +50,6 @@ def node_modules() -> Path:
             timeout=300,
         )
     return APOLLO / "node_modules"
-
-
-@pytest.fixture
-def executions(monkeypatch) -> list[str]:
-    """The operations the gateway executed."""
-    ran: list[str] = []
-    execute = FleetSchema.execute_document
-
-    async def counted(self, document, query, **kwargs: Any):
-        ran.append(kwargs.get("operation_name") or "anonymous")
-        return await execute(self, document, query, **kwargs)
-
-    monkeypatch.setattr(FleetSchema, "execute_document", counted)
-    return ran
 
 
 def gateway_app(upstream: EmulatorServer, **tables: Any):

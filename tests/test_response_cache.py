@@ -18,7 +18,6 @@ from gateway.app import create_app
 from gateway.response_cache import ResponseCache
 from gateway.settings import settings_from_dict
 from providers.cache import ReadRecord
-from schema import FleetSchema
 from tests.conftest import FULL, READ, TOKENS, GatewayClient, datapacket_config
 from tests.servers import InProcessGateway, stop_all, stop_soon
 
@@ -33,20 +32,6 @@ def generations_in(table: dict[str, int]):
 
 
 LIST = "query fleet { servers(input: {pageSize: 5}) { entries { name alias } } }"
-
-
-@pytest.fixture
-def executions(monkeypatch) -> list[str]:
-    """The operations the gateway executed (a cache hit executes none)."""
-    ran: list[str] = []
-    execute = FleetSchema.execute_document
-
-    async def counted(self, document, query, **kwargs: Any):
-        ran.append(kwargs.get("operation_name") or "anonymous")
-        return await execute(self, document, query, **kwargs)
-
-    monkeypatch.setattr(FleetSchema, "execute_document", counted)
-    return ran
 
 
 @pytest.fixture
