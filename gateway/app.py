@@ -73,7 +73,7 @@ class Gateway:
         default_factory=lambda: PersistedQueries(PersistedSettings(), LocalDocuments())
     )
     #: The provider pollers behind ``serverStatusChanged`` (``resolvers/live.py``).
-    status_feed: StatusFeed = field(default_factory=lambda: StatusFeed(5.0))
+    status_feed: StatusFeed = field(default_factory=lambda: StatusFeed(5.0, 1.0))
 
 
 def create_app(
@@ -125,7 +125,7 @@ def create_app(
             if cluster is not None
             else LocalDocuments(settings.persisted.ttl),
         ),
-        status_feed=StatusFeed(settings.poll_seconds),
+        status_feed=StatusFeed(settings.poll_seconds, settings.action_poll_seconds),
     )
 
     @asynccontextmanager

@@ -382,6 +382,7 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
             request_id=observation.request_id,
             loaders=Loaders(observation.loader_batch),
             compiled_execution=settings.compiled_execution,
+            status_feed=gateway.status_feed,
         )
         # Strawberry has no deadline for a whole request: every upstream call of this one
         # (retries included) reads it from this context variable and gives up once it passed.

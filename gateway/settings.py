@@ -361,6 +361,12 @@ class SubscriptionsTable(Table):
         "subscribes to `serverStatusChanged` (one poller per provider instance, shared by "
         "every subscriber; reads go through the read cache and rate limits)",
     )
+    action_poll_seconds: Seconds = Field(
+        1.0,
+        description="seconds between polls of a provider while a power action sent through "
+        "this gateway is in progress there (until its server's status changes, at most 30 "
+        "polls)",
+    )
     max_per_token: Count = Field(
         10,
         description="subscriptions one token may hold open at once, across its connections; "
@@ -541,6 +547,8 @@ class Settings:
     persisted: PersistedSettings = field(default_factory=PersistedSettings)
     #: Seconds between a provider's polls while anyone subscribes (``[subscriptions]``).
     poll_seconds: float = _default(SubscriptionsTable, "poll_seconds")
+    #: Seconds between those polls while a power action sent through the gateway runs.
+    action_poll_seconds: float = _default(SubscriptionsTable, "action_poll_seconds")
     #: Subscriptions one token may hold open at once.
     subscriptions_per_token: int = _default(SubscriptionsTable, "max_per_token")
     source: str = "<defaults>"
@@ -599,6 +607,7 @@ def settings_from_dict(
         observability=config.observability,
         persisted=persisted,
         poll_seconds=config.subscriptions.poll_seconds,
+        action_poll_seconds=config.subscriptions.action_poll_seconds,
         subscriptions_per_token=config.subscriptions.max_per_token,
         source=source,
     )

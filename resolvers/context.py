@@ -28,7 +28,7 @@ class RequestContext:
     compiled_execution: bool = True
     #: Errors of providers that failed while others answered: (error, response path).
     partial_errors: list[tuple[GatewayError, list[Any]]] = field(default_factory=list)
-    #: The pollers ``serverStatusChanged`` follows; ``None`` outside a WebSocket connection.
+    #: The pollers behind ``serverStatusChanged`` (told of power actions sent); ``None``: none.
     status_feed: StatusFeed | None = None
 
     def report_partial(self, error: GatewayError, path: list[Any]) -> None:

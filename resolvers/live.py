@@ -6,11 +6,15 @@ servers through the adapter (the read cache, the circuit breaker and the rate li
 query), with the union of the subscribers' selections, and compares every server's
 ``powerStatus`` and ``statusV2`` with the previous poll: a server whose pair changed is put on
 the queue of each subscriber whose names and filter it matches. The first poll only records.
+While a power action the gateway sent is in progress (until its server's status changes, at
+most ``ACTION_POLLS`` polls), the provider is polled every ``action_interval`` seconds (when
+shorter) instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +36,8 @@ log = logging.getLogger("fleetql.subscriptions")
 
 #: What a poll must read of every server to see a change.
 STATUS_SELECTION = Selection.of({"name": {}, "powerStatus": {}, "statusV2": {}})
+#: Fast polls at most after a power action, should its server's status never change.
+ACTION_POLLS = 30
 #: Servers asked for per list call while polling: DataPacket's largest page, so that each is
 #: one upstream call there (an adapter asked for more pages through them all).
 POLL_PAGE = 50
@@ -56,14 +62,18 @@ class Watch:
 class ProviderPoller:
     """Reads one provider's servers every ``interval`` seconds while it has watches."""
 
-    def __init__(self, provider: Provider, interval: float) -> None:
+    def __init__(self, provider: Provider, interval: float, action_interval: float) -> None:
         self.provider = provider
         self.interval = interval
+        self.action_interval = action_interval
         self.watches: set[Watch] = set()
         #: Polls completed since the poller was made.
         self.polls = 0
+        #: Servers with a power action in progress: the fast polls each may still take.
+        self.actions: dict[str, int] = {}
         self._statuses: dict[str, tuple[str | None, str | None]] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._hurry = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -74,6 +84,11 @@ class ProviderPoller:
         if not self.running:
             self._statuses = None
             self._task = asyncio.create_task(self._run(), name=f"poll {self.provider.id}")
+
+    def action_sent(self, name: str) -> None:
+        """Poll fast until server ``name``'s status changes (a power action was sent)."""
+        self.actions[name] = ACTION_POLLS
+        self._hurry.set()
 
     def remove(self, watch: Watch) -> None:
         self.watches.discard(watch)
@@ -97,7 +112,13 @@ class ProviderPoller:
             except Exception:
                 # Keep polling: the subscribers would otherwise wait for changes forever.
                 log.exception("polling %s failed unexpectedly", self.provider.id)
-            await asyncio.sleep(self.interval)
+            self._hurry.clear()
+            if self.actions:
+                self.actions = {name: left - 1 for name, left in self.actions.items() if left > 1}
+            interval = min(self.action_interval, self.interval) if self.actions else self.interval
+            # An action sent meanwhile cuts the wait short.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._hurry.wait(), interval)
 
     async def poll(self) -> None:
         """List every server once, record the statuses and queue the changed servers."""
@@ -113,6 +134,7 @@ class ProviderPoller:
         for server in servers:
             if previous.get(server["name"], statuses[server["name"]]) == statuses[server["name"]]:
                 continue
+            self.actions.pop(server["name"], None)
             tagged = with_provider(server, self.provider)
             for watch in self.watches:
                 if watch.wants(tagged):
@@ -133,9 +155,16 @@ class ProviderPoller:
 class StatusFeed:
     """The process's pollers, one per provider instance, made on first subscription."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, action_interval: float) -> None:
         self.interval = interval
+        self.action_interval = action_interval
         self.pollers: dict[str, ProviderPoller] = {}
+
+    def action_sent(self, provider: Provider, name: str) -> None:
+        """A power action was sent to server ``name``: its poller, if any, polls fast."""
+        poller = self.pollers.get(provider.id)
+        if poller is not None and poller.running:
+            poller.action_sent(name)
 
     async def follow(self, providers: list[Provider], watch: Watch) -> AsyncIterator[dict]:
         """The changed servers of ``providers`` that ``watch`` follows, until closed."""
@@ -152,7 +181,8 @@ class StatusFeed:
     def _poller(self, provider: Provider) -> ProviderPoller:
         poller = self.pollers.get(provider.id)
         if poller is None:
-            poller = self.pollers[provider.id] = ProviderPoller(provider, self.interval)
+            poller = ProviderPoller(provider, self.interval, self.action_interval)
+            self.pollers[provider.id] = poller
         return poller
 
     async def close(self) -> None:

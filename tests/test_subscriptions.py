@@ -218,3 +218,17 @@ async def test_queries_are_refused_over_websocket_and_subscriptions_over_http(se
     assert message["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
     body = await gateway.mutate(STATUS)
     assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_power_action_sent_through_the_gateway_makes_its_provider_polled_fast(served):
+    # The regular cadence (an hour) would never poll again within the test's wait.
+    gateway = served(poll_seconds=3600, action_poll_seconds=0.05)
+    async with connected(gateway) as socket:
+        await subscribe(socket, "1", {"input": {"names": ["DP-12345"]}})
+        await until(lambda: gateway.polls() >= 1)
+        poller = gateway.feed.pollers["dp"]
+        await gateway.mutate(POWER_OFF % "DP-12345")
+        message = await receive(socket)
+        assert message["payload"]["data"]["serverStatusChanged"]["powerStatus"] == "OFF"
+        # The change seen, the poller is back on the regular cadence.
+        assert poller.actions == {}
