@@ -11,6 +11,7 @@ only (queries and mutations go over HTTP), and a token holds at most
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -24,7 +25,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 
-from errors import BadRequest, GatewayError, NotAuthorized
+from errors import (
+    BadRequest,
+    GatewayError,
+    GraphQLValidationFailed,
+    InternalServerError,
+    NotAuthorized,
+)
 from gateway.auth import TokenEntry
 from gateway.graphql_http import format_error, parse_document, select_operations
 from gateway.limits import limits_refusal
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
     from gateway.app import Gateway
 
 __all__ = ["SubscriberContext", "SubscriptionEndpoint"]
+
+log = logging.getLogger("fleetql.request")
 
 
 @dataclass
@@ -75,6 +84,31 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
             open_subscriptions[token.name] -= 1
         else:
             operation.task.add_done_callback(lambda _: open_subscriptions.subtract([token.name]))
+
+    async def send_message(self, message: Any) -> None:
+        """Send ``message``, each of its errors with a documented ``extensions.code``.
+
+        Strawberry sends graphql-core's errors as they are: validation and variable errors
+        get ``GRAPHQL_VALIDATION_FAILED``; an unexpected error in a field (one without a
+        code) is logged and sent with the connection's request id only, as over HTTP.
+        """
+        payload = message.get("payload")
+        errors = payload if message.get("type") == "error" else None
+        if message.get("type") == "next" and isinstance(payload, dict):
+            errors = payload.get("errors")
+        for error in errors if isinstance(errors, list) else []:
+            if isinstance(error, dict) and "code" not in (error.get("extensions") or {}):
+                self._documented(error)
+        await super().send_message(message)
+
+    def _documented(self, error: dict[str, Any]) -> None:
+        if "path" not in error:
+            error["extensions"] = {"code": GraphQLValidationFailed.code}
+            return
+        request_id = self.context.request_id
+        log.error("unexpected error in a subscription (request %s): %s", request_id, error)
+        error["message"] = f"Internal server error (request id {request_id})."
+        error["extensions"] = {"code": InternalServerError.code, "requestId": request_id}
 
 
 class SubscriptionEndpoint(GraphQL):

@@ -232,3 +232,12 @@ async def test_a_power_action_sent_through_the_gateway_makes_its_provider_polled
         assert message["payload"]["data"]["serverStatusChanged"]["powerStatus"] == "OFF"
         # The change seen, the poller is back on the regular cadence.
         assert poller.actions == {}
+
+
+async def test_an_invalid_subscription_gets_a_documented_error_code(served):
+    gateway = served()
+    async with connected(gateway) as socket:
+        await subscribe(socket, "bad", query="subscription { serverStatusChanged { nope } }")
+        message = await receive(socket)
+    assert message["type"] == "error" and message["id"] == "bad"
+    assert message["payload"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
