@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import WebSocketRoute
 
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
@@ -38,11 +39,13 @@ from gateway.persisted import (
 from gateway.ratelimit import TokenRateLimiter
 from gateway.response_cache import ResponseCache
 from gateway.settings import Settings
+from gateway.subscriptions import SubscriptionEndpoint
 from gateway.tracing import Tracing, tracing_from_settings
 from providers.cache import current_generations
 from providers.cluster import SharedStore
 from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
+from resolvers.live import StatusFeed
 from schema import FleetSchema, fleet_schema
 
 __all__ = ["Gateway", "create_app", "operator_guard", "tune_garbage_collector"]
@@ -69,6 +72,8 @@ class Gateway:
     persisted: PersistedQueries = field(
         default_factory=lambda: PersistedQueries(PersistedSettings(), LocalDocuments())
     )
+    #: The provider pollers behind ``serverStatusChanged`` (``resolvers/live.py``).
+    status_feed: StatusFeed = field(default_factory=lambda: StatusFeed(5.0, 1.0))
 
 
 def create_app(
@@ -120,6 +125,7 @@ def create_app(
             if cluster is not None
             else LocalDocuments(settings.persisted.ttl),
         ),
+        status_feed=StatusFeed(settings.poll_seconds, settings.action_poll_seconds),
     )
 
     @asynccontextmanager
@@ -133,6 +139,7 @@ def create_app(
             yield
         finally:
             # uvicorn runs this once in-flight requests finished or its deadline passed.
+            await gateway.status_feed.close()
             await gateway.providers.close()
             if cluster is not None:
                 await cluster.close()
@@ -164,6 +171,7 @@ def create_app(
     app.add_api_route(
         "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
     )
+    app.router.routes.append(WebSocketRoute("/graphql", SubscriptionEndpoint(gateway)))
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

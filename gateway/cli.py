@@ -432,7 +432,8 @@ def connection_options(settings: Settings) -> dict[str, Any]:
     """
     return {
         "http": partial(GatewayProtocol, header_timeout=settings.header_timeout),
-        "ws": "none",  # no WebSocket route: an upgrade request is served as plain HTTP
+        # Subscriptions (graphql-transport-ws) at /graphql: websockets' sans-I/O protocol.
+        "ws": "websockets-sansio",
         "timeout_keep_alive": settings.keepalive_timeout,
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,

@@ -74,7 +74,14 @@ if TYPE_CHECKING:
     from gateway.auth import TokenEntry
     from schema import FleetSchema
 
-__all__ = ["GRAPHQL_RESPONSE_JSON", "format_error", "graphql_endpoint", "negotiate"]
+__all__ = [
+    "GRAPHQL_RESPONSE_JSON",
+    "format_error",
+    "graphql_endpoint",
+    "negotiate",
+    "parse_document",
+    "select_operations",
+]
 
 log = logging.getLogger("fleetql.request")
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -236,10 +243,13 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
             return _Answer.served(cached.body, _seconds_left(cached.fresh_until))
     try:
         document = parse_document(query, settings.limits.max_tokens)
-        operations = _operations(document, operation_name)
+        operations = select_operations(document, operation_name)
         observation.operation = "+".join(
             op.name.value if op.name else "anonymous" for op in operations
         )
+        if any(op.operation == OperationType.SUBSCRIPTION for op in operations):
+            message = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql."
+            return _Answer.failed(BadRequest(message), request_id, 400)
         mutates = any(op.operation == OperationType.MUTATION for op in operations)
         if request.method == "GET" and mutates:
             error = BadRequest("Mutations must be sent with POST.")
@@ -372,6 +382,7 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
             request_id=observation.request_id,
             loaders=Loaders(observation.loader_batch),
             compiled_execution=settings.compiled_execution,
+            status_feed=gateway.status_feed,
         )
         # Strawberry has no deadline for a whole request: every upstream call of this one
         # (retries included) reads it from this context variable and gives up once it passed.
@@ -570,7 +581,7 @@ def _too_large(max_body_bytes: int) -> BadRequest:
     )
 
 
-def _operations(
+def select_operations(
     document: DocumentNode, operation_name: str | None
 ) -> list[OperationDefinitionNode]:
     """The operations to run: the one named, else every one (DataPacket runs them all).

@@ -352,6 +352,28 @@ class PersistedTable(Table):
         return PersistedSettings(manifest=manifest, only=self.only, ttl=self.ttl)
 
 
+class SubscriptionsTable(Table):
+    """``[subscriptions]``: live server status over WebSocket (graphql-transport-ws)."""
+
+    poll_seconds: Seconds = Field(
+        5.0,
+        description="seconds between two reads of a provider's servers while anyone "
+        "subscribes to `serverStatusChanged` (one poller per provider instance, shared by "
+        "every subscriber; reads go through the read cache and rate limits)",
+    )
+    action_poll_seconds: Seconds = Field(
+        1.0,
+        description="seconds between polls of a provider while a power action sent through "
+        "this gateway is in progress there (until its server's status changes, at most 30 "
+        "polls)",
+    )
+    max_per_token: Count = Field(
+        10,
+        description="subscriptions one token may hold open at once, across its connections; "
+        "one more is refused with `BAD_REQUEST`",
+    )
+
+
 class ObservabilitySettings(Table):
     """``[observability]``: log level, ``/metrics``, and optional tracing."""
 
@@ -459,6 +481,7 @@ class ConfigFile(Table):
     cluster: ClusterTable = Field(default_factory=ClusterTable)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     persisted: PersistedTable = Field(default_factory=PersistedTable)
+    subscriptions: SubscriptionsTable = Field(default_factory=SubscriptionsTable)
     providers: list[ProviderTables]
     tokens: list[TokenTable]
 
@@ -522,6 +545,12 @@ class Settings:
     observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     #: Trusted documents and automatic persisted queries (``[persisted]``).
     persisted: PersistedSettings = field(default_factory=PersistedSettings)
+    #: Seconds between a provider's polls while anyone subscribes (``[subscriptions]``).
+    poll_seconds: float = _default(SubscriptionsTable, "poll_seconds")
+    #: Seconds between those polls while a power action sent through the gateway runs.
+    action_poll_seconds: float = _default(SubscriptionsTable, "action_poll_seconds")
+    #: Subscriptions one token may hold open at once.
+    subscriptions_per_token: int = _default(SubscriptionsTable, "max_per_token")
     source: str = "<defaults>"
 
 
@@ -577,6 +606,9 @@ def settings_from_dict(
         cluster=config.cluster.cluster_settings(),
         observability=config.observability,
         persisted=persisted,
+        poll_seconds=config.subscriptions.poll_seconds,
+        action_poll_seconds=config.subscriptions.action_poll_seconds,
+        subscriptions_per_token=config.subscriptions.max_per_token,
         source=source,
     )
 
@@ -661,6 +693,7 @@ def configuration_table() -> str:
         ("cluster", ClusterTable),
         ("observability", ObservabilitySettings),
         ("persisted", PersistedTable),
+        ("subscriptions", SubscriptionsTable),
     ):
         rows += _rows(f"{table}.", {"": model})
     rows += _rows("providers[].", {kind: a.options_model for kind, a in PROVIDER_KINDS.items()})

@@ -74,6 +74,8 @@ async def perform_power_action(
         Capability.POWER_ACTION,
         lambda p, name: p.perform_power_action(name, values["action"], selection),
     )
+    if context.status_feed is not None:
+        context.status_feed.action_sent(provider, server["name"])
     return {"server": with_provider(server, provider)}
 
 

@@ -15,7 +15,7 @@ from strawberry.types import ExecutionResult
 
 from schema.enums import ErrorCode
 from schema.execution import CompiledExecutor, executor_for, resolve_from_dict
-from schema.root import Mutation, Query
+from schema.root import Mutation, Query, SubscriptionRoot
 from schema.scalars import DATETIME_SCALAR, DateTime
 
 __all__ = ["FleetSchema", "ParsedDocument", "fleet_schema", "schema_sdl"]
@@ -76,12 +76,13 @@ class FleetSchema(strawberry.Schema):
 def fleet_schema() -> FleetSchema:
     """The schema, built on first use (by the app factory, ``fleetql schema``), once a process.
 
-    DataPacket's ``Subscription`` object type is a billing subscription, so the schema has no
-    GraphQL subscription root (one, if ever added, must be named otherwise).
+    DataPacket's ``Subscription`` object type is a billing subscription, so the subscription
+    root is named ``SubscriptionRoot``.
     """
     schema = FleetSchema(
         query=Query,
         mutation=Mutation,
+        subscription=SubscriptionRoot,
         types=[ErrorCode],
         # The HTTP layer parses each document (once per distinct text); repeated documents are
         # validated once (the factory shares a module-level LRU cache across requests).
@@ -99,8 +100,9 @@ def fleet_schema() -> FleetSchema:
 
 
 def schema_sdl() -> str:
-    """The served SDL, with an explicit ``schema`` block.
+    """The served SDL, with its explicit ``schema`` block.
 
-    Without it, SDL tools would take the billing ``Subscription`` type for the subscription root.
+    Strawberry prints one because the subscription root is not named ``Subscription``; without
+    it, SDL tools would take the billing ``Subscription`` type for that root.
     """
-    return "schema {\n  query: Query\n  mutation: Mutation\n}\n\n" + fleet_schema().as_str() + "\n"
+    return fleet_schema().as_str() + "\n"

@@ -348,3 +348,17 @@ class TrafficServersInput:
     location_in: list[str] | None = strawberry.field(default=strawberry.UNSET)
     name_in: list[str] | None = strawberry.field(default=strawberry.UNSET)
     region_in: list[str] | None = strawberry.field(default=strawberry.UNSET)
+
+
+@strawberry.input(
+    description="FleetQL: which servers `serverStatusChanged` follows (every visible one when "
+    "both are omitted)."
+)
+class ServerStatusChangedInput:
+    names: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Only these servers, by name."
+    )
+    filter: ServersInput | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Only servers matching this filter, as in `servers` (judged on each change).",
+    )

@@ -1,11 +1,14 @@
-"""The Query and Mutation roots: each field converts its input and delegates to resolvers/."""
+"""The Query, Mutation and SubscriptionRoot roots: each field converts its input and delegates
+to resolvers/."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types import Info
 
-from resolvers import mutations, queries, servers
+from resolvers import live, mutations, queries, servers
 from resolvers.inputs import values_of
 from resolvers.selection import selection_of
 from resolvers.traffic import traffic as aggregate_traffic
@@ -22,6 +25,7 @@ from schema.inputs import (
     PerformServerPowerActionInput,
     ReverseDnsRecordInput,
     ServerInput,
+    ServerStatusChangedInput,
     SetReverseDnsRecordInput,
     SetServerAliasInput,
     SetServerBootDeviceInput,
@@ -56,7 +60,7 @@ from schema.types import (
     Traffic,
 )
 
-__all__ = ["Mutation", "Query"]
+__all__ = ["Mutation", "Query", "SubscriptionRoot"]
 
 UNSET = strawberry.UNSET
 
@@ -251,3 +255,17 @@ class Mutation:
     @strawberry.mutation(description="Create reply to an existing support request.")
     async def supportRequestReply(self, info: Info, input: SupportRequestReplyInput) -> bool:
         return await mutations.support_request_reply(info.context, values_of(input))
+
+
+@strawberry.type
+class SubscriptionRoot:
+    @strawberry.subscription(
+        description="FleetQL: the servers whose powerStatus or statusV2 changes, each time it changes (over graphql-transport-ws)."
+    )
+    async def serverStatusChanged(
+        self, info: Info, input: ServerStatusChangedInput | None = UNSET
+    ) -> AsyncGenerator[Server, None]:
+        async for server in live.server_status_changes(
+            info.context, values_of(input), selection_of(info)
+        ):
+            yield server
