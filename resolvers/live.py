@@ -43,6 +43,11 @@ ACTION_POLLS = 30
 POLL_PAGE = 50
 
 
+#: Changes kept for a subscriber that has not read them yet; past it the oldest go first (a
+#: server's newest status is the one that matters), so a stalled client holds bounded memory.
+MAX_PENDING = 100
+
+
 @dataclass(eq=False)
 class Watch:
     """One subscriber: which servers it follows and the queue its changed servers arrive on."""
@@ -50,7 +55,13 @@ class Watch:
     names: frozenset[str] | None
     filter: ServerFilter
     selection: Selection
-    changes: asyncio.Queue[dict] = field(default_factory=asyncio.Queue)
+    changes: asyncio.Queue[dict] = field(default_factory=lambda: asyncio.Queue(MAX_PENDING))
+
+    def offer(self, server: dict) -> None:
+        """Queue a changed server; when the queue is full, its oldest change goes."""
+        if self.changes.full():
+            self.changes.get_nowait()
+        self.changes.put_nowait(server)
 
     def wants(self, server: dict) -> bool:
         """Whether a changed server is one this subscriber follows."""
@@ -138,7 +149,7 @@ class ProviderPoller:
             tagged = with_provider(server, self.provider)
             for watch in self.watches:
                 if watch.wants(tagged):
-                    watch.changes.put_nowait(tagged)
+                    watch.offer(tagged)
 
     async def _list(self, selection: Selection) -> list[dict]:
         servers: list[dict] = []

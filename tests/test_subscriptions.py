@@ -22,6 +22,9 @@ from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.cli import connection_options
 from gateway.settings import settings_from_dict
+from providers.base import ServerFilter
+from providers.selection import Selection
+from resolvers.live import MAX_PENDING, Watch
 from tests.conftest import FULL, READ, TOKENS, datapacket_config
 from tests.servers import stop_all
 
@@ -241,3 +244,13 @@ async def test_an_invalid_subscription_gets_a_documented_error_code(served):
         message = await receive(socket)
     assert message["type"] == "error" and message["id"] == "bad"
     assert message["payload"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+async def test_a_subscriber_that_does_not_read_holds_a_bounded_queue_newest_last():
+    watch = Watch(names=None, filter=ServerFilter(), selection=Selection.of({"name": {}}))
+    for number in range(3 * MAX_PENDING):
+        watch.offer({"name": f"DP-{number}"})
+    assert watch.changes.qsize() == MAX_PENDING
+    pending = [watch.changes.get_nowait()["name"] for _ in range(MAX_PENDING)]
+    assert pending[-1] == f"DP-{3 * MAX_PENDING - 1}"
+    assert pending[0] == f"DP-{2 * MAX_PENDING}"  # the oldest went first
