@@ -56,7 +56,7 @@ from bench.processes import (
     uvicorn_command,
 )
 from bench.queries import SERVER_FIELDS
-from bench.run import RESULTS, describe_machine
+from bench.run import describe_machine, write_results
 
 __all__ = ["ANCHORS", "Options", "anchors_installed", "install_anchors", "main", "run_anchors"]
 
@@ -774,10 +774,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_anchors(options)
     if args.note:
         results["note"] = args.note
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    output = args.output or RESULTS / f"anchors-{stamp}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=1) + "\n")
+    output = write_results(results, "anchors", args.output)
     print(render(results))
     _say(f"\nresults: {output}")
     return 0

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -55,7 +54,7 @@ from bench import queries
 from bench.config import write_config
 from bench.driver import percentile
 from bench.processes import GatewayProcess, cpu_seconds, free_port
-from bench.run import KINDS, RESULTS, Benchmark, describe_machine
+from bench.run import KINDS, Benchmark, describe_machine, write_results
 from bench.run import Options as RunOptions
 from tests.redis_server import RedisServer
 
@@ -380,10 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         duration=args.duration, queries=tuple(args.queries.split(",")), pings=args.pings
     )
     results = run_replicas(options)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    output = args.output or RESULTS / f"replicas-{stamp}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=1) + "\n")
+    output = write_results(results, "replicas", args.output)
     print(render(results))
     print(f"\nresults: {output}", file=sys.stderr)
     return 0

@@ -41,7 +41,7 @@ from bench.processes import (
 )
 from bench.report import evaluate_targets, render
 
-__all__ = ["Options", "main", "run_benchmark"]
+__all__ = ["Options", "main", "run_benchmark", "write_results"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KINDS = ("datapacket", "packet", "mammoth", "dashserv", "dcimanager")
@@ -298,6 +298,15 @@ def run_benchmark(options: Options) -> dict[str, Any]:
     return results
 
 
+def write_results(results: dict[str, Any], kind: str, output: Path | None) -> Path:
+    """Write ``results`` as JSON to ``output``, else to ``bench/results/<kind>-<UTC time>.json``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    output = output or RESULTS / f"{kind}-{stamp}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=1) + "\n")
+    return output
+
+
 def memory_fleet(total: int) -> dict[str, int]:
     """``total`` servers split evenly, except Packet's, which its emulator caps."""
     packet = min(PACKET_MAX_DEVICES, total // len(KINDS))
@@ -393,10 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run_benchmark(options)
     if args.note:
         results["note"] = args.note
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    output = args.output or RESULTS / f"run-{stamp}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(results, indent=1) + "\n")
+    output = write_results(results, "run", args.output)
     print(render(results))
     print(f"\nresults: {output}", file=sys.stderr)
     return 0
