@@ -43,8 +43,9 @@ EXIT_CONFIG_ERROR = 2
 #: The listening socket could not be bound (uvicorn's own status for a failed start-up).
 EXIT_CANNOT_LISTEN = 3
 DEFAULT_EMULATOR_PORT = 8100
-#: How ``fleetql serve --workers`` tells its worker processes which configuration to load.
-_WORKER_CONFIG = "FLEETQL_CONFIG"
+#: The configuration file when ``--config`` is not given; also how ``fleetql serve --workers``
+#: tells its worker processes which file to load.
+CONFIG_ENV = "FLEETQL_CONFIG"
 DEFAULT_EMULATOR_PORT_BASE = 9100
 
 log = logging.getLogger("fleetql.server")
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(capability_matrix())
         return 0
     if args.command == "check":
-        config_path = args.config or os.environ.get("FLEETQL_CONFIG")
+        config_path = args.config or os.environ.get(CONFIG_ENV)
         if not config_path:
             parser.error("check needs --config PATH (or FLEETQL_CONFIG)")
         return run_check(config_path, sys.stdout, sys.stderr)
@@ -217,7 +218,7 @@ def _url(host: str, sock: socket.socket) -> str:
 
 
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    config_path = args.config or os.environ.get("FLEETQL_CONFIG")
+    config_path = args.config or os.environ.get(CONFIG_ENV)
     if config_path:
         return _serve_config(config_path, args)
     if args.workers > 1:
@@ -300,7 +301,7 @@ def _run_workers(path: str, settings: Settings, sock: socket.socket, workers: in
     """Serve ``sock`` with ``workers`` processes (uvicorn's supervisor, which restarts a worker
     that dies), each building its own app from the configuration file (``worker_app``)."""
     configure_logging(settings.observability.log_level, credentials_of(settings))
-    os.environ[_WORKER_CONFIG] = os.path.abspath(path)
+    os.environ[CONFIG_ENV] = os.path.abspath(path)
     config = uvicorn.Config(
         "gateway.cli:worker_app", factory=True, workers=workers, **uvicorn_options(settings)
     )
@@ -315,7 +316,7 @@ def _run_workers(path: str, settings: Settings, sock: socket.socket, workers: in
 def worker_app() -> ASGIApp:
     """The app of one ``fleetql serve --workers`` process: the parent's configuration file,
     its logging, and the start-up objects frozen out of the collector's way."""
-    settings = load_settings(os.environ[_WORKER_CONFIG])
+    settings = load_settings(os.environ[CONFIG_ENV])
     configure_logging(settings.observability.log_level, credentials_of(settings))
     return create_app(settings, tune_gc=True)
 
