@@ -46,6 +46,7 @@ from providers.cluster import SharedStore
 from providers.health import ProviderHealth
 from providers.registry import ProviderSet, create_provider
 from resolvers.live import StatusFeed
+from resolvers.live_shared import SharedPolling
 from schema import FleetSchema, fleet_schema
 
 __all__ = ["Gateway", "create_app", "operator_guard", "tune_garbage_collector"]
@@ -125,7 +126,19 @@ def create_app(
             if cluster is not None
             else LocalDocuments(settings.persisted.ttl),
         ),
-        status_feed=StatusFeed(settings.poll_seconds, settings.action_poll_seconds),
+        status_feed=StatusFeed(
+            settings.poll_seconds,
+            settings.action_poll_seconds,
+            settings.request_deadline,
+            shared=SharedPolling(
+                cluster,
+                settings.poll_seconds,
+                settings.action_poll_seconds,
+                settings.request_deadline,
+            )
+            if cluster is not None
+            else None,
+        ),
     )
 
     @asynccontextmanager

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
@@ -148,6 +149,10 @@ class SharedStore:
     def register_script(self, source: str) -> AsyncScript:
         """A Lua script bound to this store's client; call it inside ``attempt``."""
         return self._client.register_script(source)
+
+    def pubsub(self) -> PubSub:
+        """A pub/sub connection from the pool; subscribe inside ``attempt``."""
+        return self._client.pubsub()
 
     async def start(self) -> None:
         """Ping once; an unreachable Redis degrades the store (start-up goes on without it)."""

@@ -351,6 +351,13 @@ class TrafficServersInput:
 
 
 @strawberry.input(
+    description="FleetQL: the server whose power action `powerActionProgress` follows."
+)
+class PowerActionProgressInput:
+    server: ServerInput
+
+
+@strawberry.input(
     description="FleetQL: which servers `serverStatusChanged` follows (every visible one when "
     "both are omitted)."
 )

@@ -23,6 +23,7 @@ from schema.inputs import (
     PaginatedSubscriptionsInput,
     PaginatedSupportRequestsInput,
     PerformServerPowerActionInput,
+    PowerActionProgressInput,
     ReverseDnsRecordInput,
     ServerInput,
     ServerStatusChangedInput,
@@ -260,12 +261,23 @@ class Mutation:
 @strawberry.type
 class SubscriptionRoot:
     @strawberry.subscription(
-        description="FleetQL: the servers whose powerStatus or statusV2 changes, each time it changes (over graphql-transport-ws)."
+        description="FleetQL: the servers whose powerStatus, statusV2 or (while a power action sent through the gateway runs on them) powerAction progress changes, each time it changes; a provider whose poll fails sends one error event naming it, and the others go on (over graphql-transport-ws)."
     )
     async def serverStatusChanged(
         self, info: Info, input: ServerStatusChangedInput | None = UNSET
     ) -> AsyncGenerator[Server, None]:
         async for server in live.server_status_changes(
+            info.context, values_of(input), selection_of(info)
+        ):
+            yield server
+
+    @strawberry.subscription(
+        description="FleetQL: one server's power action followed to its end: the server now, then each time its powerStatus, statusV2 or powerAction progress changes, until the provider reports the action completed (Mammoth) or, elsewhere, the server's first change. With no action in progress, the server once."
+    )
+    async def powerActionProgress(
+        self, info: Info, input: PowerActionProgressInput
+    ) -> AsyncGenerator[Server, None]:
+        async for server in live.power_action_progress(
             info.context, values_of(input), selection_of(info)
         ):
             yield server

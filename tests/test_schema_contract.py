@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEVIATIONS = [
     "added type: CircuitState",
     "added type: PowerActionProgress",
+    "added type: PowerActionProgressInput",
     "added type: Provider",
     "added type: ProviderKind",
     "added type: ProviderStatus",
