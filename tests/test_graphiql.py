@@ -208,6 +208,17 @@ def test_the_manifest_lists_exactly_the_vendored_files_with_their_digests():
     assert {(p["package"], p["version"]) for p in MANIFEST_DATA["packages"]} == pinned
 
 
+def test_the_websocket_client_for_subscriptions_is_vendored_with_its_licence(gateway):
+    [client] = [a for a in MANIFEST_DATA["assets"] if a["package"] == "graphql-ws"]
+    assert client["source"] == "umd/graphql-ws.min.js"  # defines the graphqlWs global boot.js uses
+    licence = (STATIC / client["license_file"]).read_text(encoding="utf-8")
+    assert licence.startswith("MIT License") and "Denis Badurina" in licence
+    scripts = [url.split("?")[0] for url, _ in PageTags(page(gateway).text).assets()]
+    assert scripts.index(f"/graphiql/static/{client['file']}") < scripts.index(
+        "/graphiql/static/boot.js"
+    )
+
+
 def test_every_file_the_page_needs_is_package_data_of_the_wheel():
     root = Path(__file__).resolve().parent.parent
     pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))

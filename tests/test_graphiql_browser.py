@@ -4,8 +4,11 @@ The demo's gateway (every emulator, one provider of each kind, the demo token) s
 every request the browser makes to another host is aborted, as on a machine without internet,
 and recorded. The module's fixture loads ``/graphql``, runs the example query with Ctrl+Enter,
 reloads the page and picks that run from GraphiQL's history, and keeps what the page did;
-each test checks one part of it. The screenshot is written to
-``test-artifacts/graphiql.png`` under the repository root (git-ignored, for CI to keep).
+each test checks one part of it. A second page, on a gateway over a DataPacket emulator that
+polls often, runs a subscription, and shows the server a power action sent over HTTP changed.
+The screenshots are written to ``test-artifacts/graphiql.png`` and
+``test-artifacts/graphiql-subscription.png`` under the repository root (git-ignored, for CI
+to keep).
 
 Without ``/usr/bin/chromium`` or the ``playwright`` package the tests are skipped, unless
 ``FLEETQL_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
@@ -19,16 +22,19 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
+from emulators.datapacket import app as datapacket_emulator
 from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.cli import connection_options
 from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
 from gateway.graphiql import EXAMPLE_QUERY
+from gateway.settings import settings_from_dict
+from tests.conftest import FULL, READ, TOKENS, datapacket_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +64,19 @@ def _missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
         return "the playwright package is absent (pip install -e '.[test]')"
     return None
+
+
+def offline(gateway: str):
+    """A route handler letting requests to ``gateway`` through and aborting every other."""
+    gateway_host = urlsplit(gateway).netloc
+
+    def route_request(route) -> None:
+        if urlsplit(route.request.url).netloc == gateway_host:
+            route.continue_()
+        else:
+            route.abort("internetdisconnected")
+
+    return route_request
 
 
 @dataclass
@@ -103,13 +122,6 @@ def run(chromium: Path, demo_gateway: str) -> BrowserRun:
     from playwright.sync_api import sync_playwright
 
     run = BrowserRun(gateway=demo_gateway)
-    gateway_host = urlsplit(demo_gateway).netloc
-
-    def offline(route) -> None:
-        if urlsplit(route.request.url).netloc == gateway_host:
-            route.continue_()
-        else:
-            route.abort("internetdisconnected")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -117,7 +129,7 @@ def run(chromium: Path, demo_gateway: str) -> BrowserRun:
         )
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route("**/*", offline)
+            context.route("**/*", offline(demo_gateway))
             page = context.new_page()
             page.on("request", lambda request: run.requests.append(request.url))
             page.on("requestfailed", lambda request: run.failed.append(request.url))
@@ -182,9 +194,12 @@ def test_the_browser_asked_the_gateway_only(run):
     assert hosts == {urlsplit(run.gateway).netloc}
     assert run.failed == []
     paths = {urlsplit(url).path for url in run.requests}
-    assert {"/graphql", "/graphiql/static/graphiql-3.9.0.min.js", "/graphiql/static/boot.js"} <= (
-        paths
-    )
+    assert {
+        "/graphql",
+        "/graphiql/static/graphiql-3.9.0.min.js",
+        "/graphiql/static/graphql-ws-6.4.2.min.js",
+        "/graphiql/static/boot.js",
+    } <= paths
 
 
 def test_the_console_shows_no_error(run):
@@ -205,3 +220,141 @@ def test_a_run_picked_from_the_history_of_an_earlier_visit_gets_the_pages_header
     query, _variables, headers = run.from_history
     assert query == EXAMPLE_QUERY
     assert json.loads(headers) == {"Authorization": f"Bearer {DEMO_FULL_ACCESS}"}
+
+
+SUBSCRIPTION = "subscription { serverStatusChanged { name powerStatus } }"
+POWER_OFF = (
+    'mutation { performServerPowerAction(input: {server: {name: "DP-12345"}, action: OFF})'
+    " { server { name } } }"
+)
+SUBSCRIPTION_SCREENSHOT = ROOT / "test-artifacts" / "graphiql-subscription.png"
+
+
+@dataclass
+class SubscriptionRun:
+    """What the page did while GraphiQL ran ``SUBSCRIPTION`` and a power action was sent."""
+
+    gateway: str
+    failed: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    query: str = ""
+    #: The URLs of the WebSockets the page opened, and the frames it sent on them.
+    sockets: list[str] = field(default_factory=list)
+    frames: list[dict] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def live_gateway() -> Iterator[EmulatorServer]:
+    """A gateway over a DataPacket emulator, polled often, GraphiQL holding a read-only token."""
+    upstream = EmulatorServer(
+        datapacket_emulator.create_app(size=10, seed=1, power_delay=0.05)
+    ).start()
+    settings = settings_from_dict(
+        {
+            "providers": [datapacket_config(upstream)],
+            "tokens": TOKENS,
+            # Without the read cache a poll sees the emulator's status as soon as it changes.
+            "cache": {"enabled": False},
+            "subscriptions": {"poll_seconds": 0.2, "action_poll_seconds": 0.05},
+        },
+        source="<graphiql subscription test>",
+    )
+    app = create_app(settings, demo_token=READ)
+    server = EmulatorServer(app, **connection_options(settings)).start()
+    yield server
+    server.stop()
+    upstream.stop()
+
+
+def _wait(page, condition, what: str) -> None:
+    """Check ``condition()`` every 100 ms, for at most 30 seconds (then fail naming ``what``)."""
+    for _ in range(300):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    pytest.fail(f"waited 30 s for {what}")
+
+
+@pytest.fixture(scope="module")
+def subscription_run(chromium: Path, live_gateway: EmulatorServer) -> SubscriptionRun:
+    """Run ``SUBSCRIPTION`` in GraphiQL, power a server off over HTTP, keep what the page shows."""
+    from playwright.sync_api import sync_playwright
+
+    run = SubscriptionRun(gateway=live_gateway.url)
+    feed = live_gateway.app.state.gateway.status_feed
+
+    def result() -> str:
+        return page.evaluate(RESULT_VALUE)
+
+    def opened(socket) -> None:
+        run.sockets.append(socket.url)
+        socket.on("framesent", lambda payload: run.frames.append(json.loads(payload)))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.route("**/*", offline(run.gateway))
+            page = context.new_page()
+            page.on("requestfailed", lambda request: run.failed.append(request.url))
+            page.on(
+                "console",
+                lambda message: run.errors.append(message.text) if message.type == "error" else 0,
+            )
+            page.on("pageerror", lambda error: run.errors.append(str(error)))
+            page.on("websocket", opened)
+            page.goto(f"{run.gateway}/graphql?{urlencode({'q': SUBSCRIPTION})}")
+            query_editor = page.locator(".graphiql-query-editor .CodeMirror")
+            query_editor.wait_for(state="visible", timeout=30_000)
+            run.query = page.evaluate(EDITOR_VALUES)[0]
+            query_editor.click()
+            page.keyboard.press("Control+Enter")
+            # The poller's first poll only records the statuses; a change after it is sent.
+            # An error in the result pane ends the wait too, to be reported by the tests.
+            _wait(
+                page,
+                lambda: result() or ("dp" in feed.pollers and feed.pollers["dp"].polls >= 1),
+                "the subscription's first poll",
+            )
+            if not result():
+                response = httpx.post(
+                    f"{run.gateway}/graphql",
+                    json={"query": POWER_OFF},
+                    headers={"Authorization": f"Bearer {FULL}"},
+                )
+                assert "errors" not in response.json(), response.text
+                _wait(page, result, "the changed server in the result pane")
+            run.result = json.loads(result())
+            SUBSCRIPTION_SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SUBSCRIPTION_SCREENSHOT))
+        finally:
+            browser.close()
+    return run
+
+
+def test_graphiql_shows_the_server_a_power_action_changed_as_the_subscription_sends_it(
+    subscription_run,
+):
+    assert subscription_run.query == SUBSCRIPTION
+    assert subscription_run.result == {
+        "data": {"serverStatusChanged": {"name": "DP-12345", "powerStatus": "OFF"}}
+    }
+
+
+def test_the_subscription_goes_over_a_websocket_to_the_gateway_with_the_pages_token(
+    subscription_run,
+):
+    host = urlsplit(subscription_run.gateway).netloc
+    assert subscription_run.sockets == [f"ws://{host}/graphql"]
+    init, subscribe = subscription_run.frames[:2]
+    assert init == {"type": "connection_init", "payload": {"Authorization": f"Bearer {READ}"}}
+    assert subscribe["type"] == "subscribe"
+    assert subscribe["payload"]["query"] == SUBSCRIPTION
+
+
+def test_the_subscription_page_needed_no_other_host_and_logged_no_error(subscription_run):
+    assert subscription_run.failed == []
+    assert subscription_run.errors == []

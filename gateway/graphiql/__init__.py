@@ -4,8 +4,9 @@
 
 The page (``page.html``) is FleetQL's own. Its settings (the example query, the demo's
 headers) travel in a JSON element that ``boot.js`` reads, so no script is inline and the
-Content-Security-Policy allows scripts from the gateway only. React, ReactDOM, GraphiQL and
-its explorer plugin are the npm packages' production builds, vendored in ``static/`` by
+Content-Security-Policy allows scripts from the gateway only. React, ReactDOM, GraphiQL, its
+explorer plugin and graphql-ws (the WebSocket client of GraphiQL's fetcher for subscriptions)
+are the npm packages' production builds, vendored in ``static/`` by
 ``python -m gateway.graphiql.vendor`` with ``static/manifest.json``; each ``<script>`` and
 ``<link>`` carries the manifest's SHA-384 as its ``integrity``. With ``server.graphiql_cdn``
 the same files, hence the same digests, come from unpkg instead.
@@ -170,6 +171,7 @@ def content_security_policy(cdn: bool) -> str:
             # The stylesheet embeds its fonts and icons as data: URLs.
             "font-src 'self' data:",
             "img-src 'self' data:",
+            # 'self' matches WebSockets to the same host and port too (ws: and wss:, CSP 3).
             "connect-src 'self'",
             "base-uri 'none'",
             "form-action 'none'",

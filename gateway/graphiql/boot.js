@@ -61,9 +61,37 @@
     return key.indexOf(PREFIX) === 0;
   }
 
-  var fetcher = GraphiQL.createFetcher({
-    url: window.location.origin + window.location.pathname,
-  });
+  // Queries and mutations go over HTTP; subscriptions over a WebSocket to the same host and
+  // path (graphql-transport-ws, graphql-ws's client), its connection_init payload carrying the
+  // Authorization GraphiQL sends over HTTP. The client connects on its first subscription
+  // only, so one fetcher is kept per Authorization value: a changed token opens a new socket.
+  var httpURL = window.location.origin + window.location.pathname;
+  var socketURL =
+    (window.location.protocol === "https:" ? "wss://" : "ws://") +
+    window.location.host +
+    window.location.pathname;
+  var fetchers = {};
+
+  function authorizationOf(headers) {
+    var names = Object.keys(headers || {}).filter(function (name) {
+      return name.toLowerCase() === "authorization";
+    });
+    return names.length ? String(headers[names[0]]) : "";
+  }
+
+  function fetcher(parameters, options) {
+    var authorization = authorizationOf(options && options.headers);
+    if (!Object.prototype.hasOwnProperty.call(fetchers, authorization)) {
+      fetchers[authorization] = GraphiQL.createFetcher({
+        url: httpURL,
+        wsClient: graphqlWs.createClient({
+          url: socketURL,
+          connectionParams: authorization ? { Authorization: authorization } : {},
+        }),
+      });
+    }
+    return fetchers[authorization](parameters, options);
+  }
   var explorer = GraphiQLPluginExplorer.explorerPlugin();
 
   function FleetQLGraphiQL() {

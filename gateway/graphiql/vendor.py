@@ -41,6 +41,8 @@ class Package:
     #: The package whose LICENSE covers this one, when its own tarball ships none.
     license_from: str | None = None
     license_note: str | None = None
+    #: Where the tarball keeps its licence.
+    license_source: str = "LICENSE"
 
     @property
     def license_file(self) -> str:
@@ -77,6 +79,13 @@ PACKAGES = [
         license_from="graphiql",
         license_note="the tarball ships no LICENSE; its repository's (github.com/graphql/graphiql) "
         "MIT licence is the one graphiql ships",
+    ),
+    # The WebSocket client boot.js gives GraphiQL's fetcher for subscriptions (wsClient).
+    Package(
+        "graphql-ws",
+        "6.4.2",
+        {"umd/graphql-ws.min.js": "graphql-ws-6.4.2.min.js"},
+        license_source="LICENSE.md",
     ),
 ]
 
@@ -115,7 +124,7 @@ def vendor(static: Path = STATIC) -> dict:
     for package in PACKAGES:
         metadata, archive = _checked_tarball(package)
         if package.license_from is None:
-            written[package.license_file] = _member(archive, "LICENSE")
+            written[package.license_file] = _member(archive, package.license_source)
         for source, file in package.files.items():
             content = _member(archive, source)
             written[file] = content
