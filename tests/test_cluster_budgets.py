@@ -159,7 +159,10 @@ def test_a_provider_rate_is_one_budget_for_both_replicas(redis_server, datapacke
     assert [a.json()["data"]["server"]["name"] for a in answers] == names
     stamps = [entry.at for entry in log_of(datapacket).entries()]
     assert len(stamps) == 4 * RATE  # well over one second's budget in total
-    assert most_in_one_second(stamps) <= RATE
+    # Two budgets would let 2 x RATE through in the first second. The shared window admits
+    # RATE per 1.1 s on Redis's clock; the emulator stamps arrivals, which a loaded machine
+    # may delay unevenly by tens of milliseconds, bunching one or two more into a second.
+    assert most_in_one_second(stamps) <= RATE + 2
     assert not pair.fallbacks(pair.a) and not pair.fallbacks(pair.b)
 
 

@@ -74,7 +74,8 @@ def replica(upstream: EmulatorServer, redis_url: str, cache: dict[str, Any]) -> 
 def replicas(redis_server: RedisServer, request) -> Iterator[Replicas]:
     """Replicas A and B over one emulator and one Redis (``cache``: their ``[cache]`` table,
     by ``@pytest.mark.parametrize("replicas", [...], indirect=True)``)."""
-    cache = getattr(request, "param", {})
+    # Entries outlive any test (a loaded machine must not turn a hit into an expiry).
+    cache = {"servers": 60, **getattr(request, "param", {})}
     with serving(emulator.create_app(size=20, seed=3)) as upstream:
         gateways = [replica(upstream, redis_server.url, cache) for _ in range(2)]
         try:
