@@ -82,6 +82,9 @@ class ChangeServerIpmiPasswordResponse:
 class Cpu:
     count: int
     name: str
+    cores: int | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): physical cores of one CPU; null when the provider does not report them."
+    )
 
 
 @strawberry.type
@@ -89,6 +92,9 @@ class Hardware:
     cpus: list[Cpu]
     hdds: list[Hdd]
     rams: list[Ram]
+    storage: list[Storage] | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): one entry per drive, the drives of hdds."
+    )
 
 
 @strawberry.type
@@ -206,6 +212,9 @@ class Network:
     )
     uplinkCapacity: int | None = strawberry.field(
         description="Overall server uplink capacity in Gbps. FleetQL: null when the provider does not report it."
+    )
+    hasLinkAggregation: bool | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): whether the uplink ports are aggregated; null when the provider does not report it."
     )
 
 
@@ -383,6 +392,9 @@ class Server:
     system: System
     tags: list[ServerTag]
     trafficPlan: TrafficPlan
+    deviceType: str | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): the kind of device, as DataPacket names it; null for other providers (DataPacket's vocabulary is not public)."
+    )
     uptime: int | None = strawberry.field(
         description="How long your system has been running in days. FleetQL: null when the provider does not report it."
     )
@@ -499,6 +511,9 @@ class SupportRequest:
 class System:
     os: Os
     raid: Raid
+    operatingSystem: Os | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): the operating system, as os; null when the provider does not name it."
+    )
 
 
 @strawberry.type
@@ -511,6 +526,12 @@ class Traffic:
 @strawberry.type
 class TrafficPlan:
     name: str | None
+    type: str | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): the kind of plan, as the provider names it; null when not reported."
+    )
+    bandwidth: float | None = strawberry.field(
+        description="FleetQL (live API, beyond DataPacket's documentation): the plan's bandwidth in Gbps; null when not reported."
+    )
 
 
 @strawberry.type

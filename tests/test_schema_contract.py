@@ -1,4 +1,8 @@
-"""The served schema is DataPacket's, plus only the additions listed in the README."""
+"""The served schema is DataPacket's, plus only the additions listed in the README.
+
+DataPacket's schema is its documented SDL (``schema/datapacket.graphql``) with the live API's
+fields that public clients show (``schema/datapacket-observed.graphql``).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,6 @@ DEVIATIONS = [
     "added: ErrorCode.PERSISTED_QUERY_NOT_IN_LIST",
     "added: ErrorCode.PROVIDER_UNAVAILABLE",
     "added: ErrorCode.RATE_LIMITED",
-    "added: Query.locations",
     "added: Query.providers",
     "added: Raid.UNKNOWN",
     "added: Server.powerAction",
@@ -42,13 +45,20 @@ DEVIATIONS = [
     "changed: InstantDeliveryServer.uplinkCapacity type Int! -> Int",
     "changed: Invoice.period type Period! -> Period",
     "changed: Network.uplinkCapacity type Int! -> Int",
+    "changed: Query.locations type [Location!] -> [Location!]!",
     "changed: Server.billing type Billing! -> Billing",
     "changed: Server.uptime type Int! -> Int",
 ]
 
 
+def datapacket_sdl() -> str:
+    """DataPacket's documented SDL followed by the observed live fields, as one document."""
+    files = ("schema/datapacket.graphql", "schema/datapacket-observed.graphql")
+    return "\n".join((ROOT / name).read_text() for name in files)
+
+
 def _served_differences() -> list[str]:
-    base = build_schema((ROOT / "emulators/datapacket/datapacket.graphql").read_text())
+    base = build_schema(datapacket_sdl())
     served = build_schema(schema_sdl())
     # Description tweaks that only add a "FleetQL:" note are not compatibility changes.
     return [line for line in differences(base, served) if " description " not in line]

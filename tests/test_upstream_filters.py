@@ -16,6 +16,7 @@ import pytest
 from graphql import GraphQLEnumType, build_schema, get_named_type
 
 from emulators.datapacket import app as datapacket_emulator
+from emulators.datapacket.resolvers import datapacket_sdl
 from emulators.kit.server import EmulatorServer
 from emulators.mammoth import app as mammoth_emulator
 from providers.datapacket.adapter import UPSTREAM_ENUM_VALUES, upstream_filter
@@ -32,7 +33,7 @@ INVOICES = """query($filter: InvoicesInput) {
 
 
 def test_the_accepted_values_are_datapacket_s_own_enums_for_every_forwarded_filter() -> None:
-    upstream = build_schema((ROOT / "emulators/datapacket/datapacket.graphql").read_text())
+    upstream = build_schema(datapacket_sdl())
     served = build_schema((ROOT / "schema.graphql").read_text())
     # Every filter input of a root field the adapter forwards, as DataPacket's schema has it.
     forwarded = {

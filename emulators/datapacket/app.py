@@ -8,8 +8,10 @@ Example:
             json={"query": "{ servers { entries { name } } }"},
         )
 
-It serves the whole schema in ``datapacket.graphql`` (every root field is one the adapter
-calls, but ``server``, which the seed's examples use) over ``POST`` with a JSON body, as the
+It serves the whole schema, ``schema/datapacket.graphql`` with the live fields of
+``schema/datapacket-observed.graphql`` (every root field is one the adapter calls, but
+``server``, which the seed's examples use, and ``locations``, which public clients send) over
+``POST`` with a JSON body, as the
 adapter sends it, one operation per request (``operationName`` picks one of several), with the
 seed's behaviour. The seed's ``GET`` transport and its several operations run in one request
 are not emulated: no adapter uses them.

@@ -1,6 +1,6 @@
 """Deterministic demo data for the DataPacket emulator: one account and everything it owns.
 
-Entities are plain dicts shaped like the GraphQL types in ``datapacket.graphql`` (enum values as
+Entities are plain dicts shaped like the GraphQL types of DataPacket's schema (enum values as
 their names, DateTime as ``datetime``), linked to each other by reference, so graphql-core's
 default resolvers can walk them. ``build_fleet(size, seed)`` always contains the seed document's
 own example entities (server ``DP-12345``, invoice ``DP000123``, subscription ``7``, support
@@ -61,6 +61,16 @@ HARDWARE = [
     ("AMD EPYC 9354", 2, [(8, 7680, "NVME")], (12, 64), 1290.0),
     ("Intel Xeon E-2236", 1, [(2, 8000, "HDD"), (1, 32, "EMMC")], (4, 16), 129.0),
 ]
+# Physical cores per CPU of each HARDWARE model (the vendors' data sheets), for ``Cpu.cores``.
+CPU_CORES = {
+    "Intel Silver 4316": 20,
+    "Intel Xeon E-2388G": 8,
+    "AMD EPYC 7443P": 24,
+    "AMD Ryzen 9 7950X": 16,
+    "Intel Xeon Gold 6330": 28,
+    "AMD EPYC 9354": 32,
+    "Intel Xeon E-2236": 6,
+}
 OPERATING_SYSTEMS = [
     "Debian 11",
     "Debian 12",
@@ -141,6 +151,8 @@ def build_fleet(size: int = 40, seed: int = 1, *, examples: bool = True) -> Flee
     else:
         names = [f"DP-{n}" for n in rng.sample(range(100_000, 999_999), size)]
         servers = [_server(rng, i, name) for i, name in enumerate(names)]
+    for one in servers:
+        _add_observed_fields(one)
     if size >= 4:  # ServerInput: "Make sure all server aliases are unique" - so duplicates exist.
         servers[-1]["alias"] = servers[-2]["alias"] = "Backup"
     subscriptions = _subscriptions(rng, servers)
@@ -159,6 +171,24 @@ def build_fleet(size: int = 40, seed: int = 1, *, examples: bool = True) -> Flee
     return fleet
 
 
+def _add_observed_fields(server: Entity) -> None:
+    """The live API's fields beyond the documentation (``schema/datapacket-observed.graphql``).
+
+    Derived from the server's documented facts, so they never disagree with them: the
+    operating system again as ``operatingSystem``, link aggregation on uplinks of 20 Gbps and
+    more (bonded ports), and the traffic plan's kind and bandwidth (``_hardware`` adds each
+    CPU's cores and one ``storage`` entry per drive). No public client shows ``deviceType``
+    values; every emulated server is a dedicated one, so it reads "DEDICATED".
+    """
+    network, plan = server["network"], server["trafficPlan"]
+    server["deviceType"] = "DEDICATED"
+    server["system"]["operatingSystem"] = server["system"]["os"]
+    network["hasLinkAggregation"] = network["uplinkCapacity"] >= 20
+    unmetered = plan["name"].endswith("unmetered")
+    plan["type"] = "UNMETERED" if unmetered else "METERED"
+    plan["bandwidth"] = float(network["uplinkCapacity"])
+
+
 def _location(rng: random.Random) -> Entity:
     name, short, region, _ = rng.choices(LOCATIONS, weights=[loc[3] for loc in LOCATIONS])[0]
     return {"name": name, "short": short, "region": region}
@@ -167,9 +197,11 @@ def _location(rng: random.Random) -> Entity:
 def _hardware(config: tuple) -> Entity:
     cpu, cpu_count, disks, (ram_count, ram_size), _ = config
     return {
-        "cpus": [{"count": cpu_count, "name": cpu}],
+        "cpus": [{"count": cpu_count, "name": cpu, "cores": CPU_CORES[cpu]}],
         "hdds": [{"count": c, "storage": {"size": s, "type": t}} for c, s, t in disks],
         "rams": [{"count": ram_count, "size": ram_size}],
+        # Observed field: one entry per drive.
+        "storage": [{"size": s, "type": t} for c, s, t in disks for _ in range(c)],
     }
 
 

@@ -1,4 +1,7 @@
-"""The DataPacket schema (``datapacket.graphql``, unchanged) with the emulator's resolvers attached.
+"""DataPacket's schema with the emulator's resolvers attached.
+
+The schema is the documented SDL (``schema/datapacket.graphql``, unchanged) with the live API's
+fields that public clients show (``schema/datapacket-observed.graphql``).
 
 Root fields get resolvers here; every other field is read from the fleet's plain dicts by
 graphql-core's default resolver, except ``Server.powerStatus``, which applies a power action once
@@ -18,11 +21,13 @@ from typing import Any
 from graphql import GraphQLResolveInfo, GraphQLSchema, build_schema
 
 from emulators.datapacket import rules
-from emulators.datapacket.fleet import Entity, Fleet, add_post, new_support_request
+from emulators.datapacket.fleet import LOCATIONS, Entity, Fleet, add_post, new_support_request
 from emulators.datapacket.rules import ApiError
 from emulators.datapacket.traffic import aggregate
 
-SCHEMA_PATH = Path(__file__).with_name("datapacket.graphql")
+_SCHEMA_DIR = Path(__file__).resolve().parent.parent.parent / "schema"
+#: The documented SDL, then the observed fields (``extend type``), read as one document.
+SCHEMA_PATHS = (_SCHEMA_DIR / "datapacket.graphql", _SCHEMA_DIR / "datapacket-observed.graphql")
 Resolver = Callable[..., Any]
 
 
@@ -86,6 +91,13 @@ def invoices(ctx: Context, input: dict | None = None) -> Entity:
         )
 
     return rules.paginate(_filtered(ctx.fleet.invoices, input, match), input)
+
+
+def locations(ctx: Context) -> list[Entity]:
+    """Every DataPacket location, whether or not the account has a server there (observed field)."""
+    return [
+        {"name": name, "short": short, "region": region} for name, short, region, _ in LOCATIONS
+    ]
 
 
 def reverse_dns_record(ctx: Context, input: dict) -> Entity:
@@ -246,6 +258,7 @@ QUERIES: dict[str, Resolver] = {
     "instantDeliveryServers": instant_delivery_servers,
     "invoice": invoice,
     "invoices": invoices,
+    "locations": locations,
     "reverseDnsRecord": reverse_dns_record,
     "server": server,
     "servers": servers,
@@ -293,10 +306,15 @@ def _parse_datetime(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def datapacket_sdl() -> str:
+    """The documented SDL followed by the observed fields, as one SDL document."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in SCHEMA_PATHS)
+
+
 @functools.cache
 def datapacket_schema() -> GraphQLSchema:
-    """``datapacket.graphql`` with resolvers and the DateTime scalar wired in (built once)."""
-    schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """DataPacket's SDL with resolvers and the DateTime scalar wired in (built once)."""
+    schema = build_schema(datapacket_sdl())
     for fields, table, mutation in (
         (schema.query_type.fields, QUERIES, False),
         (schema.mutation_type.fields, MUTATIONS, True),

@@ -1,8 +1,8 @@
 """The documented rules of DataPacket's API, as the emulator enforces them.
 
-Each rule cites the part of ``datapacket.graphql`` (from the seed) it comes from. Failures raise
-``ApiError`` carrying the seed's ``ErrorCode``; VALIDATION_FAILED is used wherever the seed names
-no better code ("The request is formally valid, but the server can't process it").
+Each rule cites the part of ``schema/datapacket.graphql`` (from the seed) it comes from.
+Failures raise ``ApiError`` carrying the seed's ``ErrorCode``; VALIDATION_FAILED is used wherever
+the seed names no better code ("The request is formally valid, but the server can't process it").
 """
 
 from __future__ import annotations

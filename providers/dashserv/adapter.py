@@ -12,7 +12,7 @@ Per-server calls, made only when the selection (or the filter) needs them, each 
 per adapter call, at most ``max_concurrency`` in flight per provider instance:
   * ``powerStatus`` (and vServer ``uptime``) -> ``GET /product/{product}/{uuid}/status``;
   * dedicated ``network.ipAddresses``        -> ``GET /product/dedicated-server/{uuid}/network``;
-  * dedicated ``system.os``                  -> ``GET .../{uuid}/installation/status``.
+  * dedicated ``system.os``, ``system.operatingSystem`` -> ``GET .../{uuid}/installation/status``.
 vServer IPs and OS come with the vServer object (``network.public``, ``image``).
 
 Honest representations of non-null fields the API does not report (see ``mapping``):
@@ -282,7 +282,7 @@ class DashservProvider(Provider):
                 *(self._extra(kind, product, str(native.get("uuid")), calls) for kind in needed)
             )
             extras = dict(zip(needed, values, strict=True))
-            return mapping.server(product, native, self.config.prefix, extras)
+            return mapping.server_with_observed(product, native, self.config.prefix, extras)
 
         return list(await asyncio.gather(*(one(product, native) for product, native in records)))
 
@@ -420,7 +420,7 @@ class DashservProvider(Provider):
         )
         entries = []
         for model, place in zip(in_stock, locations, strict=True):
-            for entry in mapping.instant_delivery_entries(model, self.config.prefix):
+            for entry in mapping.instant_delivery_with_observed(model, self.config.prefix):
                 if place is not None:
                     entry["location"] = dict(place)
                 if server_filter.is_empty() or server_matches(entry, server_filter):
@@ -466,6 +466,8 @@ def _extras_needed(product: str, selection: Selection) -> list[str]:
         needed.add("status")
     if product == DEDICATED and selection.has("network.ipAddresses"):
         needed.add("network")
-    if product == DEDICATED and selection.has("system.os"):
+    if product == DEDICATED and (
+        selection.has("system.os") or selection.has("system.operatingSystem")
+    ):
         needed.add("installation")
     return sorted(needed)

@@ -12,19 +12,23 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
+from providers.observed import add_observed_fields, add_observed_hardware
 from providers.traffic import traffic_statistics
 
 __all__ = [
     "DEDICATED",
     "VSERVER",
     "aggregate_traffic",
+    "cpu_cores",
     "dedicated_hardware",
     "dedicated_ip_addresses",
     "instant_delivery_entries",
+    "instant_delivery_with_observed",
     "location",
     "power_status",
     "server",
     "server_status",
+    "server_with_observed",
     "series_timestamps",
     "stock",
     "timeframe_for",
@@ -467,3 +471,32 @@ def server(
         if not is_dedicated and uptime is not None:
             result["uptime"] = uptime // 86400  # seconds (vServer status stats) -> days
     return result
+
+
+# --- the live DataPacket API's observed fields (providers/observed.py) ---------------------
+
+
+def cpu_cores(product: str, native: Mapping[str, Any]) -> list[int | None]:
+    """Cores of the one CPU entry: the model's ``cpu.cores``, a vServer's ``options.cores``."""
+    if product == DEDICATED:
+        model = (native.get("device") or {}).get("model") or {}
+        return [_int((model.get("cpu") or {}).get("cores"))]
+    return [_int((native.get("options") or {}).get("cores"))]
+
+
+def server_with_observed(
+    product: str, native: Mapping[str, Any], prefix: str, extras: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``server`` plus the observed fields (the OS only where ``server`` has it)."""
+    return add_observed_fields(
+        server(product, native, prefix, extras), cores=cpu_cores(product, native)
+    )
+
+
+def instant_delivery_with_observed(model: Mapping[str, Any], prefix: str) -> list[dict]:
+    """``instant_delivery_entries`` with the observed hardware fields (the model's cores)."""
+    entries = instant_delivery_entries(model, prefix)
+    cores = cpu_cores(DEDICATED, {"device": {"model": model}})
+    for entry in entries:
+        add_observed_hardware(entry["hardware"], cores)
+    return entries

@@ -84,7 +84,7 @@ def server_filter_variables(server_filter: ServerFilter) -> dict[str, Any]:
 
 
 #: The values each enum-typed filter field accepts in DataPacket's own schema
-#: (``emulators/datapacket/datapacket.graphql``), by input type. FleetQL's schema adds members
+#: (``schema/datapacket.graphql``), by input type. FleetQL's schema adds members
 #: to some of these enums (README "Compatibility"); DataPacket refuses them and holds none.
 #: A test checks this table against both schemas.
 _CURRENCIES = frozenset({"EUR", "GBP", "USD"})

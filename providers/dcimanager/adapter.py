@@ -42,7 +42,7 @@ from providers.base import (
     ServerKey,
 )
 from providers.dcimanager.client import DciClient
-from providers.dcimanager.mapping import instant_delivery_server, server_dict
+from providers.dcimanager.mapping import instant_delivery_with_observed, server_with_observed
 from providers.dcimanager.options import DciManagerTable
 from providers.filtering import server_matches, stock_filter, stock_named, window
 from providers.locations import city, unknown_location
@@ -100,12 +100,14 @@ class DciManagerProvider(Provider):
     async def _mapped(self, items: list[dict]) -> list[dict]:
         """Server dicts for raw list items (async: a ``LazyPage`` conversion)."""
         with _malformed_guard(self.id):
-            return [server_dict(item, self.config.prefix, self._locations) for item in items]
+            return [
+                server_with_observed(item, self.config.prefix, self._locations) for item in items
+            ]
 
     async def _server(self, server_id: int, name: str) -> dict:
         body = await self._client.get(f"{SERVERS_PATH}/{server_id}", what=f"Server {name}")
         with _malformed_guard(self.id):
-            return server_dict(body, self.config.prefix, self._locations)
+            return server_with_observed(body, self.config.prefix, self._locations)
 
     async def list_servers(
         self, filter: ServerFilter, offset: int, limit: int, selection: Selection
@@ -191,7 +193,7 @@ class DciManagerProvider(Provider):
         items = _list_of(body, self.id, key="configuration")
         with _malformed_guard(self.id):
             return [
-                instant_delivery_server(item, self.config.prefix, self._stock_location)
+                instant_delivery_with_observed(item, self.config.prefix, self._stock_location)
                 for item in items
                 if int(item.get("free_server_count") or 0) > 0
             ]

@@ -26,15 +26,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
+from providers.observed import add_observed_fields, add_observed_hardware
 
 __all__ = [
     "STATE_TO_STATUS",
     "hardware_from_configuration",
     "instant_delivery_server",
+    "instant_delivery_with_observed",
     "ip_addresses",
     "location_of",
     "power_status",
     "server_dict",
+    "server_with_observed",
     "status_pair",
 ]
 
@@ -220,3 +223,25 @@ def instant_delivery_server(
         "location": dict(location),
         "uplinkCapacity": None,
     }
+
+
+# --- the live DataPacket API's observed fields (providers/observed.py) ---------------------
+
+
+def server_with_observed(
+    server: Mapping[str, Any], prefix: str, locations: Mapping[str, str]
+) -> dict[str, Any]:
+    """``server_dict`` plus the observed fields: the OS template's name as operatingSystem.
+
+    Cores stay null: the configuration name of the seed's pattern names CPUs, not cores.
+    """
+    return add_observed_fields(server_dict(server, prefix, locations))
+
+
+def instant_delivery_with_observed(
+    item: Mapping[str, Any], prefix: str, location: dict[str, str]
+) -> dict[str, Any]:
+    """``instant_delivery_server`` with the observed hardware fields (cores null)."""
+    entry = instant_delivery_server(item, prefix, location)
+    add_observed_hardware(entry["hardware"])
+    return entry

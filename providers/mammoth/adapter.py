@@ -307,7 +307,9 @@ class MammothProvider(Provider):
 
     def _map_servers(self, payloads: list[dict]) -> list[dict]:
         with self._reading():
-            return [mapping.server(payload, self.config.prefix) for payload in payloads]
+            return [
+                mapping.server_with_observed(payload, self.config.prefix) for payload in payloads
+            ]
 
     async def _with_plans(
         self, servers: list[dict], payloads: list[dict], selection: Selection
@@ -555,7 +557,7 @@ class MammothProvider(Provider):
         )
         with self._reading():
             return [
-                mapping.instant_delivery_server(size, slug, self.config.prefix)
+                mapping.instant_delivery_with_observed(size, slug, self.config.prefix)
                 for size in sizes
                 for slug in mapping.offered_regions(size, regions)
             ]

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from providers.datetimes import format_datetime, parse_datetime
 from providers.locations import city, unknown_location
+from providers.observed import add_observed_fields, add_observed_hardware
 from providers.traffic import traffic_statistics
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "compact_sample_sets",
     "hardware",
     "instant_delivery_server",
+    "instant_delivery_with_observed",
     "invoice",
     "ip_address",
     "ip_addresses",
@@ -61,10 +63,12 @@ __all__ = [
     "reverse_names",
     "sample",
     "server",
+    "server_with_observed",
     "storage_type",
     "timestamp",
     "traffic_plan",
     "traffic_series",
+    "vcpu_cores",
 ]
 
 #: Region slug -> ``providers.locations.CITIES`` key. syd/mel/bne/per/sin are the platform's
@@ -428,3 +432,33 @@ def traffic_series(
         inbound[int(index)] += one.incoming
         outbound[int(index)] += one.outgoing
     return datetime.fromtimestamp(first, UTC), inbound, outbound
+
+
+# --- the live DataPacket API's observed fields (providers/observed.py) ---------------------
+
+
+def vcpu_cores(payload: dict) -> list[int | None]:
+    """Cores of the server's one CPU entry: ``vcpus`` when the size counts them in cores.
+
+    The spec's ``Size.vcpu_units`` says what ``vcpus`` counts ("core" or "thread"); threads
+    are not cores, so any other unit (or none) gives null.
+    """
+    size = payload.get("size") or {}
+    return [payload.get("vcpus") if size.get("vcpu_units") == "core" else None]
+
+
+def server_with_observed(payload: dict, prefix: str) -> dict:
+    """``server`` plus the observed fields; the OS is the image's name, null without one."""
+    image = payload.get("image") or {}
+    return add_observed_fields(
+        server(payload, prefix),
+        cores=vcpu_cores(payload),
+        os_name=image.get("full_name") or image.get("name") or "",
+    )
+
+
+def instant_delivery_with_observed(size: dict, region_slug: str, prefix: str) -> dict:
+    """``instant_delivery_server`` with the observed hardware fields (cores as ``vcpu_cores``)."""
+    entry = instant_delivery_server(size, region_slug, prefix)
+    add_observed_hardware(entry["hardware"], vcpu_cores({"vcpus": size["vcpus"], "size": size}))
+    return entry

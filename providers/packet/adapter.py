@@ -80,11 +80,13 @@ from providers.base import (
 )
 from providers.filtering import filter_selection, stock_filter, stock_named, window
 from providers.locations import city, unknown_location
+from providers.observed import add_observed_hardware
 from providers.packet.mapping import (
     city_key,
+    device_server,
     hardware_from_plan,
     links_device,
-    map_device,
+    plan_cpu_cores,
     session_is_up,
     tag_string,
     up_session_links,
@@ -263,10 +265,10 @@ class PacketProvider(Provider):
 
     async def _mapped(self, devices: list[dict], selection: Selection) -> list[dict]:
         if not selection.has("network.hasBgp"):
-            return [map_device(device, self.config.prefix) for device in devices]
+            return [device_server(device, self.config.prefix) for device in devices]
         links = await self._bgp_links(devices)
         return [
-            map_device(device, self.config.prefix, links_device(links, device))
+            device_server(device, self.config.prefix, links_device(links, device))
             for device in devices
         ]
 
@@ -319,7 +321,7 @@ class PacketProvider(Provider):
             # Every session of this endpoint is the device's own.
             body = await self._call("GET", f"/devices/{device_id}/bgp/sessions", server=name)
             has_bgp = any(session_is_up(s) for s in (body or {}).get("bgp_sessions") or [])
-        return map_device(device, self.config.prefix, has_bgp)
+        return device_server(device, self.config.prefix, has_bgp)
 
     # --- mutations ------------------------------------------------------------------
 
@@ -468,6 +470,6 @@ def _stock_entry(prefix: str, facility: str, plan: dict | None, slug: str) -> di
     return {
         "name": f"{prefix}-{facility}-{slug}",
         "location": city(key) if key else unknown_location(facility),
-        "hardware": hardware_from_plan(plan),
+        "hardware": add_observed_hardware(hardware_from_plan(plan), plan_cpu_cores(plan)),
         "uplinkCapacity": uplink_gbps(plan),
     }

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from providers.locations import city, unknown_location
+from providers.observed import add_observed_fields
 
 __all__ = [
     "DEVICE_STATES",
@@ -21,12 +22,14 @@ __all__ = [
     "METRO_CITIES",
     "city_key",
     "device_location",
+    "device_server",
     "hardware_from_plan",
     "ip_address",
     "links_device",
     "map_device",
     "parse_size_gb",
     "parse_tags",
+    "plan_cpu_cores",
     "session_is_up",
     "tag_string",
     "up_session_links",
@@ -297,3 +300,31 @@ def map_device(device: dict[str, Any], prefix: str, has_bgp: bool | None = None)
         "uptime": None,
         "billing": None,
     }
+
+
+# --- the live DataPacket API's observed fields (providers/observed.py) ---------------------
+
+_CORES_IN_NAME = re.compile(r"\b(\d+)-Core\b", re.IGNORECASE)
+
+
+def plan_cpu_cores(plan: dict[str, Any] | None) -> list[int | None]:
+    """Cores per CPU of ``Plan.specs.cpus``, as the processor ``type`` names them.
+
+    The spec's ``cpus`` items have only ``count`` and ``type``; the type is the processor's
+    name, which says its cores ("AMD EPYC 7402P 24-Core Processor @ 2.8GHz"). A name that
+    does not say them gives null.
+    """
+    cores: list[int | None] = []
+    for cpu in ((plan or {}).get("specs") or {}).get("cpus") or []:
+        match = _CORES_IN_NAME.search(str(cpu.get("type") or ""))
+        cores.append(int(match[1]) if match else None)
+    return cores
+
+
+def device_server(
+    device: dict[str, Any], prefix: str, has_bgp: bool | None = None
+) -> dict[str, Any]:
+    """``map_device`` plus the observed fields: cores from the plan, the OS of the device."""
+    return add_observed_fields(
+        map_device(device, prefix, has_bgp), cores=plan_cpu_cores(device.get("plan"))
+    )

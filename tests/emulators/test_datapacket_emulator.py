@@ -126,6 +126,34 @@ def test_statuses_are_consistent(client: httpx.Client) -> None:
             assert server["uptime"] == 0
 
 
+OBSERVED = """{ servers(input: {pageSize: 50}) { entries {
+  deviceType system { os { name } operatingSystem { name } }
+  hardware { cpus { name cores } hdds { count storage { size type } } storage { size type } }
+  network { uplinkCapacity hasLinkAggregation } trafficPlan { name type bandwidth }
+} }
+locations { name region short } }"""
+
+
+def test_the_live_api_fields_beyond_the_documentation(client: httpx.Client) -> None:
+    """schema/datapacket-observed.graphql: served, and consistent with the documented fields."""
+    body = gql(client, OBSERVED)
+    assert "errors" not in body, body["errors"]
+    for server in body["data"]["servers"]["entries"]:
+        assert server["deviceType"] == "DEDICATED"
+        assert server["system"]["operatingSystem"] == server["system"]["os"]
+        hardware = server["hardware"]
+        assert all(isinstance(cpu["cores"], int) and cpu["cores"] > 0 for cpu in hardware["cpus"])
+        drives = [hdd["storage"] for hdd in hardware["hdds"] for _ in range(hdd["count"])]
+        assert hardware["storage"] == drives
+        network, plan = server["network"], server["trafficPlan"]
+        assert network["hasLinkAggregation"] == (network["uplinkCapacity"] >= 20)
+        assert plan["type"] == ("UNMETERED" if plan["name"].endswith("unmetered") else "METERED")
+        assert plan["bandwidth"] == float(network["uplinkCapacity"])
+    locations = body["data"]["locations"]
+    assert {"name": "London", "region": "Europe", "short": "LON"} in locations
+    assert len({location["name"] for location in locations}) == len(locations)
+
+
 # --- HTTP and auth ------------------------------------------------------------------------------
 
 
