@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
+from providers.statuses import deprecated_status
 from providers.traffic import traffic_statistics
 
 __all__ = [
@@ -255,15 +256,6 @@ POWER_STATUS = {"online": "ON", "offline": "OFF"}
 #: locked, …) means the server is not in normal production -> MAINTENANCE.
 STATUS_V2 = {"okay": "ACTIVE", "installing": "PROVISIONING", "wait_for_host": "WAITING"}
 
-#: ServerStatusV2 -> the deprecated ServerStatus (as DataPacket's own pairing).
-STATUS_V1 = {
-    "ACTIVE": "IN_PRODUCTION",
-    "MAINTENANCE": "IN_MAINTENANCE",
-    "PROVISIONING": "PROVISIONING",
-    "WAITING": "INSTALLING",
-    "UNREACHABLE": "IN_PRODUCTION",
-}
-
 
 def power_status(status: Mapping[str, Any] | None) -> str:
     """PowerStatus from the per-server status endpoint's ``data``."""
@@ -445,7 +437,7 @@ def server(
         "hardware": dedicated_hardware(model) if is_dedicated else vserver_hardware(native),
         "network": network,
         "statusV2": status_v2,
-        "status": STATUS_V1[status_v2],
+        "status": deprecated_status(status_v2),
         "tags": [],
         "trafficPlan": {"name": None},
         "billing": None,

@@ -42,8 +42,9 @@ Device -> Server (``providers/packet/mapping.py``):
     a session of its project linking to it, or one of ``GET /devices/{id}/bgp/sessions``.
   * ``system.os.name`` <- ``operating_system.name`` ("" when absent), ``raid`` UNKNOWN.
   * ``tags``: Packet tags are strings, read as ``key=value`` (no ``=`` -> value "").
-  * ``powerStatus``, ``statusV2``, ``status`` from ``state`` (``mapping.DEVICE_STATES``: every
-    state value of the spec). ``trafficPlan.name``, ``uptime``, ``billing``: null.
+  * ``powerStatus``, ``statusV2`` from ``state`` (``mapping.DEVICE_STATES``: every state value
+    of the spec), ``status`` from ``statusV2`` (``providers.statuses``). ``trafficPlan.name``,
+    ``uptime``, ``billing``: null.
 
 Mutations (one upstream write each, never retried): power ON/OFF/RESET/CYCLE ->
 ``POST /devices/{id}/actions`` ``{"type": power_on|power_off|reboot|reboot}`` (SOFT:

@@ -14,7 +14,6 @@ from providers.dcimanager.mapping import (
     location_of,
     power_status,
     server_dict,
-    status_pair,
 )
 from providers.locations import city, unknown_location
 
@@ -123,7 +122,7 @@ def test_seed_example_verbatim_maps_without_inventing():
     assert server["network"]["ipAddresses"] == []
     assert server["location"] == unknown_location("string")
     assert server["hardware"] == {"cpus": [], "hdds": [], "rams": []}
-    assert (server["statusV2"], server["status"]) == ("UNREACHABLE", "DISCONNECTED")
+    assert (server["statusV2"], server["status"]) == ("UNREACHABLE", "IN_PRODUCTION")
 
 
 @pytest.mark.parametrize(
@@ -151,8 +150,8 @@ def test_power_status_table(pdu, ipmi, expected):
     [
         ("ok", None, ("ACTIVE", "IN_PRODUCTION")),
         ("ok", {"id": 3, "status": "in_progress"}, ("MAINTENANCE", "IN_MAINTENANCE")),
-        ("suspending", None, ("UNREACHABLE", "DISCONNECTED")),
-        ("suspended", {"id": 3}, ("UNREACHABLE", "DISCONNECTED")),
+        ("suspending", None, ("UNREACHABLE", "IN_PRODUCTION")),
+        ("suspended", {"id": 3}, ("UNREACHABLE", "IN_PRODUCTION")),
         ("resuming", None, ("PROVISIONING", "PROVISIONING")),
         ("suspend_error", None, ("MAINTENANCE", "IN_MAINTENANCE")),
         ("resume_error", None, ("MAINTENANCE", "IN_MAINTENANCE")),
@@ -160,7 +159,8 @@ def test_power_status_table(pdu, ipmi, expected):
     ],
 )
 def test_status_table(state, operation, expected):
-    assert status_pair({"state": state, "operation": operation}) == expected
+    server = server_dict({"id": 1, "state": state, "operation": operation}, "DCI", {})
+    assert (server["statusV2"], server["status"]) == expected
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_the_example_payloads_fit_the_spec(spec):
         ("new", "UNKNOWN", "PROVISIONING", "PROVISIONING"),
         ("active", "ON", "ACTIVE", "IN_PRODUCTION"),
         ("off", "OFF", "ACTIVE", "IN_PRODUCTION"),
-        ("archive", "OFF", "UNREACHABLE", "DISCONNECTED"),
+        ("archive", "OFF", "UNREACHABLE", "IN_PRODUCTION"),
     ],
 )
 def test_every_spec_server_status_maps_by_the_table(status, power, status_v2, status_v1):

@@ -53,7 +53,7 @@ def test_every_device_state_of_the_spec_has_a_row() -> None:
         ("reinstalling", "UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
         ("powering_off", "UNKNOWN", "ACTIVE", "IN_PRODUCTION"),
         ("failed", "UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
-        ("something_new", "UNKNOWN", "UNREACHABLE", "DISCONNECTED"),
+        ("something_new", "UNKNOWN", "UNREACHABLE", "IN_PRODUCTION"),
     ],
 )
 def test_state_table(state: str, power: str, status_v2: str, status: str) -> None:
