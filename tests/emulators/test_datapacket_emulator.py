@@ -351,6 +351,7 @@ def test_pagination_metadata(client: httpx.Client) -> None:
     }
     beyond = page(client, pageSize=15, pageIndex=7)
     assert (beyond["entries"], beyond["isLastPage"], beyond["nextPageIndex"]) == (0, True, None)
+    assert beyond["previousPageIndex"] == 2  # the last page, as the gateway answers
     empty = page(client, filter={"name_in": ["DP-0"]})
     assert empty == {
         "entriesTotalCount": 0,
