@@ -235,7 +235,7 @@ def test_server_lookup_keys(client: httpx.Client, key: dict) -> None:
         ({"ip": "8.8.8.8"}, "NOT_FOUND"),
         ({"name": "DP-12345", "alias": "Backup"}, "NOT_FOUND"),
         ({"alias": "Backup"}, "VALIDATION_FAILED"),
-        ({"tag": {"key": "env", "value": "production"}}, "VALIDATION_FAILED"),
+        ({"tag": {"key": "env", "value": "staging"}}, "VALIDATION_FAILED"),
         ({}, "VALIDATION_FAILED"),
     ],
 )
@@ -405,7 +405,7 @@ def test_other_lists_filter_and_paginate(client: httpx.Client) -> None:
         '{ invoice(input: {invoiceNumber: "DP999999"}) { total } }',
         '{ subscription(input: {name: "nope"}) { name } }',
         "{ supportRequest(input: {id: 1}) { id } }",
-        '{ instantDeliveryServer(input: {name: "DP-12345"}) { name } }',
+        '{ instantDeliveryServer(input: {name: "DP-99999"}) { name } }',
         '{ reverseDnsRecord(input: {ip: "8.8.8.8"}) { hostname } }',
     ],
 )
