@@ -161,3 +161,29 @@ def test_the_deprecated_status_follows_status_v2_alike_on_every_kind(demo):
         "{ servers(input: {pageSize: 50}) { entries { status statusV2 } } }", token=DEMO_READ_ONLY
     )["servers"]["entries"]
     assert all(s["status"] == deprecated_status(s["statusV2"]) for s in servers)
+
+
+def test_cpu_count_is_physical_cpus_or_null_on_every_kind(demo):
+    counts: dict[tuple[str, bool], set] = {}  # (kind, a "vCPU") -> the counts seen
+    index, last = 0, False
+    while not last:
+        page = demo.data(
+            "query P($i: Int) { servers(input: {pageIndex: $i}) { isLastPage entries "
+            "{ provider { kind } hardware { cpus { count name } } } } }",
+            {"i": index},
+            token=DEMO_READ_ONLY,
+        )["servers"]
+        for server in page["entries"]:
+            for cpu in server["hardware"]["cpus"]:
+                key = (server["provider"]["kind"], cpu["name"] == "vCPU")
+                counts.setdefault(key, set()).add(cpu["count"])
+        index, last = index + 1, page["isLastPage"]
+    # DataPacket and the dedicated servers' plans state their sockets; virtual servers' vCPUs
+    # (Mammoth, dashserv vServers) are no sockets, and a DCImanager configuration name without
+    # an "<n>x" prefix states none: null, never a default of 1.
+    assert None not in counts[("DATAPACKET", False)] | counts[("PACKET", False)]
+    assert None not in counts[("DASHSERV", False)]
+    assert counts[("DASHSERV", True)] == {None}
+    assert set().union(*(c for (kind, _), c in counts.items() if kind == "MAMMOTH")) == {None}
+    assert None in counts[("DCIMANAGER", False)]
+    assert all(n is None or n >= 1 for c in counts.values() for n in c)

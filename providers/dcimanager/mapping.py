@@ -118,7 +118,8 @@ def hardware_from_configuration(configuration: str | None) -> dict[str, list]:
     if match is None or storage_type is None:
         return {"cpus": [], "hdds": [], "rams": []}
     return {
-        "cpus": [{"count": int(match["cpus"] or 1), "name": match["cpu"]}],
+        # The name states a CPU count only as an "<n>x" prefix; without one it is not known.
+        "cpus": [{"count": int(match["cpus"]) if match["cpus"] else None, "name": match["cpu"]}],
         "hdds": [
             {
                 "count": int(match["disks"]),

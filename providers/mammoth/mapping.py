@@ -9,8 +9,9 @@ Choices where Mammoth has no counterpart (documented once here, see also ``adapt
     of this server"); ``alias``, ``uptime`` and ``billing`` are null; ``tags`` is ``[]``.
   * ``location`` comes from ``region.slug`` through ``REGION_CITIES`` (FleetQL's one location
     vocabulary); an unknown slug becomes ``unknown_location(slug)``.
-  * ``hardware.cpus`` is one entry: ``count`` = ``vcpus``, ``name`` = ``size.cpu_description``,
-    or ``"vCPU"`` when the size does not describe its CPU (Mammoth sells virtual CPUs).
+  * ``hardware.cpus`` is one entry: ``name`` = ``size.cpu_description``, or ``"vCPU"`` when the
+    size does not describe its CPU; ``count`` (DataPacket: physical CPUs) is null, since Mammoth
+    sells virtual CPUs and ``vcpus`` counts those, not sockets.
   * ``hardware.rams`` is one entry of ``memory`` MB in GB, rounded to the nearest GB (halves
     up): virtual memory has no DIMMs.
   * ``hardware.hdds`` groups ``disks`` by size (or the total ``disk`` GB when the payload has no
@@ -134,7 +135,7 @@ def hardware(server: dict) -> dict:
         sizes = [server["disk"]]
     counts = Counter(math.floor(gb + 0.5) for gb in sizes)
     return {
-        "cpus": [{"count": server["vcpus"], "name": size.get("cpu_description") or "vCPU"}],
+        "cpus": [{"count": None, "name": size.get("cpu_description") or "vCPU"}],
         "rams": [{"count": 1, "size": _gigabytes(server["memory"])}],
         "hdds": (
             [{"count": n, "storage": {"size": gb, "type": kind}} for gb, n in counts.items()]

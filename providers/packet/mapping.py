@@ -168,14 +168,25 @@ def parse_size_gb(size: str | None) -> int | None:
     return round(float(match.group(1)) * _GB_PER_UNIT[match.group(2)[0].upper()])
 
 
+def _count(value: Any) -> int | None:
+    """A count the plan states (a positive integer), else None."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return None
+    return count if count > 0 else None
+
+
 def hardware_from_plan(plan: dict[str, Any] | None) -> dict[str, list]:
     """``Hardware`` from ``Plan.specs`` (cpus, memory.total, drives) per the spec's Plan schema.
 
-    Memory is reported as a total only, so it becomes one RAM entry of that size.
+    Each ``specs.cpus`` entry is a processor model (``type``) and how many of it the plan has
+    (``count``), DataPacket's physical CPUs; a missing count is null, not guessed. Memory is
+    reported as a total only, so it becomes one RAM entry of that size.
     """
     specs = (plan or {}).get("specs") or {}
     cpus = [
-        {"count": int(cpu.get("count") or 1), "name": str(cpu.get("type") or "")}
+        {"count": _count(cpu.get("count")), "name": str(cpu.get("type") or "")}
         for cpu in specs.get("cpus") or []
     ]
     memory = parse_size_gb((specs.get("memory") or {}).get("total"))

@@ -81,7 +81,7 @@ def test_seed_example_server_maps_every_field():
         "hostname": "web-1.example.net",
         "location": city("AMS"),
         "hardware": {
-            "cpus": [{"count": 1, "name": "i9-9900K"}],
+            "cpus": [{"count": None, "name": "i9-9900K"}],
             "hdds": [{"count": 2, "storage": {"size": 1024, "type": "NVME"}}],
             "rams": [{"count": 1, "size": 64}],
         },
@@ -169,7 +169,7 @@ def test_status_table(state, operation, expected):
         (
             "i9-9900K-64Gb-2x1024NVMe",  # the seed's "Number of free servers" example
             {
-                "cpus": [{"count": 1, "name": "i9-9900K"}],
+                "cpus": [{"count": None, "name": "i9-9900K"}],
                 "hdds": [{"count": 2, "storage": {"size": 1024, "type": "NVME"}}],
                 "rams": [{"count": 1, "size": 64}],
             },
@@ -251,7 +251,7 @@ def test_instant_delivery_from_the_seed_configuration_example():
     assert entry["name"] == "DCI-i9-9900K-64Gb-2x1024NVMe"
     assert entry["location"] == city("AMS")
     assert entry["uplinkCapacity"] is None
-    assert entry["hardware"]["cpus"] == [{"count": 1, "name": "i9-9900K"}]
+    assert entry["hardware"]["cpus"] == [{"count": None, "name": "i9-9900K"}]
 
 
 def test_hostname_falls_back_to_the_server_name():

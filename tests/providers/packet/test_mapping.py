@@ -131,6 +131,14 @@ def test_sizes(size: str, gb: int | None) -> None:
     assert parse_size_gb(size) == gb
 
 
+def test_a_cpu_without_a_count_has_a_null_count() -> None:
+    plan = {"specs": {"cpus": [{"type": "Intel Xeon E-2278G"}, {"count": "two", "type": "X"}]}}
+    assert hardware_from_plan(plan)["cpus"] == [
+        {"count": None, "name": "Intel Xeon E-2278G"},
+        {"count": None, "name": "X"},
+    ]
+
+
 def test_a_plan_without_specs_has_empty_hardware() -> None:
     assert hardware_from_plan({"href": "/plans/x"}) == {"cpus": [], "hdds": [], "rams": []}
     assert uplink_gbps({"specs": {"nics": [{"count": 2, "type": "fast"}]}}) is None
