@@ -66,9 +66,16 @@ def page_request(values: dict[str, Any] | None) -> PageRequest:
 
 
 def paginated(entries: list, total: int, request: PageRequest) -> dict[str, Any]:
-    """A Paginated*Response dict with every metadata field."""
+    """A Paginated*Response dict with every metadata field.
+
+    The seed's indexes name pages that exist: ``nextPageIndex`` is null "when none is
+    available", so a page at or past the last one is the last (``isLastPage`` true, no next
+    page), and ``previousPageIndex`` past the end is the last page, the one before it that
+    holds entries (null when there is none: an empty result, or the first page).
+    """
     page_count = math.ceil(total / request.size)
     index = request.index
+    previous = min(index, page_count) - 1
     return {
         "entries": entries,
         "entriesTotalCount": total,
@@ -78,7 +85,7 @@ def paginated(entries: list, total: int, request: PageRequest) -> dict[str, Any]
         "isFirstPage": index == 0,
         "isLastPage": index >= page_count - 1,
         "nextPageIndex": index + 1 if index < page_count - 1 else None,
-        "previousPageIndex": index - 1 if index > 0 else None,
+        "previousPageIndex": previous if previous >= 0 else None,
     }
 
 

@@ -80,7 +80,9 @@ class ChangeServerIpmiPasswordResponse:
 
 @strawberry.type
 class Cpu:
-    count: int
+    count: int | None = strawberry.field(
+        description="FleetQL: the number of physical CPUs (sockets) of this model; null when the provider does not report it."
+    )
     name: str
     cores: int | None = strawberry.field(
         description="FleetQL (live API, beyond DataPacket's documentation): physical cores of one CPU; null when the provider does not report them."

@@ -11,6 +11,7 @@ import pytest
 from gateway.app import create_app
 from gateway.demo import DEMO_BACKENDS, DEMO_FULL_ACCESS, DEMO_READ_ONLY, start_demo_backends
 from gateway.settings import ConfigError, settings_from_dict
+from providers.statuses import deprecated_status
 from tests.conftest import GatewayClient, datapacket_config, error_codes, start_gateway
 from tests.servers import InProcessGateway, stop_soon
 
@@ -121,3 +122,68 @@ def test_an_unreadable_cors_origin_regex_is_a_configuration_error():
                 "tokens": [{"name": "n", "scope": "read-only", "token": "client"}],
             }
         )
+
+
+def count_servers(client: GatewayClient, filter: dict) -> int:
+    """How many servers of the demo a ``ServersInput`` selects."""
+    return client.data(
+        "query N($input: PaginatedServersInput) { servers(input: $input) { entriesTotalCount } }",
+        {"input": {"pageSize": 1, "filter": filter}},
+        token=DEMO_READ_ONLY,
+    )["servers"]["entriesTotalCount"]
+
+
+def test_the_deprecated_status_follows_status_v2_alike_on_every_kind(demo):
+    unreachable = 0
+    for backend in DEMO_BACKENDS:
+        of_kind = {"provider_in": [backend.kind]}
+        v2 = {
+            status: count_servers(demo, {**of_kind, "serverStatusV2_in": [status]})
+            for status in ("ACTIVE", "UNREACHABLE", "MAINTENANCE", "PROVISIONING", "WAITING")
+        }
+        v1 = {
+            status: count_servers(demo, {**of_kind, "serverStatus_in": [status]})
+            for status in ("IN_PRODUCTION", "IN_MAINTENANCE", "PROVISIONING", "INSTALLING")
+        }
+        # DataPacket: "Use ServerStatusV2.X instead" for each old value; UNREACHABLE servers
+        # are still in production, and DISCONNECTED "is no longer used".
+        assert v1 == {
+            "IN_PRODUCTION": v2["ACTIVE"] + v2["UNREACHABLE"],
+            "IN_MAINTENANCE": v2["MAINTENANCE"],
+            "PROVISIONING": v2["PROVISIONING"],
+            "INSTALLING": v2["WAITING"],
+        }, backend.kind
+        assert count_servers(demo, {**of_kind, "serverStatus_in": ["DISCONNECTED"]}) == 0
+        assert sum(v2.values()) == count_servers(demo, of_kind) > 0
+        unreachable += v2["UNREACHABLE"]
+    assert unreachable > 0  # the demo has unreachable servers, so the rule is exercised
+    servers = demo.data(
+        "{ servers(input: {pageSize: 50}) { entries { status statusV2 } } }", token=DEMO_READ_ONLY
+    )["servers"]["entries"]
+    assert all(s["status"] == deprecated_status(s["statusV2"]) for s in servers)
+
+
+def test_cpu_count_is_physical_cpus_or_null_on_every_kind(demo):
+    counts: dict[tuple[str, bool], set] = {}  # (kind, a "vCPU") -> the counts seen
+    index, last = 0, False
+    while not last:
+        page = demo.data(
+            "query P($i: Int) { servers(input: {pageIndex: $i}) { isLastPage entries "
+            "{ provider { kind } hardware { cpus { count name } } } } }",
+            {"i": index},
+            token=DEMO_READ_ONLY,
+        )["servers"]
+        for server in page["entries"]:
+            for cpu in server["hardware"]["cpus"]:
+                key = (server["provider"]["kind"], cpu["name"] == "vCPU")
+                counts.setdefault(key, set()).add(cpu["count"])
+        index, last = index + 1, page["isLastPage"]
+    # DataPacket and the dedicated servers' plans state their sockets; virtual servers' vCPUs
+    # (Mammoth, dashserv vServers) are no sockets, and a DCImanager configuration name without
+    # an "<n>x" prefix states none: null, never a default of 1.
+    assert None not in counts[("DATAPACKET", False)] | counts[("PACKET", False)]
+    assert None not in counts[("DASHSERV", False)]
+    assert counts[("DASHSERV", True)] == {None}
+    assert set().union(*(c for (kind, _), c in counts.items() if kind == "MAMMOTH")) == {None}
+    assert None in counts[("DCIMANAGER", False)]
+    assert all(n is None or n >= 1 for c in counts.values() for n in c)

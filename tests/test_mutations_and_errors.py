@@ -64,7 +64,7 @@ def test_lookup_by_every_key(gateway):
 
 def test_lookup_by_tag_needs_a_unique_tag(fresh):
     client, _ = fresh()
-    shared = '{ server(input: {tag: {key: "env", value: "production"}}) { name } }'
+    shared = '{ server(input: {tag: {key: "env", value: "staging"}}) { name } }'
     assert error_codes(client.query(shared)) == ["VALIDATION_FAILED"]
     client.data(
         f'mutation {{ setServerTag(input: {{server: {SERVER}, key: "slot", value: "a7"}}) }}'

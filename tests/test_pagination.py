@@ -41,6 +41,9 @@ def test_first_middle_last_and_beyond_last_pages(gateway):
     beyond = servers_page(gateway, 7, 15)
     assert beyond["entries"] == [] and beyond["isLastPage"] and beyond["nextPageIndex"] is None
     assert beyond["currentPageIndex"] == 7 and beyond["entriesTotalCount"] == 40
+    # The previous page of one past the end is the last page, which holds entries.
+    assert beyond["previousPageIndex"] == 2
+    assert servers_page(gateway, beyond["previousPageIndex"], 15)["entries"] == last["entries"]
     names = [s["name"] for page in (first, middle, last) for s in page["entries"]]
     assert len(set(names)) == 40 and names == sorted(names)
 
@@ -86,6 +89,26 @@ def test_paginated_metadata_table():
         "nextPageIndex": None,
         "previousPageIndex": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("index", "total", "expected"),
+    [
+        (0, 30, (True, True, None, None)),  # the only page
+        (1, 30, (False, True, None, 0)),  # just past the end: back to the last page
+        (9, 30, (False, True, None, 0)),
+        (3, 101, (False, True, None, 2)),
+        (9, 101, (False, True, None, 2)),
+        (2, 101, (False, True, None, 1)),  # the last page itself
+        (1, 101, (False, False, 2, 0)),
+        (0, 0, (True, True, None, None)),  # an empty result has no page to go back to
+        (4, 0, (False, True, None, None)),
+    ],
+)
+def test_page_indexes_name_pages_that_exist(index, total, expected):
+    page = paginated([], total, PageRequest(index, 50))
+    got = (page["isFirstPage"], page["isLastPage"], page["nextPageIndex"])
+    assert (*got, page["previousPageIndex"]) == expected
 
 
 class ListProvider(Provider):

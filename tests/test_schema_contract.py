@@ -42,6 +42,7 @@ DEVIATIONS = [
     "added: Server.provider",
     "added: ServersInput.provider_in",
     "changed: Account.createdAt type DateTime! -> DateTime",
+    "changed: Cpu.count type Int! -> Int",
     "changed: InstantDeliveryServer.uplinkCapacity type Int! -> Int",
     "changed: Invoice.period type Period! -> Period",
     "changed: Network.uplinkCapacity type Int! -> Int",

@@ -9,13 +9,18 @@ type X as the schema gives them (nested objects two levels deep).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, build_schema
 
+from gateway.app import create_app
+from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
 from schema import schema_sdl
+from tests.conftest import GatewayClient
+from tests.servers import InProcessGateway, stop_soon
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "datapacket"
 SCHEMA = build_schema(schema_sdl())
@@ -156,3 +161,200 @@ def test_seed_power_action_curl_example_works_verbatim(fresh):
         {"input": {"server": {"name": "DP-12345"}, "action": "ON"}},
     )
     assert data == {"performServerPowerAction": {"server": {"name": "DP-12345"}}}
+
+
+# The seed's own example values: each input type's "Example", with the input types it nests
+# (ServerInput, ServerTagInput, the filters) replaced by their own examples. Each names one
+# entity of the demo fleet, across every provider ("unique for the server").
+SEED_TAG = {"key": "env", "value": "production"}
+SEED_SERVER = {
+    "alias": "Load Balancer 01",
+    "ip": "123.213.231.132",
+    "ipmiIp": "10.110.120.130",
+    "name": "DP-12345",
+    "tag": SEED_TAG,
+}
+SEED_SERVERS_FILTER = {
+    "alias_in": ["Load Balancer 01"],
+    "ip_in": ["123.213.231.132"],
+    "ipmiIp_in": ["10.110.120.130"],
+    "location_in": ["London"],
+    "name_in": ["DP-12345"],
+    "powerStatus_in": ["OFF"],
+    "region_in": ["Europe"],
+    "serverStatusV2_in": ["ACTIVE"],
+    "serverStatus_in": ["DISCONNECTED"],
+    "tag_key": ["env"],
+    "tag_value": [SEED_TAG],
+    "tags_each": [SEED_TAG],
+    "tags_in": [SEED_TAG],
+}
+SEED_TRAFFIC_FILTER = {
+    "alias_in": ["Load Balancer 01"],
+    "ip_in": ["123.213.231.132"],
+    "ipmiIp_in": ["10.110.120.130"],
+    "location_in": ["London"],
+    "name_in": ["DP-12345"],
+    "region_in": ["Europe"],
+}
+SEED_INSTANT_DELIVERY_FILTER = {
+    "location_in": ["London"],
+    "name_in": ["DP-12345"],
+    "region_in": ["Europe"],
+}
+SEED_INVOICES_FILTER = {
+    "currency_in": ["EUR"],
+    "invoiceNumber_in": ["DP000123"],
+    "paymentStatus_in": ["NOT_PAID"],
+}
+SEED_SUBSCRIPTIONS_FILTER = {"currency_in": ["EUR"], "name_in": ["7"], "type_in": ["PREPAID"]}
+SEED_QUERY_VARIABLES = {
+    "Account": None,
+    "InstantDeliveryServer": {"input": {"name": "DP-12345"}},
+    "InstantDeliveryServers": {
+        "input": {"filter": SEED_INSTANT_DELIVERY_FILTER, "pageIndex": 3, "pageSize": 50}
+    },
+    "Invoice": {"input": {"invoiceNumber": "DP000123"}},
+    "Invoices": {"input": {"filter": SEED_INVOICES_FILTER, "pageIndex": 3, "pageSize": 50}},
+    "ReverseDnsRecord": {"input": {"ip": "123.213.231.132"}},
+    "Server": {"input": SEED_SERVER},
+    "Servers": {"input": {"filter": SEED_SERVERS_FILTER, "pageIndex": 3, "pageSize": 50}},
+    "Subscription": {"input": {"name": "7"}},
+    "Subscriptions": {
+        "input": {"filter": SEED_SUBSCRIPTIONS_FILTER, "pageIndex": 987, "pageSize": 50}
+    },
+    "SupportRequest": {"input": {"id": 987}},
+    # The example's pageSize, 987, is past the seed's own "maximum number of results per page
+    # is 50" (a VALIDATION_FAILED): its filter and pageIndex are kept, with the maximum.
+    "SupportRequests": {
+        "input": {
+            "filter": {"categories_in": ["ABUSE_REPORT"], "status": "CLOSED"},
+            "pageIndex": 123,
+            "pageSize": 50,
+        }
+    },
+    # The example's "from" and "to" are the same instant, which the seed's own rule ("to"
+    # after "from") refuses: its filter is kept, with the window of QUERY_VARIABLES.
+    "Traffic": {"input": {**QUERY_VARIABLES["Traffic"]["input"], "filter": SEED_TRAFFIC_FILTER}},
+}
+SEED_MUTATION_VARIABLES = {
+    "ChangeServerIpmiPassword": {"input": {"password": "1234567890abcdef", "server": SEED_SERVER}},
+    "CreateSupportRequest": {
+        "input": {
+            "destinations": ["162.151.210.193"],
+            "message": "Server cannot connect to Chicago internet exchanges. Please check the "
+            "network configuration. Further details...",
+            "priority": "HIGH",
+            "servers": ["DP-12345", "DP-12346"],
+            "sources": ["Prague", "Chicage"],
+            "subject": "HARDWARE_ISSUE",
+        }
+    },
+    "PerformServerPowerAction": {"input": {"action": "CYCLE", "server": SEED_SERVER}},
+    "SetReverseDnsRecord": {"input": {"hostname": "example.com.", "ip": "123.213.231.132"}},
+    "SetServerAlias": {"input": {"alias": "Load Balancer 01", "server": SEED_SERVER}},
+    "SetServerBootDevice": {"input": {"bootDevice": "BIOS", "server": SEED_SERVER}},
+    "SetServerPrimaryIp": {"input": {"ip": "192.168.0.1", "server": SEED_SERVER}},
+    "SetServerTag": {"input": {"key": "env", "server": SEED_SERVER, "value": "production"}},
+    "SetServerTags": {"input": {"server": SEED_SERVER, "tags": [SEED_TAG]}},
+    "SupportRequestReply": {
+        "input": {"id": 123, "message": "Can you also upgrade the storage to 24 8TB NVMe SSDs?"}
+    },
+}
+
+
+def start_demo() -> tuple[GatewayClient, InProcessGateway, object]:
+    """The embedded demo (every emulator, one provider of each kind) in process."""
+    backends = start_demo_backends(size=40)
+    server = InProcessGateway(create_app(backends.settings, demo_token=DEMO_FULL_ACCESS)).start()
+    return GatewayClient(server), server, backends
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[GatewayClient]:
+    """The demo, read only."""
+    client, server, backends = start_demo()
+    yield client
+    server.stop()
+    stop_soon([backends])
+
+
+@pytest.fixture(scope="module")
+def demo_for_writes() -> Iterator[GatewayClient]:
+    """A second demo for the mutation examples, which keep every example entity in place."""
+    client, server, backends = start_demo()
+    yield client
+    server.stop()
+    stop_soon([backends])
+
+
+def test_the_seed_values_cover_every_operation():
+    assert set(SEED_QUERY_VARIABLES) == set(QUERY_VARIABLES)
+    assert set(SEED_MUTATION_VARIABLES) == set(MUTATION_VARIABLES)
+
+
+@pytest.mark.parametrize("operation", sorted(SEED_QUERY_VARIABLES))
+def test_seed_query_example_with_the_seeds_values_runs_on_the_demo(demo, operation):
+    data = demo.data(EXAMPLES[operation], SEED_QUERY_VARIABLES[operation], token=DEMO_FULL_ACCESS)
+    assert data[operation[0].lower() + operation[1:]] is not None
+
+
+@pytest.mark.parametrize("operation", sorted(SEED_MUTATION_VARIABLES))
+def test_seed_mutation_example_with_the_seeds_values_runs_on_the_demo(demo_for_writes, operation):
+    variables = SEED_MUTATION_VARIABLES[operation]
+    data = demo_for_writes.data(EXAMPLES[operation], variables, token=DEMO_FULL_ACCESS)
+    assert data[operation[0].lower() + operation[1:]] is not None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [*({name: value} for name, value in SEED_SERVER.items()), SEED_SERVER, {"ip": "192.168.0.1"}],
+    ids=lambda key: "+".join(key),
+)
+def test_each_seed_server_key_names_one_server_of_the_demo(demo, key):
+    # 192.168.0.1 is SetServerPrimaryIpInput's example: one of DP-12345's addresses.
+    data = demo.data(
+        "query S($input: ServerInput!) { server(input: $input) { name provider { kind } } }",
+        {"input": key},
+        token=DEMO_FULL_ACCESS,
+    )
+    assert data["server"] == {"name": "DP-12345", "provider": {"kind": "DATAPACKET"}}
+
+
+def _names(demo: GatewayClient, field: str, input_type: str, filter: dict, key: str) -> list:
+    document = (
+        f"query L($input: {input_type}) {{ {field}(input: $input) "
+        f"{{ entriesTotalCount entries {{ {key} }} }} }}"
+    )
+    page = demo.data(document, {"input": {"filter": filter}}, token=DEMO_FULL_ACCESS)[field]
+    assert page["entriesTotalCount"] == len(page["entries"])
+    return [entry[key] for entry in page["entries"]]
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["alias_in", "ip_in", "ipmiIp_in", "name_in", "tag_value", "tags_each", "tags_in"],
+)
+def test_each_seed_server_filter_value_selects_one_server_of_the_demo(demo, field):
+    filter = {field: SEED_SERVERS_FILTER[field]}
+    assert _names(demo, "servers", "PaginatedServersInput", filter, "name") == ["DP-12345"]
+
+
+def test_the_seeds_other_example_entities_are_one_each_in_the_demo(demo):
+    instant = {"name_in": ["DP-12345"]}
+    assert _names(
+        demo, "instantDeliveryServers", "PaginatedInstantDeliveryServersInput", instant, "name"
+    ) == ["DP-12345"]
+    invoices = {"invoiceNumber_in": ["DP000123"]}
+    assert _names(demo, "invoices", "PaginatedInvoicesInput", invoices, "invoiceNumber") == [
+        "DP000123"
+    ]
+    subscriptions = {"name_in": ["7"]}
+    assert _names(demo, "subscriptions", "PaginatedSubscriptionsInput", subscriptions, "name") == [
+        "7"
+    ]
+    tickets = demo.data(
+        "{ supportRequests(input: {pageSize: 50}) { id } }", token=DEMO_FULL_ACCESS
+    )["supportRequests"]
+    ids = [ticket["id"] for ticket in tickets]
+    assert ids.count(123) == ids.count(987) == 1

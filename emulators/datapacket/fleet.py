@@ -4,8 +4,9 @@ Entities are plain dicts shaped like the GraphQL types of DataPacket's schema (e
 their names, DateTime as ``datetime``), linked to each other by reference, so graphql-core's
 default resolvers can walk them. ``build_fleet(size, seed)`` always contains the seed document's
 own example entities (server ``DP-12345``, invoice ``DP000123``, subscription ``7``, support
-request ``987``...) so its documented examples run verbatim; everything else comes from
-``random.Random(seed)``.
+requests ``123`` and ``987``, instant delivery server ``DP-12345``...) so its documented examples
+run verbatim, each of them once: no generated server has its alias, addresses or its tag
+``env=production``. Everything else comes from ``random.Random(seed)``.
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ TRAFFIC_PLANS = [
     ("100 TB", 10, 290.0),
     ("250 TB", 20, 590.0),
 ]
+# The seed's tag example, env=production, is "unique for the server": DP-12345's alone.
 TAG_VALUES = {
-    "env": ["production", "staging", "dev"],
+    "env": ["prod", "staging", "dev"],
     "role": ["lb", "web", "db", "cache", "edge"],
     "team": ["web", "data", "ops", "video"],
     "app": ["cdn", "api", "shop", "stream"],
@@ -496,7 +498,8 @@ def _invoice(
 
 
 def _instant_delivery(rng: random.Random) -> list[Entity]:
-    return [
+    """The stock, sorted by name; the first is the seed's example ``DP-12345`` in London."""
+    stock = [
         {
             "name": f"DP-{99001 + i}",
             "location": _location(rng),
@@ -505,6 +508,11 @@ def _instant_delivery(rng: random.Random) -> list[Entity]:
         }
         for i in range(INSTANT_DELIVERY_STOCK)
     ]
+    # InstantDeliveryServerInput's example name and InstantDeliveryServersInput's example
+    # filter (London, Europe, DP-12345) select this entry.
+    stock[0]["name"] = "DP-12345"
+    stock[0]["location"] = {"name": "London", "short": "LON", "region": "Europe"}
+    return stock
 
 
 def _reverse_dns(rng: random.Random, servers: list[Entity]) -> dict[str, str]:

@@ -35,9 +35,9 @@ class ApiError(Exception):
 def paginate(items: list[Entity], args: dict[str, Any] | None) -> dict[str, Any]:
     """One page of ``items`` with the Paginated*Response metadata.
 
-    Past the last page the entries are empty and ``nextPageIndex`` is null, while
-    ``previousPageIndex`` stays ``pageIndex - 1``; an empty result has ``pageCount`` 0 and is both
-    the first and the last page.
+    Past the last page the entries are empty, ``nextPageIndex`` is null and ``previousPageIndex``
+    is the last page (the seed's indexes name pages that exist); an empty result has
+    ``pageCount`` 0 and is both the first and the last page, with no previous page.
     """
     args = args or {}
     size = args.get("pageSize", MAX_PAGE_SIZE)
@@ -47,6 +47,7 @@ def paginate(items: list[Entity], args: dict[str, Any] | None) -> dict[str, Any]
     if index < 0:
         raise ApiError("VALIDATION_FAILED", "pageIndex must be 0 or greater")
     count = math.ceil(len(items) / size)
+    previous = min(index, count) - 1
     return {
         "entries": items[index * size : (index + 1) * size],
         "entriesTotalCount": len(items),
@@ -56,7 +57,7 @@ def paginate(items: list[Entity], args: dict[str, Any] | None) -> dict[str, Any]
         "isFirstPage": index == 0,
         "isLastPage": index >= count - 1,
         "nextPageIndex": index + 1 if index + 1 < count else None,
-        "previousPageIndex": index - 1 if index > 0 else None,
+        "previousPageIndex": previous if previous >= 0 else None,
     }
 
 

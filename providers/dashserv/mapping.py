@@ -13,6 +13,7 @@ from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
 from providers.observed import add_observed_fields, add_observed_hardware
+from providers.statuses import deprecated_status
 from providers.traffic import traffic_statistics
 
 __all__ = [
@@ -103,7 +104,8 @@ def _int(value: Any) -> int | None:
 def dedicated_hardware(model: Mapping[str, Any] | None) -> dict[str, list[dict]]:
     """``Hardware`` from a dedicated-server model (``device.model`` or a marketplace item).
 
-    * cpus: one entry, ``cpu.amount`` sockets of ``cpu.name``.
+    * cpus: one entry, ``cpu.amount`` sockets of ``cpu.name`` (beside ``cores`` and
+      ``threads``); null when the model states no amount.
     * rams: GUESS - ``ram.amount`` is the total in GB and ``ram.sticks`` the module count
       (the seed's ``sticks: 8, max: 4`` is unexplained); when the total does not divide evenly
       the total is reported as one module.
@@ -115,7 +117,7 @@ def dedicated_hardware(model: Mapping[str, Any] | None) -> dict[str, list[dict]]
     cpus = []
     if cpu.get("name") or cpu.get("model"):
         cpus.append(
-            {"count": _int(cpu.get("amount")) or 1, "name": cpu.get("name") or cpu["model"]}
+            {"count": _int(cpu.get("amount")) or None, "name": cpu.get("name") or cpu["model"]}
         )
     ram = model.get("ram") or {}
     total, sticks = _int(ram.get("amount")), _int(ram.get("sticks"))
@@ -145,13 +147,14 @@ def _disks(disks: Iterable[Mapping[str, Any]] | None) -> list[dict]:
 def vserver_hardware(vserver: Mapping[str, Any]) -> dict[str, list[dict]]:
     """``Hardware`` from a vServer's ``options`` (cores, ram GB, disk GB).
 
-    The API names no CPU model, so cpus is ``options.cores`` x "vCPU". The disk type is not
+    The API names no CPU model, so a vServer with ``options.cores`` has one CPU "vCPU"; its
+    ``count`` (physical CPUs) is null, since virtual cores are no sockets. The disk type is not
     given and StorageType has no UNKNOWN member, so hdds is [] (the size is in ``options.disk``).
     """
     options = vserver.get("options") or {}
     cores, ram = _int(options.get("cores")), _int(options.get("ram"))
     return {
-        "cpus": [{"count": cores, "name": "vCPU"}] if cores else [],
+        "cpus": [{"count": None, "name": "vCPU"}] if cores else [],
         "rams": [{"count": 1, "size": ram}] if ram else [],
         "hdds": [],
     }
@@ -258,15 +261,6 @@ POWER_STATUS = {"online": "ON", "offline": "OFF"}
 #: product may carry while it is being deployed. GUESS: any other value (error, cancelled,
 #: locked, …) means the server is not in normal production -> MAINTENANCE.
 STATUS_V2 = {"okay": "ACTIVE", "installing": "PROVISIONING", "wait_for_host": "WAITING"}
-
-#: ServerStatusV2 -> the deprecated ServerStatus (as DataPacket's own pairing).
-STATUS_V1 = {
-    "ACTIVE": "IN_PRODUCTION",
-    "MAINTENANCE": "IN_MAINTENANCE",
-    "PROVISIONING": "PROVISIONING",
-    "WAITING": "INSTALLING",
-    "UNREACHABLE": "IN_PRODUCTION",
-}
 
 
 def power_status(status: Mapping[str, Any] | None) -> str:
@@ -449,7 +443,7 @@ def server(
         "hardware": dedicated_hardware(model) if is_dedicated else vserver_hardware(native),
         "network": network,
         "statusV2": status_v2,
-        "status": STATUS_V1[status_v2],
+        "status": deprecated_status(status_v2),
         "tags": [],
         "trafficPlan": {"name": None},
         "billing": None,

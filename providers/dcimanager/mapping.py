@@ -27,6 +27,7 @@ from typing import Any
 
 from providers.locations import CITIES, city, unknown_location
 from providers.observed import add_observed_fields, add_observed_hardware
+from providers.statuses import deprecated_status
 
 __all__ = [
     "STATE_TO_STATUS",
@@ -38,25 +39,25 @@ __all__ = [
     "power_status",
     "server_dict",
     "server_with_observed",
-    "status_pair",
+    "status_v2",
 ]
 
-#: ``state`` (seed: "server state. Possible values") -> (statusV2, deprecated status).
-#: Suspension deactivates the server's switch ports ("Deactivate server connection
-#: ports"): the server is cut off the network, DataPacket's DISCONNECTED / UNREACHABLE.
-STATE_TO_STATUS: dict[str, tuple[str, str]] = {
-    "ok": ("ACTIVE", "IN_PRODUCTION"),
-    "suspending": ("UNREACHABLE", "DISCONNECTED"),
-    "suspended": ("UNREACHABLE", "DISCONNECTED"),
-    "resuming": ("PROVISIONING", "PROVISIONING"),
-    "suspend_error": ("MAINTENANCE", "IN_MAINTENANCE"),
-    "resume_error": ("MAINTENANCE", "IN_MAINTENANCE"),
+#: ``state`` (seed: "server state. Possible values") -> statusV2; the deprecated ``status``
+#: follows from it (``providers.statuses``). Suspension deactivates the server's switch ports
+#: ("Deactivate server connection ports"): the server is cut off the network, UNREACHABLE.
+STATE_TO_STATUS: dict[str, str] = {
+    "ok": "ACTIVE",
+    "suspending": "UNREACHABLE",
+    "suspended": "UNREACHABLE",
+    "resuming": "PROVISIONING",
+    "suspend_error": "MAINTENANCE",
+    "resume_error": "MAINTENANCE",
 }
 #: A state the seed does not list: not known to be in service.
-UNKNOWN_STATE_STATUS = ("MAINTENANCE", "IN_MAINTENANCE")
+UNKNOWN_STATE_STATUS = "MAINTENANCE"
 #: Seed: "operation — operation running on server" (OS install, diagnostics, disk wipe):
 #: DataPacket's "maintenance task in progress such as OS reinstall".
-OPERATION_STATUS = ("MAINTENANCE", "IN_MAINTENANCE")
+OPERATION_STATUS = "MAINTENANCE"
 
 #: ``ipmi.status`` (seed: on — active, off — inactive, unknown, in_progress) -> PowerStatus.
 IPMI_POWER = {"on": "ON", "off": "OFF"}
@@ -102,15 +103,15 @@ def power_status(server: Mapping[str, Any]) -> str:
     return IPMI_POWER.get((server.get("ipmi") or {}).get("status"), "UNKNOWN")
 
 
-def status_pair(server: Mapping[str, Any]) -> tuple[str, str]:
-    """(statusV2, status) from ``state``, then a running ``operation`` on a healthy server."""
+def status_v2(server: Mapping[str, Any]) -> str:
+    """statusV2 from ``state``, then a running ``operation`` on a healthy server."""
     state = server.get("state")
-    pair = STATE_TO_STATUS.get(state, UNKNOWN_STATE_STATUS)
+    status = STATE_TO_STATUS.get(state, UNKNOWN_STATE_STATUS)
     # Guess: operation statuses are undocumented, so any non-empty ``operation`` object
     # counts as running (the seed describes it as the "operation running on server").
     if state == "ok" and server.get("operation"):
         return OPERATION_STATUS
-    return pair
+    return status
 
 
 def hardware_from_configuration(configuration: str | None) -> dict[str, list]:
@@ -120,7 +121,8 @@ def hardware_from_configuration(configuration: str | None) -> dict[str, list]:
     if match is None or storage_type is None:
         return {"cpus": [], "hdds": [], "rams": []}
     return {
-        "cpus": [{"count": int(match["cpus"] or 1), "name": match["cpu"]}],
+        # The name states a CPU count only as an "<n>x" prefix; without one it is not known.
+        "cpus": [{"count": int(match["cpus"]) if match["cpus"] else None, "name": match["cpu"]}],
         "hdds": [
             {
                 "count": int(match["disks"]),
@@ -181,7 +183,7 @@ def server_dict(
     server: Mapping[str, Any], prefix: str, locations: Mapping[str, str]
 ) -> dict[str, Any]:
     """A FleetQL Server dict from one server of ``GET /api/dci/v3/server`` (or ``/{id}``)."""
-    status_v2, status = status_pair(server)
+    server_status = status_v2(server)
     ipmi = server.get("ipmi") or {}
     os_name = (server.get("os_template") or {}).get("name") or ""
     return {
@@ -198,8 +200,8 @@ def server_dict(
             "uplinkCapacity": None,
         },
         "powerStatus": power_status(server),
-        "statusV2": status_v2,
-        "status": status,
+        "statusV2": server_status,
+        "status": deprecated_status(server_status),
         "system": {"os": {"name": os_name}, "raid": "UNKNOWN"},
         "tags": [],
         "trafficPlan": {"name": None},

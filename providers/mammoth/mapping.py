@@ -9,8 +9,9 @@ Choices where Mammoth has no counterpart (documented once here, see also ``adapt
     of this server"); ``alias``, ``uptime`` and ``billing`` are null; ``tags`` is ``[]``.
   * ``location`` comes from ``region.slug`` through ``REGION_CITIES`` (FleetQL's one location
     vocabulary); an unknown slug becomes ``unknown_location(slug)``.
-  * ``hardware.cpus`` is one entry: ``count`` = ``vcpus``, ``name`` = ``size.cpu_description``,
-    or ``"vCPU"`` when the size does not describe its CPU (Mammoth sells virtual CPUs).
+  * ``hardware.cpus`` is one entry: ``name`` = ``size.cpu_description``, or ``"vCPU"`` when the
+    size does not describe its CPU; ``count`` (DataPacket: physical CPUs) is null, since Mammoth
+    sells virtual CPUs and ``vcpus`` counts those, not sockets.
   * ``hardware.rams`` is one entry of ``memory`` MB in GB, rounded to the nearest GB (halves
     up): virtual memory has no DIMMs.
   * ``hardware.hdds`` groups ``disks`` by size (or the total ``disk`` GB when the payload has no
@@ -22,7 +23,8 @@ Choices where Mammoth has no counterpart (documented once here, see also ``adapt
     ``uplinkCapacity`` and ``ipmi`` fields null (a VPS cloud has no IPMI). An address without a
     netmask gets a host-route ``cidr`` (``/32`` or ``/128``) and null network/broadcast/netMask.
   * ``system``: ``os.name`` = ``image.full_name`` (else ``image.name``); ``raid`` UNKNOWN.
-  * ``status`` (spec ``ServerStatus``) by ``STATUS_TABLE``.
+  * ``powerStatus`` and ``statusV2`` from the spec's ``ServerStatus`` by ``STATUS_TABLE``;
+    ``status`` from ``statusV2`` (``providers.statuses``).
   * Invoices are AUD; ``amount`` includes tax (spec ``InvoiceLineItem.amount_includes_tax``), so
     ``total`` = ``amount``, ``totalVat`` = ``tax``, ``subtotal`` = ``amount - tax``. Mammoth
     states no billing period: ``period`` is null (FleetQL relaxes ``Invoice.period``). Payment
@@ -42,6 +44,7 @@ from typing import Any, NamedTuple
 from providers.datetimes import format_datetime, parse_datetime
 from providers.locations import city, unknown_location
 from providers.observed import add_observed_fields, add_observed_hardware
+from providers.statuses import deprecated_status
 from providers.traffic import traffic_statistics
 
 __all__ = [
@@ -85,18 +88,18 @@ REGION_CITIES: dict[str, str] = {
     "nyc": "NYC",
 }
 
-#: Spec ``ServerStatus`` -> (powerStatus, statusV2, status). ``active`` is "available for use",
-#: the closest signal of power on; ``off`` is powered off but still in service; ``archive`` is
-#: "powered off due to cancellation or non payment" (DataPacket's DISCONNECTED: "usually due to
-#: unpaid invoices"; for statusV2 the server is off the network, so UNREACHABLE); ``new`` is
-#: still building, its power state not meaningful yet.
-STATUS_TABLE: dict[str, tuple[str, str, str]] = {
-    "new": ("UNKNOWN", "PROVISIONING", "PROVISIONING"),
-    "active": ("ON", "ACTIVE", "IN_PRODUCTION"),
-    "off": ("OFF", "ACTIVE", "IN_PRODUCTION"),
-    "archive": ("OFF", "UNREACHABLE", "DISCONNECTED"),
+#: Spec ``ServerStatus`` -> (powerStatus, statusV2); the deprecated ``status`` follows from
+#: statusV2 (``providers.statuses``). ``active`` is "available for use", the closest signal of
+#: power on; ``off`` is powered off but still in service; ``archive`` is "powered off due to
+#: cancellation or non payment", off the network, so UNREACHABLE; ``new`` is still building,
+#: its power state not meaningful yet.
+STATUS_TABLE: dict[str, tuple[str, str]] = {
+    "new": ("UNKNOWN", "PROVISIONING"),
+    "active": ("ON", "ACTIVE"),
+    "off": ("OFF", "ACTIVE"),
+    "archive": ("OFF", "UNREACHABLE"),
 }
-_UNKNOWN_STATUS = ("UNKNOWN", "UNREACHABLE", "DISCONNECTED")
+_UNKNOWN_STATUS = ("UNKNOWN", "UNREACHABLE")
 
 
 def timestamp(value: str) -> str:
@@ -136,7 +139,7 @@ def hardware(server: dict) -> dict:
         sizes = [server["disk"]]
     counts = Counter(math.floor(gb + 0.5) for gb in sizes)
     return {
-        "cpus": [{"count": server["vcpus"], "name": size.get("cpu_description") or "vCPU"}],
+        "cpus": [{"count": None, "name": size.get("cpu_description") or "vCPU"}],
         "rams": [{"count": 1, "size": _gigabytes(server["memory"])}],
         "hdds": (
             [{"count": n, "storage": {"size": gb, "type": kind}} for gb, n in counts.items()]
@@ -220,7 +223,7 @@ def traffic_plan(usage: dict | None) -> dict:
 
 def server(payload: dict, prefix: str, usage: dict | None = None) -> dict:
     """A ``Server`` dict (without ``trafficPlan`` unless ``usage`` is given)."""
-    power, status_v2, status = STATUS_TABLE.get(payload.get("status", ""), _UNKNOWN_STATUS)
+    power, status_v2 = STATUS_TABLE.get(payload.get("status", ""), _UNKNOWN_STATUS)
     image = payload.get("image") or {}
     result = {
         "name": f"{prefix}-{payload['id']}",
@@ -244,7 +247,7 @@ def server(payload: dict, prefix: str, usage: dict | None = None) -> dict:
         },
         "powerStatus": power,
         "statusV2": status_v2,
-        "status": status,
+        "status": deprecated_status(status_v2),
     }
     if usage is not None:
         result["trafficPlan"] = traffic_plan(usage)

@@ -29,9 +29,10 @@ Device -> Server (``providers/packet/mapping.py``):
   * ``name`` = ``<prefix>-<device id>``; ``hostname``; ``alias`` <- ``description`` ("" -> null).
   * ``location`` from ``metro.code`` or ``facility.code`` through ``METRO_CITIES`` /
     ``FACILITY_CITIES``; unknown codes are shown as given with region "Unknown".
-  * ``hardware`` from ``plan.specs``: ``cpus[]`` (count, ``type`` as the name); ``memory.total``
-    as ONE RAM entry of that size (Packet reports a total, not modules); ``drives[]`` with a
-    size and a type of NVMe/SSD/HDD/eMMC (others are left out: StorageType has no UNKNOWN).
+  * ``hardware`` from ``plan.specs``: ``cpus[]`` (``count``, null when absent; ``type`` as the
+    name); ``memory.total`` as ONE RAM entry of that size (Packet reports a total, not
+    modules); ``drives[]`` with a size and a type of NVMe/SSD/HDD/eMMC (others are left out:
+    StorageType has no UNKNOWN).
   * ``network.ipAddresses`` from ``ip_addresses`` (IPv4/IPv6 from ``address_family``;
     ``cidr`` = ``address/cidr``; IPv4 broadcast derived from network/cidr). Packet has no
     primary flag: ``isPrimary`` = the public IPv4 assigned with the device (``management``).
@@ -42,8 +43,9 @@ Device -> Server (``providers/packet/mapping.py``):
     a session of its project linking to it, or one of ``GET /devices/{id}/bgp/sessions``.
   * ``system.os.name`` <- ``operating_system.name`` ("" when absent), ``raid`` UNKNOWN.
   * ``tags``: Packet tags are strings, read as ``key=value`` (no ``=`` -> value "").
-  * ``powerStatus``, ``statusV2``, ``status`` from ``state`` (``mapping.DEVICE_STATES``: every
-    state value of the spec). ``trafficPlan.name``, ``uptime``, ``billing``: null.
+  * ``powerStatus``, ``statusV2`` from ``state`` (``mapping.DEVICE_STATES``: every state value
+    of the spec), ``status`` from ``statusV2`` (``providers.statuses``). ``trafficPlan.name``,
+    ``uptime``, ``billing``: null.
 
 Mutations (one upstream write each, never retried): power ON/OFF/RESET/CYCLE ->
 ``POST /devices/{id}/actions`` ``{"type": power_on|power_off|reboot|reboot}`` (SOFT:

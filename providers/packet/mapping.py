@@ -14,6 +14,7 @@ from typing import Any
 
 from providers.locations import city, unknown_location
 from providers.observed import add_observed_fields
+from providers.statuses import deprecated_status
 
 __all__ = [
     "DEVICE_STATES",
@@ -116,24 +117,25 @@ def device_location(device: dict[str, Any]) -> dict[str, str]:
 
 # --- state ----------------------------------------------------------------------------
 
-#: Every ``Device.state`` of the spec -> (powerStatus, statusV2, status). Packet has no power
-#: field; ``inactive`` is "powered off completely" and ``active`` "powered on completely"
-#: (spec, Device.state). Transitional and provisioning states do not say whether the
-#: machine has power, so they report UNKNOWN.
-DEVICE_STATES: dict[str, tuple[str, str, str]] = {
-    "queued": ("UNKNOWN", "WAITING", "INSTALLING"),
-    "provisioning": ("UNKNOWN", "PROVISIONING", "PROVISIONING"),
-    "deprovisioning": ("UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
-    "reinstalling": ("UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
-    "active": ("ON", "ACTIVE", "IN_PRODUCTION"),
-    "inactive": ("OFF", "ACTIVE", "IN_PRODUCTION"),
-    "failed": ("UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
-    "powering_on": ("UNKNOWN", "ACTIVE", "IN_PRODUCTION"),
-    "powering_off": ("UNKNOWN", "ACTIVE", "IN_PRODUCTION"),
-    "deleted": ("UNKNOWN", "UNREACHABLE", "DISCONNECTED"),
+#: Every ``Device.state`` of the spec -> (powerStatus, statusV2); the deprecated ``status``
+#: follows from statusV2 (``providers.statuses``). Packet has no power field; ``inactive`` is
+#: "powered off completely" and ``active`` "powered on completely" (spec, Device.state).
+#: Transitional and provisioning states do not say whether the machine has power, so they
+#: report UNKNOWN.
+DEVICE_STATES: dict[str, tuple[str, str]] = {
+    "queued": ("UNKNOWN", "WAITING"),
+    "provisioning": ("UNKNOWN", "PROVISIONING"),
+    "deprovisioning": ("UNKNOWN", "MAINTENANCE"),
+    "reinstalling": ("UNKNOWN", "MAINTENANCE"),
+    "active": ("ON", "ACTIVE"),
+    "inactive": ("OFF", "ACTIVE"),
+    "failed": ("UNKNOWN", "MAINTENANCE"),
+    "powering_on": ("UNKNOWN", "ACTIVE"),
+    "powering_off": ("UNKNOWN", "ACTIVE"),
+    "deleted": ("UNKNOWN", "UNREACHABLE"),
 }
 #: A state the spec does not list (the API may grow): nothing can be said about it.
-UNKNOWN_STATE = ("UNKNOWN", "UNREACHABLE", "DISCONNECTED")
+UNKNOWN_STATE = ("UNKNOWN", "UNREACHABLE")
 
 
 # --- tags -----------------------------------------------------------------------------
@@ -169,14 +171,25 @@ def parse_size_gb(size: str | None) -> int | None:
     return round(float(match.group(1)) * _GB_PER_UNIT[match.group(2)[0].upper()])
 
 
+def _count(value: Any) -> int | None:
+    """A count the plan states (a positive integer), else None."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return None
+    return count if count > 0 else None
+
+
 def hardware_from_plan(plan: dict[str, Any] | None) -> dict[str, list]:
     """``Hardware`` from ``Plan.specs`` (cpus, memory.total, drives) per the spec's Plan schema.
 
-    Memory is reported as a total only, so it becomes one RAM entry of that size.
+    Each ``specs.cpus`` entry is a processor model (``type``) and how many of it the plan has
+    (``count``), DataPacket's physical CPUs; a missing count is null, not guessed. Memory is
+    reported as a total only, so it becomes one RAM entry of that size.
     """
     specs = (plan or {}).get("specs") or {}
     cpus = [
-        {"count": int(cpu.get("count") or 1), "name": str(cpu.get("type") or "")}
+        {"count": _count(cpu.get("count")), "name": str(cpu.get("type") or "")}
         for cpu in specs.get("cpus") or []
     ]
     memory = parse_size_gb((specs.get("memory") or {}).get("total"))
@@ -275,7 +288,7 @@ def _links(entity: dict[str, Any]) -> list[DeviceLink]:
 
 def map_device(device: dict[str, Any], prefix: str, has_bgp: bool | None = None) -> dict[str, Any]:
     """A ``Server`` dict from a ``Device``; ``hasBgp`` is null unless ``has_bgp`` was found out."""
-    power, status_v2, status = DEVICE_STATES.get(device.get("state") or "", UNKNOWN_STATE)
+    power, status_v2 = DEVICE_STATES.get(device.get("state") or "", UNKNOWN_STATE)
     plan = device.get("plan")
     os_name = (device.get("operating_system") or {}).get("name")
     return {
@@ -295,7 +308,7 @@ def map_device(device: dict[str, Any], prefix: str, has_bgp: bool | None = None)
         "tags": parse_tags(device.get("tags")),
         "powerStatus": power,
         "statusV2": status_v2,
-        "status": status,
+        "status": deprecated_status(status_v2),
         "trafficPlan": {"name": None},
         "uptime": None,
         "billing": None,

@@ -104,7 +104,7 @@ QUERIES: dict[str, tuple[str, dict]] = {
     "InstantDeliveryServer": (
         "query InstantDeliveryServer($input: InstantDeliveryServerInput!) {"
         f" instantDeliveryServer(input: $input) {{ {HARDWARE} {LOCATION} name uplinkCapacity }} }}",
-        {"input": {"name": "DP-99001"}},  # the seed's "DP-12345" is one of the account's servers
+        {"input": {"name": "DP-12345"}},
     ),
     "InstantDeliveryServers": (
         "query InstantDeliveryServers($input: PaginatedInstantDeliveryServersInput) {"

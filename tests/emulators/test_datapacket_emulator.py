@@ -263,7 +263,7 @@ def test_server_lookup_keys(client: httpx.Client, key: dict) -> None:
         ({"ip": "8.8.8.8"}, "NOT_FOUND"),
         ({"name": "DP-12345", "alias": "Backup"}, "NOT_FOUND"),
         ({"alias": "Backup"}, "VALIDATION_FAILED"),
-        ({"tag": {"key": "env", "value": "production"}}, "VALIDATION_FAILED"),
+        ({"tag": {"key": "env", "value": "staging"}}, "VALIDATION_FAILED"),
         ({}, "VALIDATION_FAILED"),
     ],
 )
@@ -379,6 +379,7 @@ def test_pagination_metadata(client: httpx.Client) -> None:
     }
     beyond = page(client, pageSize=15, pageIndex=7)
     assert (beyond["entries"], beyond["isLastPage"], beyond["nextPageIndex"]) == (0, True, None)
+    assert beyond["previousPageIndex"] == 2  # the last page, as the gateway answers
     empty = page(client, filter={"name_in": ["DP-0"]})
     assert empty == {
         "entriesTotalCount": 0,
@@ -432,7 +433,7 @@ def test_other_lists_filter_and_paginate(client: httpx.Client) -> None:
         '{ invoice(input: {invoiceNumber: "DP999999"}) { total } }',
         '{ subscription(input: {name: "nope"}) { name } }',
         "{ supportRequest(input: {id: 1}) { id } }",
-        '{ instantDeliveryServer(input: {name: "DP-12345"}) { name } }',
+        '{ instantDeliveryServer(input: {name: "DP-99999"}) { name } }',
         '{ reverseDnsRecord(input: {ip: "8.8.8.8"}) { hostname } }',
     ],
 )

@@ -96,6 +96,10 @@ def test_location(native, expected):
                 ],
             },
         ),
+        (
+            {"cpu": {"model": "AMD Ryzen 5 3600", "cores": 6}},  # no amount: sockets unknown
+            {"cpus": [{"count": None, "name": "AMD Ryzen 5 3600"}], "rams": [], "hdds": []},
+        ),
         ({}, {"cpus": [], "rams": [], "hdds": []}),
     ],
 )
@@ -105,7 +109,7 @@ def test_dedicated_hardware(model, expected):
 
 def test_vserver_hardware_from_options():
     assert mapping.vserver_hardware(VSERVER_OBJECT) == {
-        "cpus": [{"count": 1, "name": "vCPU"}],
+        "cpus": [{"count": None, "name": "vCPU"}],
         "rams": [{"count": 1, "size": 2}],
         "hdds": [],
     }

@@ -14,7 +14,6 @@ from providers.dcimanager.mapping import (
     location_of,
     power_status,
     server_dict,
-    status_pair,
 )
 from providers.locations import city, unknown_location
 
@@ -82,7 +81,7 @@ def test_seed_example_server_maps_every_field():
         "hostname": "web-1.example.net",
         "location": city("AMS"),
         "hardware": {
-            "cpus": [{"count": 1, "name": "i9-9900K"}],
+            "cpus": [{"count": None, "name": "i9-9900K"}],
             "hdds": [{"count": 2, "storage": {"size": 1024, "type": "NVME"}}],
             "rams": [{"count": 1, "size": 64}],
         },
@@ -123,7 +122,7 @@ def test_seed_example_verbatim_maps_without_inventing():
     assert server["network"]["ipAddresses"] == []
     assert server["location"] == unknown_location("string")
     assert server["hardware"] == {"cpus": [], "hdds": [], "rams": []}
-    assert (server["statusV2"], server["status"]) == ("UNREACHABLE", "DISCONNECTED")
+    assert (server["statusV2"], server["status"]) == ("UNREACHABLE", "IN_PRODUCTION")
 
 
 @pytest.mark.parametrize(
@@ -151,8 +150,8 @@ def test_power_status_table(pdu, ipmi, expected):
     [
         ("ok", None, ("ACTIVE", "IN_PRODUCTION")),
         ("ok", {"id": 3, "status": "in_progress"}, ("MAINTENANCE", "IN_MAINTENANCE")),
-        ("suspending", None, ("UNREACHABLE", "DISCONNECTED")),
-        ("suspended", {"id": 3}, ("UNREACHABLE", "DISCONNECTED")),
+        ("suspending", None, ("UNREACHABLE", "IN_PRODUCTION")),
+        ("suspended", {"id": 3}, ("UNREACHABLE", "IN_PRODUCTION")),
         ("resuming", None, ("PROVISIONING", "PROVISIONING")),
         ("suspend_error", None, ("MAINTENANCE", "IN_MAINTENANCE")),
         ("resume_error", None, ("MAINTENANCE", "IN_MAINTENANCE")),
@@ -160,7 +159,8 @@ def test_power_status_table(pdu, ipmi, expected):
     ],
 )
 def test_status_table(state, operation, expected):
-    assert status_pair({"state": state, "operation": operation}) == expected
+    server = server_dict({"id": 1, "state": state, "operation": operation}, "DCI", {})
+    assert (server["statusV2"], server["status"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_status_table(state, operation, expected):
         (
             "i9-9900K-64Gb-2x1024NVMe",  # the seed's "Number of free servers" example
             {
-                "cpus": [{"count": 1, "name": "i9-9900K"}],
+                "cpus": [{"count": None, "name": "i9-9900K"}],
                 "hdds": [{"count": 2, "storage": {"size": 1024, "type": "NVME"}}],
                 "rams": [{"count": 1, "size": 64}],
             },
@@ -251,7 +251,7 @@ def test_instant_delivery_from_the_seed_configuration_example():
     assert entry["name"] == "DCI-i9-9900K-64Gb-2x1024NVMe"
     assert entry["location"] == city("AMS")
     assert entry["uplinkCapacity"] is None
-    assert entry["hardware"]["cpus"] == [{"count": 1, "name": "i9-9900K"}]
+    assert entry["hardware"]["cpus"] == [{"count": None, "name": "i9-9900K"}]
 
 
 def test_hostname_falls_back_to_the_server_name():

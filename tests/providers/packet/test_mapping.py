@@ -53,7 +53,7 @@ def test_every_device_state_of_the_spec_has_a_row() -> None:
         ("reinstalling", "UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
         ("powering_off", "UNKNOWN", "ACTIVE", "IN_PRODUCTION"),
         ("failed", "UNKNOWN", "MAINTENANCE", "IN_MAINTENANCE"),
-        ("something_new", "UNKNOWN", "UNREACHABLE", "DISCONNECTED"),
+        ("something_new", "UNKNOWN", "UNREACHABLE", "IN_PRODUCTION"),
     ],
 )
 def test_state_table(state: str, power: str, status_v2: str, status: str) -> None:
@@ -129,6 +129,14 @@ def test_hardware_from_the_spec_plan_schema() -> None:
 )
 def test_sizes(size: str, gb: int | None) -> None:
     assert parse_size_gb(size) == gb
+
+
+def test_a_cpu_without_a_count_has_a_null_count() -> None:
+    plan = {"specs": {"cpus": [{"type": "Intel Xeon E-2278G"}, {"count": "two", "type": "X"}]}}
+    assert hardware_from_plan(plan)["cpus"] == [
+        {"count": None, "name": "Intel Xeon E-2278G"},
+        {"count": None, "name": "X"},
+    ]
 
 
 def test_a_plan_without_specs_has_empty_hardware() -> None:
