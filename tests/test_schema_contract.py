@@ -47,7 +47,7 @@ DEVIATIONS = [
 
 
 def _served_differences() -> list[str]:
-    base = build_schema((ROOT / "emulators/datapacket/datapacket.graphql").read_text())
+    base = build_schema((ROOT / "schema/datapacket.graphql").read_text())
     served = build_schema(schema_sdl())
     # Description tweaks that only add a "FleetQL:" note are not compatibility changes.
     return [line for line in differences(base, served) if " description " not in line]

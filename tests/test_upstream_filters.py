@@ -32,7 +32,7 @@ INVOICES = """query($filter: InvoicesInput) {
 
 
 def test_the_accepted_values_are_datapacket_s_own_enums_for_every_forwarded_filter() -> None:
-    upstream = build_schema((ROOT / "emulators/datapacket/datapacket.graphql").read_text())
+    upstream = build_schema((ROOT / "schema/datapacket.graphql").read_text())
     served = build_schema((ROOT / "schema.graphql").read_text())
     # Every filter input of a root field the adapter forwards, as DataPacket's schema has it.
     forwarded = {

@@ -1,4 +1,4 @@
-"""The DataPacket schema (``datapacket.graphql``, unchanged) with the emulator's resolvers attached.
+"""DataPacket's schema (``schema/datapacket.graphql``, unchanged) with the emulator's resolvers.
 
 Root fields get resolvers here; every other field is read from the fleet's plain dicts by
 graphql-core's default resolver, except ``Server.powerStatus``, which applies a power action once
@@ -22,7 +22,9 @@ from emulators.datapacket.fleet import Entity, Fleet, add_post, new_support_requ
 from emulators.datapacket.rules import ApiError
 from emulators.datapacket.traffic import aggregate
 
-SCHEMA_PATH = Path(__file__).with_name("datapacket.graphql")
+#: DataPacket's SDL, kept with the gateway's schema (``schema/``), which serves it at /v0/graphql.
+#: Read as a file, not imported: the emulator imports nothing of the product.
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schema" / "datapacket.graphql"
 Resolver = Callable[..., Any]
 
 
@@ -295,7 +297,7 @@ def _parse_datetime(value: Any) -> datetime:
 
 @functools.cache
 def datapacket_schema() -> GraphQLSchema:
-    """``datapacket.graphql`` with resolvers and the DateTime scalar wired in (built once)."""
+    """DataPacket's SDL with resolvers and the DateTime scalar wired in (built once)."""
     schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
     for fields, table, mutation in (
         (schema.query_type.fields, QUERIES, False),
