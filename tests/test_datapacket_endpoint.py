@@ -306,3 +306,10 @@ def test_fields_without_a_resolver_are_compiled_at_v0():
     server = datapacket_schema()._schema.type_map["Server"]
     assert _is_plain("name", server.fields["name"]) == "name"
     assert _is_plain("hardware", server.fields["hardware"]) == "hardware"
+
+
+def test_a_query_over_get_is_served_at_v0(fleet):
+    http = fleet[0].client()
+    response = http.get(V0, params={"query": "{ account { email } }"}, headers=_auth())
+    assert response.status_code == 200
+    assert response.json() == {"data": {"account": {"email": "peter.marlowe@changi.sg"}}}
