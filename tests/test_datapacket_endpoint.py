@@ -313,3 +313,14 @@ def test_a_query_over_get_is_served_at_v0(fleet):
     response = http.get(V0, params={"query": "{ account { email } }"}, headers=_auth())
     assert response.status_code == 200
     assert response.json() == {"data": {"account": {"email": "peter.marlowe@changi.sg"}}}
+
+
+def test_introspection_switched_off_is_refused_at_v0_too(datapacket_upstream):
+    gateway = start_gateway([datapacket_config(datapacket_upstream)], introspection=False)
+    try:
+        for path in ("/graphql", V0):
+            body = GatewayClient(gateway, path=path).query("{ __schema { queryType { name } } }")
+            assert "data" not in body
+            assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"], path
+    finally:
+        gateway.stop()
