@@ -16,7 +16,7 @@ from starlette.routing import WebSocketRoute
 
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
-from gateway.graphql_http import graphql_endpoint
+from gateway.graphql_http import GraphQLService, graphql_endpoint
 from gateway.idempotency import (
     IdempotencyStore,
     LocalIdempotencyStore,
@@ -48,6 +48,7 @@ from providers.registry import ProviderSet, create_provider
 from resolvers.live import StatusFeed
 from resolvers.live_shared import SharedPolling
 from schema import FleetSchema, fleet_schema
+from schema.datapacket import datapacket_schema
 
 __all__ = ["Gateway", "create_app", "operator_guard", "tune_garbage_collector"]
 
@@ -182,8 +183,23 @@ def create_app(
             f"{STATIC_PATH}/{{name}}", graphiql_static, methods=["GET"], include_in_schema=False
         )
     app.add_api_route(
-        "/graphql", graphql_endpoint, methods=["GET", "POST"], include_in_schema=False
+        "/graphql",
+        graphql_endpoint(GraphQLService("/graphql", gateway.schema)),
+        methods=["GET", "POST"],
+        include_in_schema=False,
     )
+    if settings.datapacket_endpoint:
+        # DataPacket's own path and schema, over its providers only: a DataPacket client
+        # changes nothing but its base URL.
+        datapacket = GraphQLService(
+            "/v0/graphql", datapacket_schema(), settings.datapacket_provider_ids()
+        )
+        app.add_api_route(
+            "/v0/graphql",
+            graphql_endpoint(datapacket),
+            methods=["GET", "POST"],
+            include_in_schema=False,
+        )
     app.router.routes.append(WebSocketRoute("/graphql", SubscriptionEndpoint(gateway)))
 
     @app.get("/healthz", include_in_schema=False)

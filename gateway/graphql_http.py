@@ -32,15 +32,17 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from graphql import (
     DocumentNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     parse,
@@ -72,10 +74,10 @@ from resolvers.loaders import Loaders
 if TYPE_CHECKING:
     from gateway.app import Gateway
     from gateway.auth import TokenEntry
-    from schema import FleetSchema
 
 __all__ = [
     "GRAPHQL_RESPONSE_JSON",
+    "GraphQLService",
     "format_error",
     "graphql_endpoint",
     "negotiate",
@@ -88,7 +90,56 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 
 
-async def graphql_endpoint(request: Request) -> Response:
+class ServedSchema(Protocol):
+    """What a path serves GraphQL with: ``FleetSchema``, or ``schema.datapacket``'s."""
+
+    #: The graphql-core schema: the limits and the introspection switch check documents on it.
+    _schema: GraphQLSchema
+
+    async def execute_document(
+        self,
+        document: DocumentNode,
+        query: str,
+        *,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        operation_name: str | None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class GraphQLService:
+    """What one GraphQL path serves: its schema and the providers behind it.
+
+    ``/graphql`` serves FleetQL's schema over every provider; ``/v0/graphql`` DataPacket's own
+    schema over the DataPacket providers (``[datapacket_endpoint]``). Everything else (auth,
+    limits, caches, persisted queries, errors, statuses, observation) is the same pipeline.
+    """
+
+    path: str
+    schema: ServedSchema
+    #: The provider ids answering at this path; ``None``: every configured provider.
+    providers: frozenset[str] | None = None
+
+    def scope(self, token: TokenEntry) -> frozenset[str] | None:
+        """The provider ids a request of ``token`` reaches here (``None``: every one)."""
+        if self.providers is None:
+            return token.providers
+        if token.providers is None:
+            return self.providers
+        return self.providers & token.providers
+
+
+def graphql_endpoint(service: GraphQLService) -> Callable[[Request], Awaitable[Response]]:
+    """The route handler serving ``service``'s GraphQL requests."""
+
+    async def endpoint(request: Request) -> Response:
+        return await serve_graphql(request, service)
+
+    return endpoint
+
+
+async def serve_graphql(request: Request, service: GraphQLService) -> Response:
     """Serve one GraphQL request, observed (metrics, trace span, access log) from end to end.
 
     Strawberry's view has no hook spanning the whole request with the status it answers, which
@@ -98,7 +149,7 @@ async def graphql_endpoint(request: Request) -> Response:
     media_type = negotiate(request.headers.get("accept"))
     request_id = request.state.request_id
     with gateway.observability.graphql_request(request_id, request.headers) as observation:
-        answer = await _answer(request, gateway, observation)
+        answer = await _answer(request, gateway, service, observation)
         status, headers = answer.status_and_headers(media_type)
         if request.method == "GET":
             headers = {**headers, **answer.http_caching()}
@@ -198,7 +249,9 @@ class _Answer:
         return self.refusal_status, self.headers
 
 
-async def _answer(request: Request, gateway: Gateway, observation: RequestObservation) -> _Answer:
+async def _answer(
+    request: Request, gateway: Gateway, service: GraphQLService, observation: RequestObservation
+) -> _Answer:
     """Read, authenticate, check and run one GraphQL request."""
     settings = gateway.settings
     request_id = observation.request_id
@@ -232,7 +285,9 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
         return _Answer.rejected(error, request_id)
     responses, cache_key = gateway.responses, None
     if responses is not None:
-        cache_key = responses.key(query, operation_name, variables, token.providers)
+        cache_key = responses.key(
+            query, operation_name, variables, service.scope(token), path=service.path
+        )
         if cache_key is not None and (cached := await responses.get(cache_key)) is not None:
             observation.served_from_cache(cached.operation)
             try:
@@ -269,7 +324,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     except (GatewayError, GraphQLError) as error:
         return _Answer.rejected(error, request_id)
     refusal = limits_refusal(
-        gateway.schema._schema,
+        service.schema._schema,
         document,
         operations,
         variables,
@@ -279,7 +334,7 @@ async def _answer(request: Request, gateway: Gateway, observation: RequestObserv
     if refusal is not None:
         return _Answer.rejected(refusal, request_id)
     checked = _Checked(
-        document, query, variables, operation_name, operations, token, mutates, cache_key
+        service, document, query, variables, operation_name, operations, token, mutates, cache_key
     )
     if key is None:
         return await _run(gateway, checked, observation)
@@ -316,6 +371,7 @@ def _seconds_left(fresh_until: float) -> int:
 class _Checked:
     """A request read, authenticated and within its limits: what running it needs."""
 
+    service: GraphQLService
     document: DocumentNode
     query: str
     variables: dict[str, Any] | None
@@ -377,7 +433,7 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
     raw = None
     try:
         context = RequestContext(
-            providers=gateway.providers.visible_to(checked.token.providers),
+            providers=gateway.providers.visible_to(checked.service.scope(checked.token)),
             health=gateway.health,
             request_id=observation.request_id,
             loaders=Loaders(observation.loader_batch),
@@ -393,7 +449,7 @@ async def _run(gateway: Gateway, checked: _Checked, observation: RequestObservat
         record_token = read_record.set(record)
         try:
             body = await _execute(
-                gateway.schema,
+                checked.service.schema,
                 checked.document,
                 checked.query,
                 checked.variables,
@@ -423,7 +479,7 @@ async def _shared(flight: asyncio.Future[bytes | None], timeout: float) -> bytes
 
 
 async def _execute(
-    schema: FleetSchema,
+    schema: ServedSchema,
     document: DocumentNode,
     query: str,
     variables: dict[str, Any] | None,

@@ -86,14 +86,17 @@ class ResponseCache:
         operation_name: str | None,
         variables: dict[str, Any] | None,
         providers: frozenset[str] | None,
+        *,
+        path: str = "/graphql",
     ) -> bytes | None:
-        """The entry's key; ``providers`` is the token's scope (``None``: every provider).
+        """The entry's key; ``providers`` is the request's scope (``None``: every provider),
+        ``path`` the endpoint, whose schema shapes the response (``/graphql``, ``/v0/graphql``).
 
         ``None`` for variables nested deeper than orjson writes (255 levels; the request
         decoder accepts 1,024): such a request is simply not cached.
         """
         scope = None if providers is None else sorted(providers)
-        parts = [query, operation_name, variables or {}, scope]
+        parts = [query, operation_name, variables or {}, scope, path]
         try:
             text = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
         except TypeError:

@@ -1,13 +1,13 @@
 """Configuration: one TOML file, validated at start-up, secrets optionally from the environment.
 
 One pydantic model per table (``[server]``, ``[limits]``, ``[cache]``, ``[cluster]``,
-``[observability]``, ``[persisted]``, ``[[tokens]]``; ``[[providers]]`` is a union of the
-kinds' own models, chosen by ``kind``: ``providers/<kind>/options.py``). Unknown keys are
-refused, values are never coerced into another type, and every range is declared on its
-field. A mistake stops start-up with one ``ConfigError`` line naming the file and the key,
-translated from pydantic's errors; it never holds a value, so never a secret. The README's
-configuration table is generated from the same fields (``configuration_table``), and a test
-keeps the two equal.
+``[observability]``, ``[persisted]``, ``[datapacket_endpoint]``, ``[[tokens]]``;
+``[[providers]]`` is a union of the kinds' own models, chosen by ``kind``:
+``providers/<kind>/options.py``). Unknown keys are refused, values are never coerced into
+another type, and every range is declared on its field. A mistake stops start-up with one
+``ConfigError`` line naming the file and the key, translated from pydantic's errors; it never
+holds a value, so never a secret. The README's configuration table is generated from the same
+fields (``configuration_table``), and a test keeps the two equal.
 
 pydantic-settings is not used: the configuration is one file, and only secrets come from the
 environment, each by the variable its ``<key>_env`` names; settings-wide environment
@@ -374,6 +374,21 @@ class SubscriptionsTable(Table):
     )
 
 
+class DataPacketEndpointTable(Table):
+    """``[datapacket_endpoint]``: DataPacket's own schema at ``/v0/graphql``."""
+
+    enabled: bool = Field(
+        True,
+        description="serve `/v0/graphql`: DataPacket's schema exactly (none of FleetQL's "
+        "additions or relaxations), over DataPacket providers only; false: that path is 404",
+    )
+    providers: list[str] | None = Field(
+        None,
+        description="ids of the `datapacket` providers behind `/v0/graphql`, merged as one "
+        "account (none: every provider of kind `datapacket`)",
+    )
+
+
 class ObservabilitySettings(Table):
     """``[observability]``: log level, ``/metrics``, and optional tracing."""
 
@@ -482,6 +497,7 @@ class ConfigFile(Table):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     persisted: PersistedTable = Field(default_factory=PersistedTable)
     subscriptions: SubscriptionsTable = Field(default_factory=SubscriptionsTable)
+    datapacket_endpoint: DataPacketEndpointTable = Field(default_factory=DataPacketEndpointTable)
     providers: list[ProviderTables]
     tokens: list[TokenTable]
 
@@ -491,6 +507,14 @@ class ConfigFile(Table):
         for i, provider_id in enumerate(ids):
             if provider_id in ids[:i]:
                 raise problem(f"providers[{i}].id", f"duplicate id {provider_id!r}")
+        kinds = {provider.id: provider.kind for provider in self.providers}
+        for provider_id in self.datapacket_endpoint.providers or ():
+            if kinds.get(provider_id, "datapacket") != "datapacket":
+                message = f"{provider_id!r} is a {kinds[provider_id]} provider, not datapacket"
+                raise problem("datapacket_endpoint.providers", message)
+        unknown = sorted(set(self.datapacket_endpoint.providers or ()) - set(ids))
+        if unknown:
+            raise problem("datapacket_endpoint.providers", f"unknown provider id(s) {unknown}")
         first: dict[bytes, int] = {}
         for i, token in enumerate(self.tokens):
             unknown = sorted(set(token.providers or ()) - set(ids))
@@ -551,7 +575,17 @@ class Settings:
     action_poll_seconds: float = _default(SubscriptionsTable, "action_poll_seconds")
     #: Subscriptions one token may hold open at once.
     subscriptions_per_token: int = _default(SubscriptionsTable, "max_per_token")
+    #: Serve DataPacket's own schema at /v0/graphql (``[datapacket_endpoint]``).
+    datapacket_endpoint: bool = _default(DataPacketEndpointTable, "enabled")
+    #: The provider ids behind /v0/graphql; ``None``: every provider of kind datapacket.
+    datapacket_providers: tuple[str, ...] | None = None
     source: str = "<defaults>"
+
+    def datapacket_provider_ids(self) -> frozenset[str]:
+        """The provider ids ``/v0/graphql`` serves."""
+        if self.datapacket_providers is not None:
+            return frozenset(self.datapacket_providers)
+        return frozenset(p.id for p in self.providers if p.kind == "datapacket")
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
@@ -609,6 +643,12 @@ def settings_from_dict(
         poll_seconds=config.subscriptions.poll_seconds,
         action_poll_seconds=config.subscriptions.action_poll_seconds,
         subscriptions_per_token=config.subscriptions.max_per_token,
+        datapacket_endpoint=config.datapacket_endpoint.enabled,
+        datapacket_providers=(
+            tuple(config.datapacket_endpoint.providers)
+            if config.datapacket_endpoint.providers is not None
+            else None
+        ),
         source=source,
     )
 
@@ -694,6 +734,7 @@ def configuration_table() -> str:
         ("observability", ObservabilitySettings),
         ("persisted", PersistedTable),
         ("subscriptions", SubscriptionsTable),
+        ("datapacket_endpoint", DataPacketEndpointTable),
     ):
         rows += _rows(f"{table}.", {"": model})
     rows += _rows("providers[].", {kind: a.options_model for kind, a in PROVIDER_KINDS.items()})

@@ -52,6 +52,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     GraphQLString,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -103,14 +104,17 @@ def resolve_from_dict(source: Any, name: str) -> Any:
     return getattr(source, name)
 
 
-def executor_for(schema: strawberry.Schema) -> type[StrawberryGraphQLCoreExecutionContext]:
+def executor_for(
+    schema: strawberry.Schema | GraphQLSchema,
+) -> type[StrawberryGraphQLCoreExecutionContext]:
     """The execution context class ``schema`` should run: compiled where that is sound.
 
     Returns strawberry's own (graphql-core's interpreter) with one warning line naming the
     reason when the installed graphql-core's internals are not those in ``WRITTEN_FOR``, or
-    when one of the schema's extensions has a ``resolve`` hook.
+    when one of a strawberry schema's extensions has a ``resolve`` hook (a graphql-core
+    schema, ``schema/datapacket.py``'s, runs no extension).
     """
-    reason = _mismatch() or _resolve_hook(schema)
+    reason = _mismatch() or (None if isinstance(schema, GraphQLSchema) else _resolve_hook(schema))
     if reason is None:
         return CompiledExecutor
     log.warning("compiled execution off, graphql-core's interpreter runs every field: %s", reason)
@@ -382,12 +386,17 @@ def _leaf(leaf_type: Any, value: Any) -> Any:
     return coerced
 
 
-def _is_plain(field_def: Any) -> str | None:
-    """The dict key a field reads when it has no resolver of its own, else ``None``."""
+def _is_plain(name: str, field_def: Any) -> str | None:
+    """The dict key a field reads when it has no resolver of its own, else ``None``.
+
+    A field of a schema built from SDL (``schema/datapacket.py``) without a resolver reads
+    its own name, as graphql-core's default resolver does.
+    """
     definition = field_def.extensions.get("strawberry-definition")
+    if definition is None:
+        return name if field_def.resolve is None and not field_def.args else None
     if (
-        definition is None
-        or field_def.args
+        field_def.args
         or not getattr(field_def.resolve, "_is_default", False)
         or definition.default_resolver is not resolve_from_dict
     ):
@@ -457,7 +466,7 @@ class _Compiler:
             field_def = object_type.fields.get(name)
             if field_def is None:
                 continue
-            if _is_plain(field_def) is None:
+            if _is_plain(name, field_def) is None:
                 return True
             named = get_named_type(field_def.type)
             if isinstance(named, GraphQLObjectType) and self.has_delegated(named, sub_list):
@@ -490,7 +499,7 @@ class _Compiler:
             field_def = object_type.fields.get(field_name)
             if field_def is None:
                 continue  # graphql-core leaves unknown fields out (validation refuses them)
-            plain = _is_plain(field_def)
+            plain = _is_plain(field_name, field_def)
             nullable = not isinstance(field_def.type, GraphQLNonNull)
             step = _Step(response_key, object_type.name, nullable)
             if plain is None:

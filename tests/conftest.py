@@ -107,8 +107,10 @@ def datapacket_config(upstream: EmulatorServer, **extra: Any) -> dict[str, Any]:
 class GatewayClient:
     """Talks GraphQL to a running gateway: in process, or over HTTP to a real server."""
 
-    def __init__(self, server: InProcessGateway | EmulatorServer) -> None:
+    def __init__(self, server: InProcessGateway | EmulatorServer, path: str = "/graphql") -> None:
         self.server = server
+        #: The GraphQL path posted to: ``/graphql``, or DataPacket's ``/v0/graphql``.
+        self.path = path
         if isinstance(server, InProcessGateway):
             self.http = server.client(timeout=30)
         else:
@@ -128,7 +130,7 @@ class GatewayClient:
             body["variables"] = variables
         if operation_name is not None:
             body["operationName"] = operation_name
-        return self.http.post("/graphql", json=body, headers=headers)
+        return self.http.post(self.path, json=body, headers=headers)
 
     def query(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict:
         """POST and return the JSON body, asserting HTTP 200."""

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, build_schema
+from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, build_schema
 
 from gateway.app import create_app
 from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
@@ -78,25 +78,26 @@ def _named(type_):
     return type_
 
 
-def _fields_of(type_name: str, depth: int = 2) -> str:
+def _fields_of(type_name: str, schema: GraphQLSchema, depth: int = 2) -> str:
     """All fields of a type, objects expanded ``depth`` levels (what a fragment would hold)."""
     parts = []
-    for name, field in SCHEMA.type_map[type_name].fields.items():
+    for name, field in schema.type_map[type_name].fields.items():
         target = _named(field.type)
         if isinstance(target, GraphQLObjectType):
             if depth > 0:
-                parts.append(f"{name} {{ {_fields_of(target.name, depth - 1)} }}")
+                parts.append(f"{name} {{ {_fields_of(target.name, schema, depth - 1)} }}")
         else:
             parts.append(name)
     return " ".join(parts) or "__typename"
 
 
-def documented_examples() -> dict[str, str]:
-    """Operation name -> document with its fragment spreads expanded, one per fixture file."""
+def documented_examples(schema: GraphQLSchema = SCHEMA) -> dict[str, str]:
+    """Operation name -> document with its fragment spreads expanded to ``schema``'s fields
+    (by default the served one), one per fixture file."""
     return {
         path.stem: re.sub(
             r"\.\.\.(\w+)Fragment",
-            lambda m: _fields_of(m.group(1)),
+            lambda m: _fields_of(m.group(1), schema),
             path.read_text(encoding="utf-8"),
         )
         for path in sorted(FIXTURES.glob("*.graphql"))
