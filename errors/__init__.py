@@ -15,6 +15,9 @@ import logging
 import re
 from typing import Any, ClassVar, Self
 
+from errors.wording import NOT_AUTHORIZED as NOT_AUTHORIZED_MESSAGE
+from errors.wording import quoted
+
 __all__ = [
     "BadRequest",
     "GatewayError",
@@ -30,6 +33,7 @@ __all__ = [
     "RateLimited",
     "ReverseDnsApiNotAvailable",
     "ValidationFailed",
+    "quoted",
     "refused_as_invalid",
     "upstream_reason",
 ]
@@ -78,9 +82,17 @@ class GraphQLValidationFailed(GatewayError):
 
 
 class NotAuthorized(GatewayError):
-    """No token, an unknown token, or a token whose scope does not allow the operation."""
+    """No token, an unknown token, or a token whose scope does not allow the operation.
+
+    The message is DataPacket's ("You are not authorized to perform this action"), which its
+    clients match on; ``detail`` follows as a second sentence.
+    """
 
     code = "NOT_AUTHORIZED"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        message = f"{NOT_AUTHORIZED_MESSAGE}." + (f" {detail}" if detail else "")
+        super().__init__(message, **extensions)
 
 
 class NotFound(GatewayError):
@@ -123,7 +135,9 @@ class NotSupported(GatewayError):
         *,
         providers: list[str] | None = None,
     ) -> None:
-        subject = f"Provider {provider!r} does not support" if provider else "No provider supports"
+        subject = (
+            f"Provider {quoted(provider)} does not support" if provider else "No provider supports"
+        )
         message = f"{subject} {operation}"
         super().__init__(
             f"{message}: {reason}" if reason else f"{message}.",
@@ -150,8 +164,8 @@ class ProviderUnavailable(GatewayError):
 
     @classmethod
     def failed(cls, provider: str, what: str, *, outcome_unknown: bool = False) -> Self:
-        """``Provider 'x' <what>.``, saying so when a write may have been applied anyway."""
-        message = f"Provider {provider!r} {what}."
+        """``Provider "x" <what>.``, saying so when a write may have been applied anyway."""
+        message = f"Provider {quoted(provider)} {what}."
         if outcome_unknown:
             message += " The change may or may not have been applied; check before repeating it."
         return cls(message, provider=provider, outcome="unknown" if outcome_unknown else None)
@@ -244,7 +258,7 @@ def refused_as_invalid(
     and the reason goes to the log only.
     """
     if write:
-        message = f"Provider {provider!r} rejected the request"
+        message = f"Provider {quoted(provider)} rejected the request"
         return ValidationFailed(
             f"{message}: {reason}" if reason else f"{message} as invalid.",
             provider=provider,

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import WebSocketRoute
 
+from errors.wording import NOT_AUTHORIZED
 from gateway.auth import TokenStore
 from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import GraphQLService, graphql_endpoint
@@ -264,7 +265,8 @@ def operator_guard(ops_token: str | None) -> Callable[[Request], Awaitable[None]
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected):
             raise HTTPException(
                 401,
-                "This endpoint needs the operator token: send 'Authorization: Bearer <ops_token>'.",
+                f"{NOT_AUTHORIZED}. This endpoint needs the operator token: "
+                'send "Authorization: Bearer <ops_token>".',
                 headers={"WWW-Authenticate": "Bearer"},
             )
 

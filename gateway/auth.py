@@ -68,12 +68,12 @@ class TokenStore:
         """The entry for an ``Authorization: Bearer …`` header, or ``NOT_AUTHORIZED``."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorized("Missing API token: send 'Authorization: Bearer <token>'.")
+            raise NotAuthorized('The API token is missing: send "Authorization: Bearer <token>".')
         presented = _digest(token.strip())
         match = None
         for entry in self._entries:  # no early exit: the time taken does not depend on the match
             if hmac.compare_digest(entry.digest, presented):
                 match = entry
         if match is None:
-            raise NotAuthorized("Invalid API token.")
+            raise NotAuthorized("The API token is not valid.")
         return match

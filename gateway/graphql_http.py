@@ -8,11 +8,13 @@ instead of ``query`` (``gateway/persisted.py``); an answer to a GET says how lon
 cache may keep it (``_Answer.http_caching``).
 
 The response media type follows ``Accept``. ``application/json`` (the default, and what
-DataPacket clients send) keeps DataPacket's behaviour: every request the gateway could
-read answers 200, with ``errors`` as needed. ``application/graphql-response+json`` (preferred
-by the client, per the GraphQL-over-HTTP specification) answers a request error (parse,
-validation, variable coercion, limits, a missing or refused token) with 400 (401, 403) and
-no ``data`` key, and field errors with 200.
+DataPacket clients send) keeps DataPacket's behaviour: a malformed request (one that does not
+parse or validate, a variable of the wrong type, a limit passed) answers 400, other errors
+200 (seed: "Errors typically return HTTP status code 200. Malformed requests will also return
+an errors field along with HTTP status code 400"). ``application/graphql-response+json``
+(preferred by the client, per the GraphQL-over-HTTP specification) answers every request
+error (those, and a missing or refused token) with 400 (401, 403) and no ``data`` key.
+Field errors answer 200 with ``data`` under either (``_Answer.status_and_headers``).
 
 A document with several operations and no ``operationName`` runs them all, in document order
 (seed: "They will be executed in the order they are specified in the request").
@@ -62,6 +64,7 @@ from errors import (
     RateLimited,
     ValidationFailed,
 )
+from errors.wording import graphql_js, quoted
 from gateway import idempotency
 from gateway.limits import limits_refusal
 from gateway.observability import RequestObservation
@@ -80,6 +83,7 @@ __all__ = [
     "GraphQLService",
     "format_error",
     "graphql_endpoint",
+    "malformed",
     "negotiate",
     "parse_document",
     "select_operations",
@@ -195,7 +199,8 @@ class _Answer:
     """A response body and how to send it under each media type (see ``negotiate``)."""
 
     body: dict[str, Any]
-    #: The status under application/json; request errors keep DataPacket's 200.
+    #: The status under either media type, unless 200 and the body has no ``data``: then
+    #: ``status_and_headers`` decides.
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     #: The status under application/graphql-response+json when the body has no ``data``.
@@ -226,7 +231,8 @@ class _Answer:
     def rejected(
         cls, error: GatewayError | GraphQLError, request_id: str, refusal_status: int = 400
     ) -> _Answer:
-        """A request error: 200 under application/json, ``refusal_status`` otherwise."""
+        """A request error: ``refusal_status`` under application/graphql-response+json (see
+        ``status_and_headers`` for application/json)."""
         body = {"errors": [format_error(error, request_id)]}
         return cls(body, refusal_status=refusal_status)
 
@@ -241,12 +247,30 @@ class _Answer:
         return {"Cache-Control": cache_control, "Vary": "Accept, Authorization"}
 
     def status_and_headers(self, media_type: str) -> tuple[int, dict[str, str]]:
-        """The HTTP status and extra headers to answer with under ``media_type``."""
-        if media_type == JSON or self.status != 200 or "data" in self.body:
+        """The HTTP status and extra headers to answer with under ``media_type``.
+
+        An answer with a status of its own, or with ``data`` (field errors included), keeps
+        it. A request refused without ``data`` answers, under application/json, 400 when it is
+        malformed (``malformed``: DataPacket's and Apollo Server's status) and 200 otherwise
+        (a token refused, ``PERSISTED_QUERY_NOT_FOUND``, which APQ links expect with 200).
+        """
+        if self.status != 200 or "data" in self.body:
             return self.status, self.headers
+        if media_type == JSON:
+            return (400 if malformed(self.body) else 200), self.headers
         if self.refusal_status == 401:
             return 401, {**self.headers, "WWW-Authenticate": "Bearer"}
         return self.refusal_status, self.headers
+
+
+def malformed(body: dict[str, Any]) -> bool:
+    """Whether a body without ``data`` refuses a malformed request: every error is
+    ``GRAPHQL_VALIDATION_FAILED`` (the document does not parse or validate, a variable is of the
+    wrong type or missing, a ``[limits]`` limit is passed)."""
+    errors = body.get("errors") or []
+    return bool(errors) and all(
+        error["extensions"]["code"] == GraphQLValidationFailed.code for error in errors
+    )
 
 
 async def _answer(
@@ -310,8 +334,8 @@ async def _answer(
             error = BadRequest("Mutations must be sent with POST.")
             return _Answer.failed(error, request_id, 405, allow="POST")
         if mutates and not token.can_mutate:
-            message = "This API token is read-only; mutations need a full-access token."
-            return _Answer.rejected(NotAuthorized(message), request_id, refusal_status=403)
+            detail = "This API token is read-only; mutations need a full-access token."
+            return _Answer.rejected(NotAuthorized(detail), request_id, refusal_status=403)
         # Only a mutation's: a query runs again at no risk, so its header is ignored.
         header = request.headers.get(idempotency.HEADER) if mutates else None
         key = idempotency.idempotency_key(header)
@@ -649,9 +673,9 @@ def select_operations(
     if operation_name is not None:
         operations = [op for op in operations if op.name and op.name.value == operation_name]
         if not operations:
-            raise GraphQLValidationFailed(f"Unknown operation named '{operation_name}'.")
+            raise GraphQLValidationFailed(f"Unknown operation named {quoted(operation_name)}.")
     if not operations:
-        raise GraphQLValidationFailed("The document contains no operation.")
+        raise GraphQLValidationFailed("Must provide an operation.")  # graphql-js's wording
     return operations
 
 
@@ -665,8 +689,9 @@ def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[st
     """One entry of ``errors``: message, locations, path and ``extensions.code``.
 
     Strawberry would serialise graphql-core's errors as they are; FleetQL answers every error
-    with a documented ``extensions.code``, and an unexpected one with its request id only (the
-    traceback is logged here, never returned).
+    with a documented ``extensions.code`` and graphql-core's messages in graphql-js's wording
+    (``errors.wording``), and an unexpected one with its request id only (the traceback is
+    logged here, never returned).
     """
     if isinstance(error, GatewayError):
         return {"message": error.message, "extensions": error.extensions}
@@ -674,8 +699,9 @@ def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[st
     if isinstance(original, GatewayError):
         message, extensions = original.message, original.extensions
     elif error.path is None:
-        # Parse, validation and variable-coercion errors: graphql-core's message is safe.
-        message, extensions = error.message, {"code": GraphQLValidationFailed.code}
+        # Parse, validation and variable-coercion errors: graphql-core's message is safe, and
+        # clients match on graphql-js's wording of it.
+        message, extensions = graphql_js(error.message), {"code": GraphQLValidationFailed.code}
     else:
         log.error(
             "unexpected error in %s (request %s)",

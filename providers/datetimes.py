@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from errors import quoted
+
 __all__ = ["format_datetime", "parse_datetime"]
 
 
@@ -29,11 +31,13 @@ def parse_datetime(value: object) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"Invalid DateTime {value!r}: expected RFC 3339") from exc
+        raise ValueError(f"Invalid DateTime {quoted(value)}: expected RFC 3339") from exc
     if parsed.tzinfo is None:
-        raise ValueError(f"Invalid DateTime {value!r}: a UTC offset is required")
+        raise ValueError(f"Invalid DateTime {quoted(value)}: a UTC offset is required")
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
         # 0001-01-01T00:30:00+01:00 is in year 0 at UTC, which has no datetime.
-        raise ValueError(f"Invalid DateTime {value!r}: outside years 0001 to 9999 at UTC") from None
+        raise ValueError(
+            f"Invalid DateTime {quoted(value)}: outside years 0001 to 9999 at UTC"
+        ) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from errors import NotFound
+from errors import NotFound, quoted
 from providers.base import Page, ServerFilter
 from providers.selection import Selection
 
@@ -99,4 +99,4 @@ def stock_named(entries: list[dict], name: str, provider_id: str) -> dict:
     for entry in entries:
         if entry["name"] == name:
             return entry
-    raise NotFound(f"Instant delivery server {name!r} was not found.", provider=provider_id)
+    raise NotFound(f"Instant delivery server {quoted(name)} was not found.", provider=provider_id)

@@ -40,6 +40,7 @@ from errors import (
     NotAuthorized,
     NotFound,
     ProviderUnavailable,
+    quoted,
     refused_as_invalid,
     upstream_reason,
 )
@@ -106,7 +107,8 @@ def refused(provider: str, detail: str = "") -> NotAuthorized:
     """``NOT_AUTHORIZED``: the upstream refused the configured credentials (``detail`` says
     more, e.g. ``" for this operation"``)."""
     return NotAuthorized(
-        f"Provider {provider!r} refused the configured credentials{detail}.", provider=provider
+        f"Provider {quoted(provider)} refused the configured credentials{detail}.",
+        provider=provider,
     )
 
 
@@ -122,7 +124,7 @@ def status_error(
     """The error an upstream answer of 300 or more means: the one table of every adapter.
 
     * 401, 403: ``NOT_AUTHORIZED``, the configured credentials were refused;
-    * 404: ``NOT_FOUND`` for ``names`` ("Server 'X'") when the path names a resource, else
+    * 404: ``NOT_FOUND`` for ``names`` ('Server "X"') when the path names a resource, else
       ``PROVIDER_UNAVAILABLE`` (a wrong ``base_url`` or configured id, not the client's fault);
     * 400, 409, 412, 422: ``refused_as_invalid``, with the reason found at ``reason_paths`` of
       the body and the input ``field`` it concerns;
@@ -271,7 +273,7 @@ class UpstreamClient:
         **kwargs: Any,
     ) -> Any:
         """The decoded JSON body of a 2xx answer (``None`` when empty), or the error
-        ``status_error`` gives for any other; ``names`` is what a 404 means ("Server 'X'",
+        ``status_error`` gives for any other; ``names`` is what a 404 means ('Server "X"',
         ``None``: the path names no resource), ``field`` the input field a refusal is about,
         ``compact`` as for ``decode_json``; the rest as for ``send``."""
         response = await self.send(method, url, write=write, resource=resource, **kwargs)
@@ -400,7 +402,8 @@ class UpstreamClient:
         admission = self.guard.admit()
         if admission is None:
             failure = ProviderUnavailable(
-                f"Provider {self.provider_id!r} is failing; calls are paused for a few seconds.",
+                f"Provider {quoted(self.provider_id)} is failing; calls are paused for a few "
+                "seconds.",
                 provider=self.provider_id,
                 circuit=OPEN,
             )
@@ -555,7 +558,7 @@ class UpstreamClient:
     ) -> ProviderUnavailable:
         # Log the exception type only: httpx messages can carry URLs with credentials.
         log.warning("upstream %s %s (%s)", self.provider_id, what, type(exc).__name__)
-        message = f"Provider {self.provider_id!r} {what}."
+        message = f"Provider {quoted(self.provider_id)} {what}."
         if outcome == "unknown":
             message += " The change may or may not have been applied; check before repeating it."
         return ProviderUnavailable(message, provider=self.provider_id, outcome=outcome)

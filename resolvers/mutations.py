@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from errors import ValidationFailed
+from errors import ValidationFailed, quoted
 from providers.base import Capability, Provider
 from providers.selection import Selection
 from resolvers.fanout import first_found
@@ -42,7 +42,7 @@ def validate_tag(key: str, value: str | None) -> None:
     """The seed's ServerTagInput rules: key charset and length, value length."""
     if not TAG_KEY.match(key):
         raise ValidationFailed(
-            f"Tag key {key!r} must be 1-100 characters of letters, digits, '-', '_' or '.'.",
+            f'Tag key {quoted(key)} must be 1-100 characters of letters, digits, "-", "_" or ".".',
             field="key",
         )
     if value is not None and len(value) > MAX_TAG_VALUE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from errors import NotFound, ValidationFailed
+from errors import NotFound, ValidationFailed, quoted
 from providers.base import Capability, Provider, ServerKey
 from providers.selection import Selection
 from resolvers.fanout import ProviderFailures, paginated_across
@@ -67,7 +67,7 @@ def server_provider(context: RequestContext, server: dict) -> dict[str, str]:
         return stored
     owners = context.providers.owners_of(server["name"])
     if len(owners) != 1:
-        raise NotFound(f"No single configured provider owns server {server['name']!r}.")
+        raise NotFound(f"No single configured provider owns server {quoted(server['name'])}.")
     return provider_ref(owners[0])
 
 
@@ -186,4 +186,6 @@ def _matches_key(server: dict, key: ServerKey) -> bool:
 
 
 def _describe(values: dict[str, Any]) -> str:
-    return ", ".join(f"{name}={value!r}" for name, value in values.items() if value is not None)
+    return ", ".join(
+        f"{name}={quoted(value)}" for name, value in values.items() if value is not None
+    )

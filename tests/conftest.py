@@ -132,10 +132,17 @@ class GatewayClient:
             body["operationName"] = operation_name
         return self.http.post(self.path, json=body, headers=headers)
 
-    def query(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict:
-        """POST and return the JSON body, asserting HTTP 200."""
+    def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        status: int = 200,
+        **kwargs: Any,
+    ) -> dict:
+        """POST and return the JSON body, asserting its HTTP status (400: a malformed request)."""
         response = self.post(query, variables, **kwargs)
-        assert response.status_code == 200, response.text
+        assert response.status_code == status, response.text
         return response.json()
 
     def data(self, query: str, variables: dict[str, Any] | None = None, **kwargs: Any) -> dict:

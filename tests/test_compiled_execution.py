@@ -57,7 +57,9 @@ class Pair:
         fails first nulls ``data`` and the others' errors are dropped, so which error is
         reported depends on timing, and only ``data: null`` with an error is compared.
         """
-        compiled, interpreted = (client.query(query, variables) for client in self.clients)
+        responses = [client.post(query, variables) for client in self.clients]
+        assert responses[0].status_code == responses[1].status_code  # 400: a malformed request
+        compiled, interpreted = (response.json() for response in responses)
         if compiled.get("data", ...) is None and interpreted.get("data", ...) is None:
             assert compiled["errors"] and interpreted["errors"]
         else:

@@ -187,7 +187,7 @@ def test_two_datapacket_accounts_merge_as_one(v0, fleetql, fleet):
     ],
 )
 def test_fleetql_s_additions_are_validation_errors_at_v0(v0, document):
-    body = v0.query(document)
+    body = v0.query(document, status=400)
     assert "data" not in body
     assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
 
@@ -319,7 +319,8 @@ def test_introspection_switched_off_is_refused_at_v0_too(datapacket_upstream):
     gateway = start_gateway([datapacket_config(datapacket_upstream)], introspection=False)
     try:
         for path in ("/graphql", V0):
-            body = GatewayClient(gateway, path=path).query("{ __schema { queryType { name } } }")
+            client = GatewayClient(gateway, path=path)
+            body = client.query("{ __schema { queryType { name } } }", status=400)
             assert "data" not in body
             assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"], path
     finally:

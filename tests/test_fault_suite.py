@@ -222,7 +222,7 @@ def test_a_write_refused_as_invalid_carries_the_providers_reason(fleet, shared, 
     error = body["errors"][0]
     assert error["extensions"]["provider"] == "packet"
     reason = "Cannot power_on a device that is active"
-    assert error["message"] == f"Provider 'packet' rejected the request: {reason}"
+    assert error["message"] == f'Provider "packet" rejected the request: {reason}'
     assert fleet.writes("packet") == 1
 
 

@@ -86,10 +86,11 @@ def test_request_errors_are_4xx_without_data_under_graphql_response_json(gateway
 
 @pytest.mark.parametrize("accept", [None, "application/json", "*/*"])
 @pytest.mark.parametrize("case", REQUEST_ERRORS)
-def test_application_json_keeps_datapacket_status_200(gateway, case, accept):
-    query, variables, token, _, code = REQUEST_ERRORS[case]
+def test_application_json_keeps_datapackets_statuses(gateway, case, accept):
+    # DataPacket: a malformed request is 400, a refused token (or any other error) 200.
+    query, variables, token, status, code = REQUEST_ERRORS[case]
     response = ask(gateway, query, token=token, variables=variables, accept=accept)
-    assert response.status_code == 200
+    assert response.status_code == (400 if status == 400 else 200)
     assert response.headers["content-type"].startswith("application/json")
     assert error_codes(response.json()) == [code]
 

@@ -78,14 +78,14 @@ def test_non_object_variables_are_a_bad_request(gateway):
 
 
 def test_syntax_error_is_a_validation_failure_with_location(gateway):
-    body = gateway.query("{ server(input: {name: ")
+    body = gateway.query("{ server(input: {name: ", status=400)
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
     assert body["errors"][0]["locations"][0]["line"] == 1
     assert "data" not in body
 
 
 def test_unknown_field_is_a_validation_failure(gateway):
-    body = gateway.query("{ account { name favouriteColour } }")
+    body = gateway.query("{ account { name favouriteColour } }", status=400)
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
     assert "favouriteColour" in body["errors"][0]["message"]
 
@@ -94,6 +94,7 @@ def test_variable_of_the_wrong_type_is_a_validation_failure(gateway):
     body = gateway.query(
         "query S($input: ServerInput!) { server(input: $input) { name } }",
         {"input": {"name": 12345}},
+        status=400,
     )
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
 
@@ -103,6 +104,7 @@ def test_invalid_datetime_variable_is_a_validation_failure(gateway):
         "query T($input: TrafficInput!) { traffic(input: $input) "
         "{ aggregated { statisticsIn { sum } } } }",
         {"input": {"from": "yesterday", "to": "2025-01-14T17:07:11.144Z"}},
+        status=400,
     )
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
 
@@ -122,7 +124,7 @@ def test_operation_name_selects_one_operation(gateway):
     assert gateway.data(document, operation_name="Second") == {
         "account": {"email": "peter.marlowe@changi.sg"}
     }
-    assert error_codes(gateway.query(document, operation_name="Third")) == [
+    assert error_codes(gateway.query(document, operation_name="Third", status=400)) == [
         "GRAPHQL_VALIDATION_FAILED"
     ]
 

@@ -61,13 +61,14 @@ def limit_of(body: dict) -> str:
 
 
 def test_depth_limit(limited):
-    body = limited.query("{ servers { entries { network { ipAddresses { ip } } } } }")
+    body = limited.query("{ servers { entries { network { ipAddresses { ip } } } } }", status=400)
     assert limit_of(body) == "max_depth"
 
 
 def test_alias_limit(limited):
     body = limited.query(
-        "{ a: account { name } b: account { name } c: account { name } d: account { name } }"
+        "{ a: account { name } b: account { name } c: account { name } d: account { name } }",
+        status=400,
     )
     assert limit_of(body) == "max_aliases"
 
@@ -79,14 +80,14 @@ def test_cost_counts_fan_out(limited):
         "{ servers(input: {pageSize: 50}) "
         "{ entries { name powerStatus network { uplinkCapacity } } } }"
     )
-    assert limit_of(limited.query(heavy)) == "max_cost"
+    assert limit_of(limited.query(heavy, status=400)) == "max_cost"
 
 
 def test_a_fragment_bomb_is_refused_before_any_upstream_call(gateway, datapacket_upstream):
     # 1 KiB of text standing for 50 * 10**11 names: refused on the cost, without expanding it.
     log = datapacket_upstream.app.state.emulator.request_log
     before = log.count()
-    body = gateway.query(fragment_bomb(12), token=READ)
+    body = gateway.query(fragment_bomb(12), token=READ, status=400)
     assert limit_of(body) == "max_cost"
     extensions = body["errors"][0]["extensions"]
     assert extensions["allowed"] == 20000 < extensions["actual"]
@@ -101,7 +102,7 @@ def test_hundreds_of_overlapping_fragments_are_refused_on_merge_work(gateway, da
     fragments = " ".join(f"fragment F{i} on Account {{ name email }}" for i in range(400))
     log = datapacket_upstream.app.state.emulator.request_log
     before = log.count()
-    body = gateway.query(f"{{ account {{ {spreads} }} }} {fragments}", token=READ)
+    body = gateway.query(f"{{ account {{ {spreads} }} }} {fragments}", token=READ, status=400)
     assert limit_of(body) == "max_merge_work"
     extensions = body["errors"][0]["extensions"]
     assert extensions["allowed"] == 10_000 < extensions["actual"]
@@ -109,13 +110,13 @@ def test_hundreds_of_overlapping_fragments_are_refused_on_merge_work(gateway, da
 
 
 def test_token_limit(limited):
-    body = limited.query("{ " + " ".join(["account { name }"] * 60) + " }")
+    body = limited.query("{ " + " ".join(["account { name }"] * 60) + " }", status=400)
     assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
     assert "tokens" in body["errors"][0]["message"]
 
 
 def test_introspection_can_be_disabled(limited):
-    assert error_codes(limited.query("{ __schema { queryType { name } } }")) == [
+    assert error_codes(limited.query("{ __schema { queryType { name } } }", status=400)) == [
         "GRAPHQL_VALIDATION_FAILED"
     ]
     assert "errors" not in limited.query("{ account { __typename name } }")
@@ -135,7 +136,9 @@ def test_operations_per_document_limit(upstreams):
     server = gateway_with(upstreams, limits={"max_operations": 2})
     try:
         body = GatewayClient(server).query(
-            "query A { account { name } } query B { account { name } } query C { account { name } }"
+            "query A { account { name } } query B { account { name } } "
+            "query C { account { name } }",
+            status=400,
         )
     finally:
         server.stop()

@@ -74,7 +74,7 @@ def test_one_json_line_per_request_with_its_request_id_and_upstream_calls(fresh,
 
 def test_failures_are_logged_with_codes_and_without_secrets(fresh, log_lines):
     client, upstream = fresh()
-    client.query("query broken { account { favouriteColour } }")
+    client.query("query broken { account { favouriteColour } }", status=400)
     client.query("query account { account { name } }", token="not-a-token")
     upstream.app.state.emulator.faults.error_rate = 1.0
     body = client.query("query account { account { name } }", token=READ)

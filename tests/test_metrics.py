@@ -66,7 +66,7 @@ def test_metrics_expose_the_series_after_queries(fresh):
         f'mutation rename {{ setServerAlias(input: {{server: {{name: "{names[0]}"}}, '
         'alias: "metrics"}) { server { name } } }'
     )
-    client.query("query broken { account { favouriteColour } }")
+    client.query("query broken { account { favouriteColour } }", status=400)
 
     samples = scrape(client)
     requests = "fleetql_graphql_requests_total"

@@ -69,14 +69,14 @@ async def test_an_empty_page_ends_the_walk() -> None:
 
 async def test_a_list_that_never_ends_is_refused_at_the_bound() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n], has_next=True))
-    with pytest.raises(ProviderUnavailable, match="'pk' answered a device list of more than"):
+    with pytest.raises(ProviderUnavailable, match='"pk" answered a device list of more than'):
         await walk_pages(upstream, "pk", "device", max_pages=10)
     assert upstream.asked == list(range(1, 11))
 
 
 async def test_a_total_past_the_bound_is_refused_after_the_first_page() -> None:
     upstream = Upstream(lambda n: PageFacts(items=[n] * 200, has_next=True, total=2**31 - 1))
-    with pytest.raises(ProviderUnavailable, match="'pk' answered a device list of more than"):
+    with pytest.raises(ProviderUnavailable, match='"pk" answered a device list of more than'):
         await walk_pages(upstream, "pk", "device")
     assert upstream.asked == [1]
 
@@ -174,4 +174,4 @@ async def test_the_shared_pager_reads_mammoths_total_and_refuses_an_answer_witho
 
     with pytest.raises(ProviderUnavailable) as raised:
         await walk_linked_pages(without_total, MAMMOTH_STYLE, "servers", "mc")
-    assert raised.value.message == "Provider 'mc' answered with a malformed servers list."
+    assert raised.value.message == 'Provider "mc" answered with a malformed servers list.'

@@ -43,7 +43,7 @@ def test_an_upstream_reason_is_bounded_at_a_word():
 def test_a_refusal_blames_the_client_only_for_a_write():
     write = refused_as_invalid("pk", write=True, status=422, reason="Too big", field="alias")
     assert isinstance(write, ValidationFailed)
-    assert write.message == "Provider 'pk' rejected the request: Too big"
+    assert write.message == 'Provider "pk" rejected the request: Too big'
     assert write.extensions == {"code": "VALIDATION_FAILED", "provider": "pk", "field": "alias"}
     read = refused_as_invalid("pk", write=False, status=422, reason="Too big", field="alias")
     assert isinstance(read, ProviderUnavailable)

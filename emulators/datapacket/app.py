@@ -16,11 +16,13 @@ adapter sends it, one operation per request (``operationName`` picks one of seve
 seed's behaviour. The seed's ``GET`` transport and its several operations run in one request
 are not emulated: no adapter uses them.
   * ``Authorization: Bearer <token>``; ``tokens`` maps a token to "read-only" or "full-access".
-    A missing or unknown token gets HTTP 200 with a NOT_AUTHORIZED error and no data; a read-only
-    token's mutation fields fail with NOT_AUTHORIZED and change nothing.
-  * Malformed HTTP (bad JSON, non-JSON content type, no query) -> 400 BAD_REQUEST; parse and
-    validation errors (several operations without ``operationName`` included) -> 200
-    GRAPHQL_VALIDATION_FAILED.
+    A missing or unknown token gets HTTP 200 with a NOT_AUTHORIZED error ("You are not
+    authorized to perform this action") and no data; a read-only token's mutation fields fail
+    with NOT_AUTHORIZED and change nothing.
+  * Malformed HTTP (bad JSON, non-JSON content type, no query) -> 400 BAD_REQUEST; parse,
+    validation and variable errors (several operations without ``operationName`` included) ->
+    400 GRAPHQL_VALIDATION_FAILED (seed: "Malformed requests will also return an errors field
+    along with HTTP status code 400"); errors of fields -> 200 with ``data``.
   * Lists are ordered: servers and instant-delivery servers by name ascending, invoices newest
     first (by number, descending), subscriptions by creation, support requests by id ascending.
   * Power actions land after ``power_delay`` seconds (IPMI is asynchronous); responses show the
@@ -60,6 +62,8 @@ from emulators.kit import create_emulator_app, logged_request
 
 GRAPHQL_PATH = "/v0/graphql"
 DEFAULT_TOKENS = {"dp-emulator-full": "full-access", "dp-emulator-read": "read-only"}
+#: DataPacket's message for NOT_AUTHORIZED.
+NOT_AUTHORIZED = "You are not authorized to perform this action"
 
 
 def create_app(
@@ -85,8 +89,14 @@ def create_app(
 
 
 def _fault_body(status: int) -> tuple[bytes, str]:
-    message = "Too many requests" if status == 429 else "Internal server error"
-    body = {"errors": [{"message": message, "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+    """DataPacket's error body for an injected ``status`` (a 400: its malformed-request answer)."""
+    if status == 400:
+        message = 'Cannot query field "injected" on type "Query".'
+        code = "GRAPHQL_VALIDATION_FAILED"
+    else:
+        message = "Too many requests" if status == 429 else "Internal server error"
+        code = "INTERNAL_SERVER_ERROR"
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     return json.dumps(body).encode(), "application/json"
 
 
@@ -120,13 +130,13 @@ class _GraphQLEndpoint:
             entry.operation = ",".join(_root_fields(document, operation))
         access = self._access(request)
         if access is None:
-            return _error("NOT_AUTHORIZED", "Missing or invalid API token")
+            return _error("NOT_AUTHORIZED", NOT_AUTHORIZED)
         if document is not None:
             errors = validate(datapacket_schema(), document)
             if not errors and operation is None:
                 errors = [GraphQLError(_no_operation(operation_name))]
         if errors:
-            return JSONResponse({"errors": [_format(e) for e in errors]})
+            return JSONResponse({"errors": [_format(e) for e in errors]}, 400)
         context = Context(self.fleet, access, self.power_delay, self.seed)
         result = execute_sync(
             datapacket_schema(),
@@ -136,6 +146,9 @@ class _GraphQLEndpoint:
             operation_name=operation_name,
         )
         failures = [_format(e) for e in result.errors or []]
+        if result.data is None and failures and all(e.path is None for e in result.errors):
+            # The variables were refused before anything ran: a malformed request too.
+            return JSONResponse({"errors": failures}, 400)
         return JSONResponse(
             {"errors": failures, "data": result.data} if failures else {"data": result.data}
         )

@@ -286,7 +286,7 @@ def _root(fn: Resolver, *, mutation: bool) -> Resolver:
     def resolve(_: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         ctx: Context = info.context
         if mutation and ctx.access != "full-access":
-            raise ApiError("NOT_AUTHORIZED", "Your API token is read-only and cannot run mutations")
+            raise ApiError("NOT_AUTHORIZED", "You are not authorized to perform this action")
         return fn(ctx, **args)
 
     return resolve

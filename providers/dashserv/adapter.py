@@ -71,6 +71,7 @@ from errors import (
     NotFound,
     NotSupported,
     ProviderUnavailable,
+    quoted,
     refused_as_invalid,
     upstream_reason,
 )
@@ -196,7 +197,7 @@ class DashservProvider(Provider):
         if code == _RATE_LIMIT_CODE:
             return _RateLimited()
         if code in _NOT_FOUND_CODES:
-            return NotFound(f"Provider {self.id!r} has no such resource.", provider=self.id)
+            return NotFound(f"Provider {quoted(self.id)} has no such resource.", provider=self.id)
         if code == "forbidden":
             return self._refused(code)
         if isinstance(data, dict) and "field" in data:
@@ -224,7 +225,7 @@ class DashservProvider(Provider):
             self.id,
             write=write,
             status=status,
-            reason=f"field {field!r}: {code}" if field else code,
+            reason=f"field {quoted(field)}: {code}" if field else code,
             field=field,
         )
 
@@ -260,12 +261,12 @@ class DashservProvider(Provider):
         for result in results:
             if isinstance(result, BaseException) and not isinstance(result, NotFound):
                 raise result
-        raise NotFound(f"Server {name!r} was not found.", provider=self.id)
+        raise NotFound(f"Server {quoted(name)} was not found.", provider=self.id)
 
     def _uuid(self, name: str) -> str:
         uuid = name[len(self.config.prefix) + 1 :]
         if not self.owns(name) or not _UUID.match(uuid) or uuid in _RESERVED:
-            raise NotFound(f"Server {name!r} was not found.", provider=self.id)
+            raise NotFound(f"Server {quoted(name)} was not found.", provider=self.id)
         return uuid
 
     async def _servers(
@@ -446,7 +447,9 @@ class DashservProvider(Provider):
     async def instant_delivery_server(self, name: str, selection: Selection) -> dict:
         entries = await self._stock({"name_in": [name]}, selection)
         if not entries:
-            raise NotFound(f"Instant delivery server {name!r} was not found.", provider=self.id)
+            raise NotFound(
+                f"Instant delivery server {quoted(name)} was not found.", provider=self.id
+            )
         return entries[0]
 
 

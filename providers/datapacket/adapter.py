@@ -24,6 +24,7 @@ from errors import (
     ProviderUnavailable,
     ReverseDnsApiNotAvailable,
     ValidationFailed,
+    quoted,
     refused_as_invalid,
     upstream_reason,
 )
@@ -191,14 +192,14 @@ class DataPacketProvider(Provider):
         body = self.http.decode_json(response)
         if not isinstance(body, dict):
             raise ProviderUnavailable(
-                f"Provider {self.id!r} answered with a malformed body.", provider=self.id
+                f"Provider {quoted(self.id)} answered with a malformed body.", provider=self.id
             )
         if body.get("errors"):
             raise self._translate(body["errors"][0], write)
         data = body.get("data")
         if not isinstance(data, dict):
             raise ProviderUnavailable(
-                f"Provider {self.id!r} answered without data.", provider=self.id
+                f"Provider {quoted(self.id)} answered without data.", provider=self.id
             )
         return data
 
@@ -218,7 +219,7 @@ class DataPacketProvider(Provider):
         if code == "NOT_AUTHORIZED":
             return refused(self.id, " for this operation")
         return ProviderUnavailable(
-            f"Provider {self.id!r} failed to process the request.", provider=self.id
+            f"Provider {quoted(self.id)} failed to process the request.", provider=self.id
         )
 
     async def _paged(

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable, quoted
 from providers.base import (
     Capability,
     LazyPage,
@@ -179,7 +179,7 @@ class DciManagerProvider(Provider):
             return await self._server(server_id, name)
         except GatewayError:
             raise ProviderUnavailable(
-                f"Provider {self.id!r} accepted the {action} action but the server could "
+                f"Provider {quoted(self.id)} accepted the {action} action but the server could "
                 "not be read back; do not repeat the action.",
                 provider=self.id,
             ) from None
@@ -214,7 +214,7 @@ def _list_of(body: dict, provider_id: str, key: str = "id") -> list[dict]:
         isinstance(item, dict) and key in item for item in items
     ):
         raise ProviderUnavailable(
-            f"Provider {provider_id!r} answered with a malformed list.", provider=provider_id
+            f"Provider {quoted(provider_id)} answered with a malformed list.", provider=provider_id
         )
     return items
 
@@ -226,5 +226,6 @@ def _malformed_guard(provider_id: str) -> Iterator[None]:
         yield
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ProviderUnavailable(
-            f"Provider {provider_id!r} answered with a malformed payload.", provider=provider_id
+            f"Provider {quoted(provider_id)} answered with a malformed payload.",
+            provider=provider_id,
         ) from None

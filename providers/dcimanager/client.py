@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from errors import NotAuthorized, ProviderUnavailable
+from errors import NotAuthorized, ProviderUnavailable, quoted
 from providers.base import ProviderConfig
 from providers.http import UpstreamClient, refused
 
@@ -106,14 +106,14 @@ class DciClient:
         if response.status_code == 404:
             # The login path is an assumption (see LOGIN_PATH); say so rather than NOT_FOUND.
             raise ProviderUnavailable(
-                f"Provider {self.provider_id!r} offers no login endpoint where FleetQL expects "
-                "it; configure a session instead.",
+                f"Provider {quoted(self.provider_id)} offers no login endpoint where FleetQL "
+                "expects it; configure a session instead.",
                 provider=self.provider_id,
             )
         token = self._decode(response, what="Login", write=False).get("token")
         if not isinstance(token, str) or not token:
             raise ProviderUnavailable(
-                f"Provider {self.provider_id!r} answered a login without a session token.",
+                f"Provider {quoted(self.provider_id)} answered a login without a session token.",
                 provider=self.provider_id,
             )
         return token
@@ -133,13 +133,13 @@ class DciClient:
             if isinstance(body, dict):
                 return body
             raise ProviderUnavailable(
-                f"Provider {self.provider_id!r} answered with a malformed body.",
+                f"Provider {quoted(self.provider_id)} answered with a malformed body.",
                 provider=self.provider_id,
             )
         if status == _SUSPENDED:
             # The guide: a suspended platform terminates requests, so nothing was applied.
             raise ProviderUnavailable(
-                f"Provider {self.provider_id!r} is suspended (HTTP 503); try again shortly.",
+                f"Provider {quoted(self.provider_id)} is suspended (HTTP 503); try again shortly.",
                 provider=self.provider_id,
             )
         raise self._http.error(response, write=write, names=what)

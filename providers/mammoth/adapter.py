@@ -52,7 +52,14 @@ from typing import Any
 
 import httpx
 
-from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable, ValidationFailed
+from errors import (
+    GatewayError,
+    NotFound,
+    NotSupported,
+    ProviderUnavailable,
+    ValidationFailed,
+    quoted,
+)
 from providers.base import (
     Capability,
     LazyPage,
@@ -221,7 +228,7 @@ class MammothProvider(Provider):
 
     def _malformed(self) -> ProviderUnavailable:
         return ProviderUnavailable(
-            f"Provider {self.id!r} answered with an unexpected payload.", provider=self.id
+            f"Provider {quoted(self.id)} answered with an unexpected payload.", provider=self.id
         )
 
     @contextmanager
@@ -268,7 +275,7 @@ class MammothProvider(Provider):
         return int(native)
 
     async def _server_payload(self, server_id: int, name: str) -> dict:
-        body = await self._request("GET", f"/servers/{server_id}", what=f"Server {name!r}")
+        body = await self._request("GET", f"/servers/{server_id}", what=f"Server {quoted(name)}")
         with self._reading():
             return body["server"]
 
@@ -379,7 +386,11 @@ class MammothProvider(Provider):
     async def _action(self, server_id: int, name: str, body: dict) -> dict:
         """POST one server action (never retried) and return the accepted Action."""
         answer = await self._request(
-            "POST", f"/servers/{server_id}/actions", what=f"Server {name!r}", write=True, json=body
+            "POST",
+            f"/servers/{server_id}/actions",
+            what=f"Server {quoted(name)}",
+            write=True,
+            json=body,
         )
         with self._reading():
             return answer["action"]
@@ -390,7 +401,7 @@ class MammothProvider(Provider):
             raise NotSupported(self.id, "performServerPowerAction", f"no {action} action")
         server_id = self._server_id(name)
         if server_id is None:
-            raise NotFound(f"Server {name!r} was not found.", provider=self.id)
+            raise NotFound(f"Server {quoted(name)} was not found.", provider=self.id)
         accepted = await self._action(server_id, name, {"type": kind})
         with self._reading():
             action_id = int(accepted["id"])
@@ -399,8 +410,8 @@ class MammothProvider(Provider):
             payload = await self._server_payload(server_id, name)
         except GatewayError:
             raise ProviderUnavailable(
-                f"Provider {self.id!r} accepted the power action (action {accepted['id']}) but "
-                "the server could not be read back.",
+                f"Provider {quoted(self.id)} accepted the power action (action {accepted['id']}) "
+                "but the server could not be read back.",
                 provider=self.id,
             ) from None
         return (await self._with_plans(self._map_servers([payload]), [payload], selection))[0]
@@ -438,7 +449,7 @@ class MammothProvider(Provider):
                 if ip in names:
                     address = next(a for a in mapping.ip_addresses(payload) if a["ip"] == ip)
                     return payload, address, names[ip]
-        raise NotFound(f"IP {ip!r} was not found.", provider=self.id)
+        raise NotFound(f"IP {quoted(ip)} was not found.", provider=self.id)
 
     async def reverse_dns_record(self, ip: str, selection: Selection) -> dict:
         _, address, reverse_name = await self._holder(ip)
@@ -450,7 +461,7 @@ class MammothProvider(Provider):
         try:
             version = ipaddress.ip_address(ip).version
         except ValueError:
-            raise ValidationFailed(f"{ip!r} is not an IP address.", field="ip") from None
+            raise ValidationFailed(f"{quoted(ip)} is not an IP address.", field="ip") from None
         if version != 4:
             raise NotSupported(
                 self.id, "setReverseDnsRecord", "Mammoth sets PTR records for IPv4 addresses only"
@@ -496,7 +507,7 @@ class MammothProvider(Provider):
         for invoice in await self._invoices():
             if invoice["invoiceNumber"] == number:
                 return invoice
-        raise NotFound(f"Invoice {number!r} was not found.", provider=self.id)
+        raise NotFound(f"Invoice {quoted(number)} was not found.", provider=self.id)
 
     # --- traffic and stock ------------------------------------------------------------------
 
@@ -504,7 +515,7 @@ class MammothProvider(Provider):
         """Every sample set of the servers matching the query's filter (one walk per server)."""
         if (query.end - query.start).total_seconds() > _MAX_TRAFFIC_SECONDS:
             raise ValidationFailed(
-                f"Provider {self.id!r} keeps traffic samples for windows of at most a year.",
+                f"Provider {quoted(self.id)} keeps traffic samples for windows of at most a year.",
                 provider=self.id,
                 field="to",
             )

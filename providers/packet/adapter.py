@@ -70,7 +70,7 @@ import asyncio
 import weakref
 from typing import Any
 
-from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable
+from errors import GatewayError, NotFound, NotSupported, ProviderUnavailable, quoted
 from providers.base import (
     Capability,
     LazyPage,
@@ -180,7 +180,7 @@ class PacketProvider(Provider):
             path,
             write=write,
             resource=resource,
-            names=f"Server {server!r}" if server is not None else None,
+            names=f"Server {quoted(server)}" if server is not None else None,
             field=field,
             params=params,
             json=json,
@@ -188,7 +188,7 @@ class PacketProvider(Provider):
 
     def _device_id(self, name: str) -> str:
         if not self.owns(name):
-            raise NotFound(f"Server {name!r} was not found.", provider=self.id)
+            raise NotFound(f"Server {quoted(name)} was not found.", provider=self.id)
         return name[len(self.config.prefix) + 1 :]
 
     # --- servers --------------------------------------------------------------------
@@ -316,7 +316,7 @@ class PacketProvider(Provider):
             device = await self._call("GET", f"/devices/{device_id}", server=name)
         if not isinstance(device, dict) or "id" not in device:
             raise ProviderUnavailable(
-                f"Provider {self.id!r} answered with a malformed device.", provider=self.id
+                f"Provider {quoted(self.id)} answered with a malformed device.", provider=self.id
             )
         has_bgp = None
         if selection.has("network.hasBgp"):
@@ -347,7 +347,7 @@ class PacketProvider(Provider):
             return await self._server(name, None, selection)
         except GatewayError:
             raise ProviderUnavailable(
-                f"Provider {self.id!r} accepted the power action but the server could not be "
+                f"Provider {quoted(self.id)} accepted the power action but the server could not be "
                 "read back; do not repeat the action.",
                 provider=self.id,
             ) from None

@@ -23,11 +23,15 @@ ALIAS = "mutation($i: SetServerAliasInput!) { setServerAlias(input: $i) { server
 
 
 def gql(
-    client: httpx.Client, query: str, variables: dict | None = None, token: str | None = FULL
+    client: httpx.Client,
+    query: str,
+    variables: dict | None = None,
+    token: str | None = FULL,
+    status: int = 200,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = client.post(PATH, json={"query": query, "variables": variables}, headers=headers)
-    assert response.status_code == 200, response.text
+    assert response.status_code == status, response.text
     return response.json()
 
 
@@ -177,6 +181,7 @@ def test_malformed_http_is_400_bad_request(client: httpx.Client, kwargs: dict) -
 def test_missing_or_unknown_token(client: httpx.Client, token: str | None) -> None:
     body = gql(client, "{ account { name } }", token=token)
     assert codes(body) == ["NOT_AUTHORIZED"]
+    assert body["errors"][0]["message"] == "You are not authorized to perform this action"
     assert "data" not in body
 
 
@@ -195,13 +200,26 @@ def test_custom_tokens() -> None:
             assert "errors" not in gql(http, "{ account { name } }", token="t1")
 
 
-def test_parse_and_validation_errors(client: httpx.Client) -> None:
-    assert codes(gql(client, "{ account { name ")) == ["GRAPHQL_VALIDATION_FAILED"]
-    assert codes(gql(client, "{ account { nope } }")) == ["GRAPHQL_VALIDATION_FAILED"]
-    body = gql(client, "query($i: ServerInput!) { server(input: $i) { name } }", {"i": {"x": 1}})
-    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
-    bad_date = '{ traffic(input: {from: "yesterday", to: "2025-01-01T00:00:00Z"}) { __typename } }'
-    assert codes(gql(client, bad_date)) == ["GRAPHQL_VALIDATION_FAILED"]
+def test_parse_validation_and_variable_errors_are_400(client: httpx.Client) -> None:
+    # Seed: "Malformed requests will also return an errors field along with HTTP status code 400".
+    malformed = [
+        ("{ account { name ", None),
+        ("{ account { nope } }", None),
+        ("query($i: ServerInput!) { server(input: $i) { name } }", {"i": {"x": 1}}),
+        ("query($i: ServerInput!) { server(input: $i) { name } }", {"i": None}),
+        (
+            '{ traffic(input: {from: "yesterday", to: "2025-01-01T00:00:00Z"}) { __typename } }',
+            None,
+        ),
+    ]
+    for query, variables in malformed:
+        body = gql(client, query, variables, status=400)
+        assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"] and "data" not in body
+
+
+def test_field_errors_are_200_with_data(client: httpx.Client) -> None:
+    body = gql(client, '{ server(input: {name: "DP-999999"}) { name } }')
+    assert codes(body) == ["NOT_FOUND"] and body["data"] is None
 
 
 def test_operation_name_picks_one_of_several_operations(client: httpx.Client, shared) -> None:
@@ -222,7 +240,7 @@ def test_operation_name_picks_one_of_several_operations(client: httpx.Client, sh
     assert run("First")["data"] == {"account": {"name": "Peter Marlowe"}}
     assert run("Second")["data"] == {"a": {"name": "DP-12345"}, "b": {"name": "DP-12346"}}
     assert codes(run("Third")) == ["GRAPHQL_VALIDATION_FAILED"]
-    assert codes(gql(client, document)) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert codes(gql(client, document, status=400)) == ["GRAPHQL_VALIDATION_FAILED"]
     assert [e.operation for e in log.entries()][:2] == ["account", "server,server"]
 
 

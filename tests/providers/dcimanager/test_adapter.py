@@ -468,7 +468,7 @@ async def test_upstream_error_statuses_are_translated(fresh, status, error):
     expected = f"Injected fault (HTTP {status})" if error is ValidationFailed else None
     assert ("Injected" in raised.value.message) == (expected is not None)
     if expected is not None:
-        assert raised.value.message == f"Provider 'dci' rejected the request: {expected}"
+        assert raised.value.message == f'Provider "dci" rejected the request: {expected}'
     assert '"code"' not in raised.value.message
     assert len(upstream.app.state.emulator.request_log.entries()) == 1
 
