@@ -32,6 +32,7 @@ from errors import (
     InternalServerError,
     NotAuthorized,
 )
+from errors.wording import graphql_js
 from gateway.auth import TokenEntry
 from gateway.graphql_http import format_error, parse_document, select_operations
 from gateway.limits import limits_refusal
@@ -89,8 +90,9 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
         """Send ``message``, each of its errors with a documented ``extensions.code``.
 
         Strawberry sends graphql-core's errors as they are: validation and variable errors
-        get ``GRAPHQL_VALIDATION_FAILED``; an unexpected error in a field (one without a
-        code) is logged and sent with the connection's request id only, as over HTTP.
+        get ``GRAPHQL_VALIDATION_FAILED`` and graphql-js's wording; an unexpected error in a
+        field (one without a code) is logged and sent with the connection's request id only,
+        as over HTTP.
         """
         payload = message.get("payload")
         errors = payload if message.get("type") == "error" else None
@@ -103,6 +105,8 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
 
     def _documented(self, error: dict[str, Any]) -> None:
         if "path" not in error:
+            if isinstance(error.get("message"), str):
+                error["message"] = graphql_js(error["message"])
             error["extensions"] = {"code": GraphQLValidationFailed.code}
             return
         request_id = self.context.request_id

@@ -69,8 +69,9 @@ def send(
     accept: str = "application/json",
     token: str | None = FULL,
     operation_name: str | None = None,
+    path: str = "/graphql",
 ) -> httpx.Response:
-    """One GraphQL request over GET (query string) or POST (JSON body)."""
+    """One GraphQL request over GET (query string) or POST (JSON body) to ``path``."""
     headers = {"Accept": accept}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -80,19 +81,22 @@ def send(
     if operation_name is not None:
         params["operationName"] = operation_name
     if method == "POST":
-        return client.http.post("/graphql", json=params, headers=headers)
+        return client.http.post(path, json=params, headers=headers)
     if "variables" in params:
         params["variables"] = json.dumps(params["variables"])
-    return client.http.get("/graphql", params=params, headers=headers)
+    return client.http.get(path, params=params, headers=headers)
 
 
+@pytest.mark.parametrize("path", ["/graphql", "/v0/graphql"])
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("accept", MEDIA_TYPES)
 @pytest.mark.parametrize("case", MALFORMED)
-def test_a_malformed_request_is_400_with_its_errors(gateway, case, accept, method):
+def test_a_malformed_request_is_400_with_its_errors(gateway, case, accept, method, path):
     query, variables, message = MALFORMED[case]
     operation = "B" if case == "unknown operation" else None
-    response = send(gateway, method, query, variables, accept=accept, operation_name=operation)
+    response = send(
+        gateway, method, query, variables, accept=accept, operation_name=operation, path=path
+    )
     assert response.status_code == 400
     assert response.headers["content-type"].startswith(accept)
     body = response.json()

@@ -276,6 +276,9 @@ async def test_an_invalid_subscription_gets_a_documented_error_code(served):
         message = await receive(socket)
     assert message["type"] == "error" and message["id"] == "bad"
     assert message["payload"][0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert message["payload"][0]["message"].startswith(
+        'Cannot query field "nope" on type "Server".'
+    )
 
 
 async def test_a_subscriber_that_does_not_read_holds_a_bounded_queue_newest_last():
