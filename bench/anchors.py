@@ -57,6 +57,7 @@ from bench.processes import (
 )
 from bench.queries import SERVER_FIELDS
 from bench.run import describe_machine, write_results
+from gateway.cli import CONFIG_ENV
 
 __all__ = ["ANCHORS", "Options", "anchors_installed", "install_anchors", "main", "run_anchors"]
 
@@ -308,7 +309,7 @@ class Launcher:
             command,
             port,
             cwd=Path(__file__).resolve().parent.parent,
-            env={"FLEETQL_CONFIG": str(config)},
+            env={CONFIG_ENV: str(config)},
             headers={"Authorization": f"Bearer {BENCH_TOKEN}"},
             log=self.workdir / f"fleetql-{scenario}.log",
         )

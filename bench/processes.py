@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import httpx
 
+from gateway.cli import CONFIG_ENV
 from gateway.demo import DEMO_BACKENDS
 
 __all__ = [
@@ -159,7 +160,7 @@ class GatewayProcess:
             command += ["--workers", str(workers)]
         self.url = f"http://127.0.0.1:{port}"
         self.workers = workers
-        env = {**os.environ, "FLEETQL_CONFIG": str(config_path)}
+        env = {**os.environ, CONFIG_ENV: str(config_path)}
         self.process = subprocess.Popen(
             command, cwd=_REPO, env=env, stdout=stdout, stderr=stdout, preexec_fn=die_with_parent
         )
