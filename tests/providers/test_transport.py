@@ -19,7 +19,7 @@ import pytest
 from emulators.kit import EmulatorServer
 from errors import GatewayError
 from providers.base import Provider, ProviderConfig
-from providers.http import UpstreamClient
+from providers.http import UpstreamClient, parsed_url
 from providers.registry import PROVIDER_KINDS
 from providers.resilience import ResiliencePolicy, UpstreamGuard
 from providers.selection import Selection
@@ -283,6 +283,8 @@ async def test_a_cached_body_is_held_decoded_only_and_served_to_every_reader():
         ("servers/1/actions", {"json": {"type": "power_on"}}),
         ("/samplesets/7", {"params": {"page": 2, "start": "2026-11-30T00:00:00Z"}}),
         ("https://other.example/next?page=3", {}),  # an absolute `next` link
+        ("https://other.example/next?page=3", {"params": {"per_page": 50}}),  # replaced
+        ("/devices", {"params": {"include": ["plan", "facility"], "state": None}}),
         ("/x", {"headers": {"Cookie": "ses6=s", "x-xsrf-token": "s"}, "content": b"{}"}),
     ],
 )
@@ -302,3 +304,20 @@ def test_requests_are_built_as_httpx_builds_them(base_url, url, options):
     assert ours.headers.multi_items() == theirs.headers.multi_items()
     assert ours.content == theirs.content
     assert ours.extensions == theirs.extensions
+
+
+def test_a_url_built_again_is_not_parsed_again():
+    config = ProviderConfig("p", "dashserv", "http://up.example/v1", "D", {})
+    client = UpstreamClient(config, guard=UpstreamGuard(ResiliencePolicy()), headers={})
+    parsed_url.cache_clear()
+    first = client.build_request("GET", "/dedicated-servers/7/status", params={"a": [1, 2]})
+    again = client.build_request("GET", "/dedicated-servers/7/status", params={"a": [1, 2]})
+    other = client.build_request("GET", "/dedicated-servers/8/status")
+    info = parsed_url.cache_info()
+    assert (info.hits, info.misses) == (1, 2)
+    assert (
+        str(first.url)
+        == str(again.url)
+        == "http://up.example/v1/dedicated-servers/7/status?a=1&a=2"
+    )
+    assert str(other.url) == "http://up.example/v1/dedicated-servers/8/status"
