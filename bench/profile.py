@@ -1,6 +1,7 @@
 """Profile the gateway under load: ``python -m bench.profile [--query Q1] [--cache off]``.
 
-Starts the emulators and a one-worker gateway as ``bench.run`` does, attaches py-spy (a
+Starts the emulators and a one-worker gateway as ``bench.run`` does (``--query S2``: the
+fan-out of ``bench.anchors``' S2 instead, over the dashserv emulator alone), attaches py-spy (a
 sampling profiler, installed ad hoc: ``.venv/bin/pip install py-spy``; not a dependency) to
 the worker while the driver sends one query, and writes the hottest functions, by own time
 and by time including callees, and own time per library, to
@@ -19,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.anchors import FLEETQL_S2, PRODUCTS
 from bench.run import KINDS, RESULTS, Benchmark, Options
 
 __all__ = ["summarise"]
@@ -75,6 +77,13 @@ def _library(frame: str) -> str:
     return top or frame
 
 
+class _FanOut(Benchmark):
+    """``bench.anchors``' S2 as ``bench.run``'s one query: 50 dashserv products and their status."""
+
+    def bodies(self) -> dict[str, list[dict[str, Any]]]:
+        return {"S2": [{"query": FLEETQL_S2}]}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Profile one query against one worker and write the summary."""
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
@@ -90,12 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = Options(queries=(args.query,), concurrency=args.concurrency, duration=args.seconds)
     with tempfile.TemporaryDirectory(prefix="fleetql-profile-") as workdir:
-        bench = Benchmark(options, Path(workdir))
+        fan_out = args.query == "S2"
+        bench = (_FanOut if fan_out else Benchmark)(options, Path(workdir))
         try:
-            bench.start_emulators(dict.fromkeys(KINDS, args.size))
+            sizes = {"dashserv": PRODUCTS} if fan_out else dict.fromkeys(KINDS, args.size)
+            bench.start_emulators(sizes)
             gateway = bench.start_gateway(1, cache=args.cache == "on")
             try:
-                bench.discover_names(gateway)
+                if not fan_out:
+                    bench.discover_names(gateway)
                 bench.warm_up(gateway)
                 collapsed = Path(workdir) / "stacks.txt"
                 recorder = subprocess.Popen(
