@@ -33,7 +33,7 @@ from providers.filtering import filter_selection, server_matches
 from providers.http import request_deadline
 from providers.selection import Selection
 from resolvers.inputs import server_filter
-from resolvers.servers import server_owner, with_provider
+from resolvers.servers import resolve_server, with_provider
 
 if TYPE_CHECKING:
     from resolvers.context import RequestContext
@@ -427,17 +427,16 @@ async def power_action_progress(
 
     The action ends when the provider reports it completed (providers that track actions:
     Mammoth), otherwise at the server's first change of state, or when the fast polls after
-    the action run out. With no action in progress, the server is sent once.
+    the action run out. With no action in progress, the server is sent once. A server that
+    does not exist is ``NOT_FOUND``, as in the ``server`` query.
     """
     feed = _feed(context)
-    provider, name = await server_owner(context, values["server"])
-    provider.require(Capability.LIST_SERVERS)
-    wanted = selection.merge(STATUS_SELECTION)
-    server = (await provider.servers_by_name([name], wanted)).get(name)
-    if server is None:
-        return
+    server = await resolve_server(
+        context, values["server"], selection.merge(STATUS_SELECTION), path=None
+    )
+    provider, name = context.providers.by_id[server["provider"]["id"]], server["name"]
     tracked = await provider.power_action_progress(name)
-    yield with_provider(server, provider)
+    yield server
     running = (
         tracked["completedAt"] is None
         if tracked is not None

@@ -377,6 +377,18 @@ async def test_power_action_progress_ends_after_the_fast_polls_if_nothing_change
     assert gateway.polls() >= ACTION_POLLS - 1
 
 
+@pytest.mark.parametrize("server", [{"name": "DP-00000"}, {"alias": "no such alias"}])
+async def test_power_action_progress_of_no_server_is_not_found(served, server):
+    gateway = served()
+    query = "subscription F($s: ServerInput!) { powerActionProgress(input: {server: $s}) { name } }"
+    async with connected(gateway) as socket:
+        await subscribe(socket, "1", {"s": server}, query=query)
+        failed, last = await receive(socket), await receive(socket)
+    assert failed["payload"]["data"] is None
+    assert [e["extensions"]["code"] for e in failed["payload"]["errors"]] == ["NOT_FOUND"]
+    assert last == {"id": "1", "type": "complete"}
+
+
 async def test_power_action_progress_without_an_action_sends_the_server_once(served):
     gateway = served()
     async with connected(gateway) as socket:
