@@ -177,12 +177,17 @@ class ProviderPoller:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
+        followed = False
         try:
             while self.watches:
                 role = "alone" if self.shared is None else await self.shared.role(self)
                 if role == "follow":
-                    self._states = None  # the lease holder compares; start afresh if it goes
+                    self._states, followed = None, True  # the lease holder compares
                 else:
+                    if role == "lead" and followed:
+                        # Taking over: compare with what the last holder saw, so that a change
+                        # between its last poll and this one is not lost.
+                        self._states, followed = await self.shared.remembered(self), False
                     await self._poll_once(publish=role == "lead")
                 self._hurry.clear()
                 if self.actions:
@@ -223,8 +228,10 @@ class ProviderPoller:
             self._failed(error, publish)
         else:
             self._failing = False
-            if changed and publish:
-                self.shared.publish_changes(self, changed)
+            if publish:
+                self.shared.remember(self, self._states or {})
+                if changed:
+                    self.shared.publish_changes(self, changed)
 
     def _failed(self, error: GatewayError, publish: bool) -> None:
         """Tell every watch, once per outage, that this provider's poll failed."""

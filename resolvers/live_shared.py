@@ -14,8 +14,11 @@ not poll, and hears the lead's messages:
 
 A lead with no subscribers left releases the lease, so another replica takes it at its next
 poll; a lead that stops answering loses it when it expires (``LEASE_POLLS`` poll intervals plus
-the poll deadline). While Redis cannot be reached, or this replica cannot listen to its
-channel, each replica polls ``alone``, as without ``[cluster]``, and publishes nothing.
+the poll deadline). The lead keeps its last poll's statuses in Redis for as long
+(``live-state``), and a replica that followed and takes over compares its first poll with
+them, so a change between the two polls reaches every subscriber. While Redis cannot be
+reached, or this replica cannot listen to its channel, each replica polls ``alone``, as
+without ``[cluster]``, and publishes nothing.
 Power actions are also recorded for ``ACTION_POLLS`` fast polls under their server's digest,
 so ``powerActionProgress`` on any replica knows an action sent through another.
 """
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from errors import ProviderUnavailable
 from providers.cluster import SharedStore, StoreUnavailable
-from resolvers.live import ACTION_POLLS, ProviderPoller
+from resolvers.live import ACTION_POLLS, ProviderPoller, State
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
@@ -83,6 +86,8 @@ class SharedPolling:
         self._reader: asyncio.Task[None] | None = None
         self._listening = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: Provider id -> the last poll this replica wrote as its lead (``remember``).
+        self._written: dict[str, dict[str, list[Any]]] = {}
 
     def channel(self, provider_id: str) -> str:
         """The pub/sub channel of one provider's changes."""
@@ -126,6 +131,41 @@ class SharedPolling:
                     )
                 except StoreUnavailable:
                     self._broken()
+
+    def remember(self, poller: ProviderPoller, states: dict[str, State]) -> None:
+        """Keep the lead's last poll in Redis for the lease's time, for whoever takes over.
+
+        Written when it differs from the last one written, its expiry renewed otherwise.
+        """
+        provider_id = poller.provider.id
+        key = self.store.key("live-state", provider_id)
+        pairs = {name: [state[0], state[1]] for name, state in states.items()}
+        if self._written.get(provider_id) == pairs:
+            self._spawn(
+                self._quietly("poll_state", lambda redis: redis.pexpire(key, self.lease_ms))
+            )
+            return
+        self._written[provider_id] = pairs
+        body = json.dumps(pairs, separators=(",", ":"))
+        self._spawn(
+            self._quietly("poll_state", lambda redis: redis.set(key, body, px=self.lease_ms))
+        )
+
+    async def remembered(self, poller: ProviderPoller) -> dict[str, State] | None:
+        """The last lead's last poll of the provider, if Redis still has it."""
+        key = self.store.key("live-state", poller.provider.id)
+        try:
+            raw = await self.store.attempt("poll_state", lambda redis: redis.get(key))
+            pairs = json.loads(raw) if raw is not None else None
+        except (StoreUnavailable, ValueError):
+            return None
+        if not isinstance(pairs, dict):
+            return None
+        return {
+            name: (pair[0], pair[1], None)
+            for name, pair in pairs.items()
+            if isinstance(pair, list) and len(pair) == 2
+        }
 
     def publish_changes(self, poller: ProviderPoller, names: list[str]) -> None:
         """Tell the other replicas which servers changed."""

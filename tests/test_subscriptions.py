@@ -420,29 +420,35 @@ async def test_the_gql_client_receives_a_change_over_its_websockets_transport(se
     assert changed["serverStatusChanged"]["powerStatus"] == "OFF"
 
 
-@pytest.fixture
-def replicas(redis_server) -> Iterator[tuple[Served, Served]]:
-    """Two gateways sharing one Redis over one DataPacket emulator."""
+def start_replicas(redis_url: str, *poll_seconds: float) -> tuple[list[EmulatorServer], list]:
+    """One DataPacket emulator and a gateway per ``poll_seconds``, all sharing one Redis."""
     upstream = EmulatorServer(
         datapacket_emulator.create_app(size=10, seed=1, power_delay=0.05)
     ).start()
     started = [upstream]
     pair = []
-    for _ in range(2):
+    for seconds in poll_seconds:
         settings = settings_from_dict(
             {
                 "providers": [datapacket_config(upstream)],
                 "tokens": TOKENS,
                 "cache": {"enabled": False},
-                "subscriptions": {"poll_seconds": 0.05},
-                "cluster": {"redis_url": redis_server.url},
+                "subscriptions": {"poll_seconds": seconds},
+                "cluster": {"redis_url": redis_url},
             },
             source="<test>",
         )
         gateway = EmulatorServer(create_app(settings), **connection_options(settings)).start()
         started.append(gateway)
         pair.append(Served(gateway, upstream, None))
-    yield pair[0], pair[1]
+    return started, pair
+
+
+@pytest.fixture
+def replicas(redis_server) -> Iterator[tuple[Served, Served]]:
+    """Two gateways sharing one Redis over one DataPacket emulator."""
+    started, (first, second) = start_replicas(redis_server.url, 0.05, 0.05)
+    yield first, second
     stop_all(started)
 
 
@@ -544,3 +550,24 @@ async def test_power_action_progress_on_mammoth_ends_when_the_action_completes()
     assert message == {"id": "1", "type": "complete"}
     assert events[0]["powerAction"] == {"status": "in-progress"}
     assert events[-1] == {"powerStatus": "OFF", "powerAction": {"status": "completed"}}
+
+
+async def test_a_change_while_the_lease_changes_hands_reaches_the_subscribers(redis_server):
+    # The first replica polls once and then not for an hour; the second tries the lease every
+    # 0.2 s. The change lands between the first's only poll and the second's first.
+    started, (first, second) = start_replicas(redis_server.url, 3600, 0.2)
+    try:
+        async with connected(first) as one, connected(second) as other:
+            await subscribe(one, "a", {"input": {"names": ["DP-12345"]}})
+            await until(lambda: first.polls() >= 1)
+            await subscribe(other, "b", {"input": {"names": ["DP-12345"]}})
+            await until(lambda: "dp" in second.feed.pollers and second.feed.pollers["dp"].running)
+            fleet = first.upstream.app.state.fleet
+            (server,) = [s for s in fleet.servers if s["name"] == "DP-12345"]
+            server["powerStatus"] = "OFF"  # not through the gateway: nobody hurries
+            await send(one, {"id": "a", "type": "complete"})
+            message = await receive(other)
+            assert second.polls() >= 1 and first.polls() == 1
+    finally:
+        stop_all(started)
+    assert message["payload"]["data"]["serverStatusChanged"]["powerStatus"] == "OFF"
