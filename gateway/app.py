@@ -16,7 +16,7 @@ from starlette.routing import WebSocketRoute
 
 from errors.wording import NOT_AUTHORIZED
 from gateway.auth import TokenStore
-from gateway.graphiql import STATIC_PATH, GraphiQLRoute, graphiql_static
+from gateway.graphiql import DATAPACKET_PAGE, STATIC_PATH, GraphiQLRoute, graphiql_static
 from gateway.graphql_http import GraphQLService, graphql_endpoint
 from gateway.idempotency import (
     IdempotencyStore,
@@ -192,6 +192,10 @@ def create_app(
     if settings.datapacket_endpoint:
         # DataPacket's own path and schema, over its providers only: a DataPacket client
         # changes nothing but its base URL.
+        if settings.graphiql:
+            app.router.routes.append(
+                GraphiQLRoute("/v0/graphql", demo_token, settings.graphiql_cdn, DATAPACKET_PAGE)
+            )
         datapacket = GraphQLService(
             "/v0/graphql", datapacket_schema(), settings.datapacket_provider_ids()
         )

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.graphiql import EXAMPLE_QUERY, MANIFEST, STATIC, graphiql_page, sri
+from gateway.graphiql import (
+    DATAPACKET_EXAMPLE_QUERY,
+    EXAMPLE_QUERY,
+    MANIFEST,
+    STATIC,
+    graphiql_page,
+    sri,
+)
 from gateway.graphiql.vendor import PACKAGES
 from gateway.settings import ConfigError, settings_from_dict
 from tests.conftest import TOKENS, GatewayClient, datapacket_config, start_gateway
@@ -53,8 +60,8 @@ def settings_json(html: str) -> dict:
     return json.loads(match.group(1))
 
 
-def page(client: GatewayClient):
-    response = client.http.get("/graphql", headers=HTML)
+def page(client: GatewayClient, path: str = "/graphql"):
+    response = client.http.get(path, headers=HTML)
     assert response.status_code == 200
     return response
 
@@ -136,7 +143,25 @@ def test_the_page_allows_scripts_from_the_gateway_only(gateway):
 
 
 def test_the_settings_carry_the_example_query_and_no_headers_outside_the_demo(gateway):
-    assert settings_json(page(gateway).text) == {"query": EXAMPLE_QUERY, "headers": None}
+    expected = {"query": EXAMPLE_QUERY, "headers": None, "storage": ""}
+    assert settings_json(page(gateway).text) == expected
+
+
+def test_v0_graphql_has_its_own_page_whose_example_is_valid_in_datapackets_schema(gateway):
+    settings = settings_json(page(gateway, "/v0/graphql").text)
+    assert settings == {
+        "query": DATAPACKET_EXAMPLE_QUERY,
+        "headers": None,
+        "storage": "/v0/graphql ",  # its own tabs and history in the browser
+    }
+    v0 = GatewayClient(gateway.server, path="/v0/graphql")
+    answer = v0.query(DATAPACKET_EXAMPLE_QUERY)
+    assert "errors" not in answer
+    entries = answer["data"]["servers"]["entries"]
+    assert entries and all(entry["name"].startswith("DP-") for entry in entries)
+    # The /graphql page's example selects FleetQL's own fields, which DataPacket's lacks.
+    refused = v0.query(EXAMPLE_QUERY, status=400)
+    assert {e["extensions"]["code"] for e in refused["errors"]} == {"GRAPHQL_VALIDATION_FAILED"}
 
 
 def test_the_settings_survive_script_breaking_text():

@@ -32,7 +32,7 @@ from emulators.kit.server import EmulatorServer
 from gateway.app import create_app
 from gateway.cli import connection_options
 from gateway.demo import DEMO_FULL_ACCESS, start_demo_backends
-from gateway.graphiql import EXAMPLE_QUERY
+from gateway.graphiql import DATAPACKET_EXAMPLE_QUERY, EXAMPLE_QUERY
 from gateway.settings import settings_from_dict
 from tests.conftest import FULL, READ, TOKENS, datapacket_config
 
@@ -358,3 +358,82 @@ def test_the_subscription_goes_over_a_websocket_to_the_gateway_with_the_pages_to
 def test_the_subscription_page_needed_no_other_host_and_logged_no_error(subscription_run):
     assert subscription_run.failed == []
     assert subscription_run.errors == []
+
+
+V0_STORAGE = "/v0/graphql "
+
+
+@dataclass
+class TwoPagesRun:
+    """GraphiQL at /graphql, then at /v0/graphql in the same browser: what the second did."""
+
+    gateway: str
+    errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    editors: list[str] = field(default_factory=list)
+    result: dict = field(default_factory=dict)
+    local_storage: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def v0_run(chromium: Path, demo_gateway: str) -> TwoPagesRun:
+    """Run each page's example with Ctrl+Enter, /graphql's first, in one browser context."""
+    from playwright.sync_api import sync_playwright
+
+    run = TwoPagesRun(gateway=demo_gateway)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.route("**/*", offline(demo_gateway))
+            page = context.new_page()
+            for path in ("/graphql", "/v0/graphql"):
+                if path == "/v0/graphql":  # record the second page only
+                    page.on("requestfailed", lambda request: run.failed.append(request.url))
+                    page.on(
+                        "console",
+                        lambda m: run.errors.append(m.text) if m.type == "error" else 0,
+                    )
+                    page.on("pageerror", lambda error: run.errors.append(str(error)))
+                response = page.goto(f"{demo_gateway}{path}", wait_until="networkidle")
+                assert response is not None and response.status == 200
+                editor = page.locator(".graphiql-query-editor .CodeMirror")
+                editor.wait_for(state="visible", timeout=30_000)
+                run.editors = page.evaluate(EDITOR_VALUES)
+                editor.click()
+                page.keyboard.press("Control+Enter")
+                page.locator(".result-window").get_by_text('"entriesTotalCount"').wait_for(
+                    timeout=30_000
+                )
+                run.result = json.loads(page.evaluate(RESULT_VALUE))
+                stored = f"localStorage.getItem({json.dumps(V0_STORAGE + 'graphiql:queries')})"
+                for _ in range(300):
+                    if path == "/graphql" and page.evaluate(STORED):
+                        break
+                    if path == "/v0/graphql" and page.evaluate(stored):
+                        break
+                    page.wait_for_timeout(100)
+            run.local_storage = page.evaluate(LOCAL_STORAGE)
+        finally:
+            browser.close()
+    return run
+
+
+def test_graphiql_at_v0_graphql_opens_and_runs_datapackets_example(v0_run):
+    query, _variables, headers = v0_run.editors
+    assert query == DATAPACKET_EXAMPLE_QUERY  # not the tab /graphql's page left in storage
+    assert json.loads(headers) == {"Authorization": f"Bearer {DEMO_FULL_ACCESS}"}
+    assert "errors" not in v0_run.result
+    names = [server["name"] for server in v0_run.result["data"]["servers"]["entries"]]
+    assert names and all(name.startswith("DP-") for name in names)
+    assert v0_run.errors == [] and v0_run.failed == []
+
+
+def test_each_graphiql_page_keeps_its_own_tabs_and_history(v0_run):
+    keys = set(v0_run.local_storage)
+    assert {"graphiql:queries", V0_STORAGE + "graphiql:queries"} <= keys
+    v0_history = v0_run.local_storage[V0_STORAGE + "graphiql:queries"]
+    assert "ServersInLondonOrAmsterdam" in v0_history and "provider" not in v0_history
+    assert "providers" in v0_run.local_storage["graphiql:queries"]

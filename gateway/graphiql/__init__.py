@@ -31,6 +31,9 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 __all__ = [
+    "DATAPACKET_PAGE",
+    "FLEETQL_PAGE",
+    "Page",
     "CDN",
     "EXAMPLE_QUERY",
     "GraphiQLRoute",
@@ -64,6 +67,43 @@ query ServersInLondonOrAmsterdam {
   providers { id kind reachable }
 }
 """
+
+#: The example of the page at ``/v0/graphql``: DataPacket's own schema there, so no
+#: ``provider`` field and no ``providers`` query.
+DATAPACKET_EXAMPLE_QUERY = """# /v0/graphql: DataPacket's schema, over the DataPacket accounts only.
+# Press the play button (or Ctrl-Enter) to run. The Authorization header is below.
+query ServersInLondonOrAmsterdam {
+  servers(input: {pageSize: 20, filter: {location_in: ["London", "Amsterdam"]}}) {
+    entriesTotalCount
+    entries {
+      name
+      alias
+      location { name region short }
+      powerStatus
+      statusV2
+      network { ipAddresses { ip isPrimary type } ipmi { ip } }
+      tags { key value }
+    }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Page:
+    """What differs between the GraphiQL pages of two paths.
+
+    ``storage`` prefixes the page's keys in the browser's localStorage, so that each path
+    keeps its own tabs and history (``""``: GraphiQL's own keys, the ``/graphql`` page's).
+    """
+
+    query: str = EXAMPLE_QUERY
+    storage: str = ""
+
+
+#: ``/graphql``'s page, and ``/v0/graphql``'s.
+FLEETQL_PAGE = Page()
+DATAPACKET_PAGE = Page(DATAPACKET_EXAMPLE_QUERY, storage="/v0/graphql ")
 
 #: Where the assets are served: ``/graphiql/static/<file>?v=<digest>``.
 STATIC_PATH = "/graphiql/static"
@@ -145,8 +185,8 @@ def _script_json(value: object) -> str:
 
 
 @cache
-def graphiql_page(demo_token: str | None, cdn: bool = False) -> str:
-    """The GraphiQL page: FleetQL's example query, and the demo token in the headers if any."""
+def graphiql_page(demo_token: str | None, cdn: bool = False, page: Page = FLEETQL_PAGE) -> str:
+    """The GraphiQL page: ``page``'s example query, and the demo token in the headers if any."""
     headers = None
     if demo_token:
         headers = json.dumps({"Authorization": f"Bearer {demo_token}"}, indent=2)
@@ -155,7 +195,7 @@ def graphiql_page(demo_token: str | None, cdn: bool = False) -> str:
     return template.substitute(
         styles="\n".join(styles),
         scripts="\n".join(scripts),
-        settings=_script_json({"query": EXAMPLE_QUERY, "headers": headers}),
+        settings=_script_json({"query": page.query, "headers": headers, "storage": page.storage}),
     )
 
 
@@ -180,10 +220,12 @@ def content_security_policy(cdn: bool) -> str:
     )
 
 
-def graphiql_response(demo_token: str | None, cdn: bool = False) -> HTMLResponse:
+def graphiql_response(
+    demo_token: str | None, cdn: bool = False, page: Page = FLEETQL_PAGE
+) -> HTMLResponse:
     """The page with its Content-Security-Policy; revalidated, since its asset URLs change."""
     return HTMLResponse(
-        graphiql_page(demo_token, cdn),
+        graphiql_page(demo_token, cdn, page),
         headers={
             "Content-Security-Policy": content_security_policy(cdn),
             "Cache-Control": "no-cache",
@@ -204,9 +246,11 @@ class GraphiQLRoute(Route):
     browser and gets the endpoint's JSON error).
     """
 
-    def __init__(self, path: str, demo_token: str | None, cdn: bool) -> None:
+    def __init__(
+        self, path: str, demo_token: str | None, cdn: bool, page: Page = FLEETQL_PAGE
+    ) -> None:
         async def render_graphql_ide(request: Request) -> Response:
-            return graphiql_response(demo_token, cdn)
+            return graphiql_response(demo_token, cdn, page)
 
         super().__init__(path, render_graphql_ide, methods=["GET"], include_in_schema=False)
         self.methods = {"GET"}  # Route adds HEAD; the endpoint's route answers HEAD with 405

@@ -24,11 +24,13 @@
   // shouldPersistHeaders says, and the headers hold a bearer token. This storage is GraphiQL's
   // default (localStorage, GraphiQL's keys only), except that it blanks every "headers" it
   // is asked to write.
+  // Each path's page keeps its own keys (settings.storage prefixes them; "" at /graphql).
   var PREFIX = "graphiql:";
+  var NAMESPACE = settings.storage || "";
   var WITHOUT_HEADERS = [PREFIX + "queries", PREFIX + "tabState"];
   var storage = {
     getItem: function (key) {
-      var value = localStorage.getItem(key);
+      var value = localStorage.getItem(NAMESPACE + key);
       if (key !== PREFIX + "queries" || !value) {
         return value;
       }
@@ -37,7 +39,9 @@
         return name === "headers" && item === null ? settings.headers : item;
       });
     },
-    removeItem: localStorage.removeItem.bind(localStorage),
+    removeItem: function (key) {
+      localStorage.removeItem(NAMESPACE + key);
+    },
     setItem: function (key, value) {
       if (key === PREFIX + "headers") {
         return;
@@ -47,18 +51,22 @@
           return name === "headers" ? null : item;
         });
       }
-      localStorage.setItem(key, value);
+      localStorage.setItem(NAMESPACE + key, value);
     },
     get length() {
-      return Object.keys(localStorage).filter(isGraphiQLKey).length;
+      return Object.keys(localStorage).filter(isPageKey).length;
     },
     clear: function () {
-      Object.keys(localStorage).filter(isGraphiQLKey).forEach(this.removeItem);
+      Object.keys(localStorage)
+        .filter(isPageKey)
+        .forEach(function (key) {
+          localStorage.removeItem(key);
+        });
     },
   };
 
-  function isGraphiQLKey(key) {
-    return key.indexOf(PREFIX) === 0;
+  function isPageKey(key) {
+    return key.indexOf(NAMESPACE + PREFIX) === 0;
   }
 
   // Queries and mutations go over HTTP; subscriptions over a WebSocket to the same host and
