@@ -152,7 +152,8 @@ async def serve_graphql(request: Request, service: GraphQLService) -> Response:
     gateway = request.app.state.gateway
     media_type = negotiate(request.headers.get("accept"))
     request_id = request.state.request_id
-    with gateway.observability.graphql_request(request_id, request.headers) as observation:
+    observability = gateway.observability
+    with observability.graphql_request(request_id, request.headers, service.path) as observation:
         answer = await _answer(request, gateway, service, observation)
         status, headers = answer.status_and_headers(media_type)
         if request.method == "GET":

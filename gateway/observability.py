@@ -79,14 +79,15 @@ class Observability:
 
     @contextmanager
     def graphql_request(
-        self, request_id: str, headers: Mapping[str, str]
+        self, request_id: str, headers: Mapping[str, str], path: str = "/graphql"
     ) -> Iterator[RequestObservation]:
-        """Observe one GraphQL request: in-flight gauge, span, then metrics and a log line."""
-        observation = RequestObservation(self, request_id)
+        """Observe one GraphQL request at ``path``: in-flight gauge, span, then metrics and a
+        log line."""
+        observation = RequestObservation(self, request_id, path)
         self.metrics.in_flight.inc()
         reset = upstream_observer.set(observation)
         try:
-            with self.tracing.span("graphql", {}, carrier=headers) as span:
+            with self.tracing.span("graphql", {"url.path": path}, carrier=headers) as span:
                 observation.span = span
                 try:
                     yield observation
@@ -154,8 +155,12 @@ class Observability:
 class RequestObservation:
     """One GraphQL request as it is observed: what it asked, what it cost, how it ended."""
 
-    def __init__(self, observability: Observability, request_id: str) -> None:
+    def __init__(
+        self, observability: Observability, request_id: str, path: str = "/graphql"
+    ) -> None:
         self.request_id = request_id
+        #: The GraphQL path served: ``/graphql``, or DataPacket's ``/v0/graphql``.
+        self.path = path
         self.span: Any = None
         #: The operation name(s) of the parsed document; None until it is parsed.
         self.operation: str | None = None
@@ -232,6 +237,7 @@ class RequestObservation:
         self.span.set_attribute("fleetql.upstream_calls", self.upstream_calls)
         fields = {
             "request_id": self.request_id,
+            "path": self.path,
             "operation": operation,
             "client": self.client,
             "status": self._status,

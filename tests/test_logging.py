@@ -58,6 +58,7 @@ def test_one_json_line_per_request_with_its_request_id_and_upstream_calls(fresh,
     lines = parsed(log_lines)
     [request] = [line for line in lines if line["logger"] == "fleetql.request"]
     assert request["request_id"] == "log-test-1"
+    assert request["path"] == "/graphql"
     assert request["operation"] == "fleet"
     assert request["client"] == "full"
     assert request["status"] == 200
@@ -70,6 +71,22 @@ def test_one_json_line_per_request_with_its_request_id_and_upstream_calls(fresh,
     assert {(c["level"], c["request_id"], c["provider"], c["endpoint"]) for c in calls} == {
         ("debug", "log-test-1", "dp", "/v0/graphql")
     }
+
+
+def test_a_request_to_v0_graphql_is_logged_with_its_path(fresh, log_lines):
+    client, _upstream = fresh()
+    response = client.http.post(
+        "/v0/graphql",
+        json={"query": "query dp { servers { entries { name } } }"},
+        headers={"Authorization": f"Bearer {FULL}"},
+    )
+    assert response.status_code == 200
+    [request] = [line for line in parsed(log_lines) if line["logger"] == "fleetql.request"]
+    assert (request["path"], request["operation"], request["outcome"]) == (
+        "/v0/graphql",
+        "dp",
+        "ok",
+    )
 
 
 def test_failures_are_logged_with_codes_and_without_secrets(fresh, log_lines):
