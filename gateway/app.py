@@ -38,7 +38,7 @@ from gateway.persisted import (
     SharedDocuments,
 )
 from gateway.ratelimit import TokenRateLimiter
-from gateway.response_cache import ResponseCache
+from gateway.response_cache import ResponseCache, SharedResponses
 from gateway.settings import Settings
 from gateway.subscriptions import SubscriptionEndpoint
 from gateway.tracing import Tracing, tracing_from_settings
@@ -117,7 +117,13 @@ def create_app(
         observability=Observability(
             GatewayMetrics(providers, cluster=cluster), tracing or tracing_from_settings(settings)
         ),
-        responses=(ResponseCache(generations_of) if settings.response_cache else None),
+        responses=(
+            ResponseCache(
+                generations_of, shared=SharedResponses(cluster) if cluster is not None else None
+            )
+            if settings.response_cache
+            else None
+        ),
         cluster=cluster,
         idempotency=(
             SharedIdempotencyStore(cluster) if cluster is not None else LocalIdempotencyStore()

@@ -9,7 +9,12 @@ next read of any response built on that provider fresh, exactly as the read cach
 write that lands while a request is running keeps that request's response out of the cache.
 With ``[cluster]`` the generations compared are the shared write counters in Redis, read by
 one MGET per hit (``providers.cache.current_generations``): a write through any replica is
-seen by every replica's next lookup, with no window; the bodies stay in process.
+seen by every replica's next lookup, with no window. The bodies are kept in Redis too
+(``SharedResponses``), with the counters they were built at and their TTL: a replica that
+misses in process looks there (one round trip), checks the counters as for its own entries,
+and serves and keeps the body, so a query answered by one replica is answered from the cache
+by all. An entry built while Redis was unreachable (its counters are the outage's) is not
+shared; Redis failing, a lookup there is a miss.
 
 The key is the document text, the ``operationName``, the variables and the client token's
 provider scope: two tokens that see different providers never share an entry, and tokens
@@ -36,8 +41,16 @@ from typing import Any
 import orjson
 
 from providers.cache import ReadRecord
+from providers.cluster import SharedStore, StoreUnavailable
 
-__all__ = ["MAX_RESPONSE_BYTES", "MAX_RESPONSES", "CachedResponse", "ResponseCache"]
+__all__ = [
+    "MAX_RESPONSES",
+    "MAX_RESPONSE_BYTES",
+    "MAX_SHARED_BYTES",
+    "CachedResponse",
+    "ResponseCache",
+    "SharedResponses",
+]
 
 #: Entries kept, least recently used dropped first.
 MAX_RESPONSES = 1024
@@ -59,6 +72,74 @@ class CachedResponse:
 #: The current read-cache generations of some providers, by id, in order.
 Generations = Callable[[Sequence[str]], Awaitable[Sequence[Hashable]]]
 
+#: The largest body kept in Redis (bigger ones stay in their replica's process).
+MAX_SHARED_BYTES = 1024 * 1024
+
+
+def _shared_counter(generation: Hashable) -> bytes | None:
+    """The shared write counter of a generation (``(counter, local)``), if Redis gave it."""
+    if isinstance(generation, tuple) and isinstance(generation[0], bytes):
+        counter = generation[0]
+        return counter if counter.isdigit() else None  # not an outage's, nor a missing one
+    return None
+
+
+class SharedResponses:
+    """Whole responses kept in Redis (``<prefix>resp:<key>``), for every replica.
+
+    The value is one JSON line (the operation label and each provider's shared counter) and
+    the body; its expiry is the entry's TTL.
+    """
+
+    def __init__(self, store: SharedStore, max_bytes: int = MAX_SHARED_BYTES) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+
+    def _key(self, key: bytes) -> str:
+        return self.store.key("resp", key.hex())
+
+    async def get(self, key: bytes) -> tuple[bytes, str, float, list[tuple[str, bytes]]] | None:
+        """(body, operation, fresh until on this process's clock, counters), or ``None``."""
+        name = self._key(key)
+
+        async def read(redis: Any) -> list[Any]:
+            return await redis.pipeline(transaction=False).get(name).pttl(name).execute()
+
+        try:
+            value, left_ms = await self.store.attempt("response_read", read)
+        except StoreUnavailable:
+            return None
+        if value is None or left_ms is None or left_ms <= 0:
+            return None
+        header, _, body = value.partition(b"\n")
+        try:
+            meta = orjson.loads(header)
+            counters = [(str(provider), str(counter).encode()) for provider, counter in meta["g"]]
+            operation = str(meta["op"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return None
+        return body, operation, time.monotonic() + left_ms / 1000, counters
+
+    async def put(self, key: bytes, entry: CachedResponse) -> None:
+        """Keep ``entry`` in Redis, if every counter it was built at came from Redis."""
+        counters = []
+        for provider, generation in entry.generations:
+            counter = _shared_counter(generation)
+            if counter is None:
+                return
+            counters.append([provider, counter.decode()])
+        left_ms = int((entry.fresh_until - time.monotonic()) * 1000)
+        if left_ms <= 0 or len(entry.body) > self.max_bytes:
+            return
+        value = orjson.dumps({"op": entry.operation, "g": counters}) + b"\n" + entry.body
+        name = self._key(key)
+        try:
+            await self.store.attempt(
+                "response_write", lambda redis: redis.set(name, value, px=left_ms)
+            )
+        except StoreUnavailable:
+            pass  # counted by the store; the entry stays in this process
+
 
 class ResponseCache:
     """The gateway's whole-response cache; ``generations_of`` reads providers' generations
@@ -70,8 +151,10 @@ class ResponseCache:
         generations_of: Generations,
         maxsize: int = MAX_RESPONSES,
         max_bytes: int = MAX_RESPONSE_BYTES,
+        shared: SharedResponses | None = None,
     ) -> None:
         self._generations_of = generations_of
+        self._shared = shared
         self._maxsize = maxsize
         self._max_bytes = max_bytes
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
@@ -107,7 +190,7 @@ class ResponseCache:
         """The entry, if it is still fresh and nothing it read has been written since."""
         entry = self._entries.get(key)
         if entry is None:
-            return None
+            return await self._from_shared(key) if self._shared is not None else None
         fresh = time.monotonic() < entry.fresh_until and await self._unwritten(entry.generations)
         # The await let other requests run: the entry may have been replaced or evicted since.
         current = self._entries.get(key)
@@ -128,12 +211,42 @@ class ResponseCache:
             return False  # a write landed while the request ran
         if record.fresh_until <= time.monotonic():
             return False
+        entry = CachedResponse(body, operation, record.fresh_until, generations)
+        self._keep(key, entry)
+        if self._shared is not None:
+            await self._shared.put(key, entry)
+        return True
+
+    async def _from_shared(self, key: bytes) -> CachedResponse | None:
+        """Another replica's entry from Redis, if its counters still hold; kept here too."""
+        found = await self._shared.get(key)
+        if found is None:
+            return None
+        body, operation, fresh_until, counters = found
+        providers = [provider for provider, _ in counters]
+        try:
+            now = await self._generations_of(providers)
+        except KeyError:
+            return None  # a provider this replica is not configured with
+        if any(
+            _shared_counter(current) != seen
+            for current, (_, seen) in zip(now, counters, strict=True)
+        ):
+            return None
+        entry = CachedResponse(
+            body, operation, fresh_until, tuple(zip(providers, now, strict=True))
+        )
+        # Not over an entry this replica's own request kept meanwhile, nor a body too big.
+        if key not in self._entries and len(body) <= self._max_bytes // 8:
+            self._keep(key, entry)
+        return entry
+
+    def _keep(self, key: bytes, entry: CachedResponse) -> None:
         self._drop(key)
-        self._entries[key] = CachedResponse(body, operation, record.fresh_until, generations)
-        self.size += len(body)
+        self._entries[key] = entry
+        self.size += len(entry.body)
         while len(self._entries) > self._maxsize or self.size > self._max_bytes:
             self._drop(next(iter(self._entries)))
-        return True
 
     async def _unwritten(self, generations: tuple[tuple[str, Hashable], ...]) -> bool:
         """Whether every provider is still at the generation its reads began at."""

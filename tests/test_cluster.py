@@ -14,6 +14,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.cli import main
+from gateway.response_cache import CachedResponse, SharedResponses
 from gateway.settings import ConfigError, settings_from_dict
 from providers.cluster import POOL_SIZE, ClusterSettings, SharedStore, StoreUnavailable
 from tests.conftest import TOKENS, GatewayClient, datapacket_config
@@ -263,3 +264,30 @@ def test_fleetql_check_pings_redis(tmp_path, capsys, redis_server, datapacket_up
     redis_lines = [line for line in output.splitlines() if line.startswith("redis")]
     assert redis_lines == ["redis: FAILED: redis ping failed: could not connect (ConnectionError)"]
     assert redis_server.url not in output
+
+
+async def test_response_bodies_are_shared_only_when_built_on_redis_counters(redis_server):
+    store = SharedStore(ClusterSettings(url=redis_server.url, key_prefix="t9:"))
+    await store.start()
+    shared = SharedResponses(store, max_bytes=100)
+    fresh_until = time.monotonic() + 60
+    body = b'{"data":{"x":1}}'
+    entries = {
+        b"kept": CachedResponse(body, "q", fresh_until, (("dp", (b"3", 0)),)),
+        b"outage": CachedResponse(body, "q", fresh_until, (("dp", (b"!1", 0)),)),
+        b"large": CachedResponse(b"x" * 101, "q", fresh_until, (("dp", (b"3", 0)),)),
+        b"stale": CachedResponse(body, "q", time.monotonic() - 1, (("dp", (b"3", 0)),)),
+    }
+    try:
+        for key, entry in entries.items():
+            await shared.put(key, entry)
+        kept = await shared.get(b"kept")
+        assert kept is not None
+        assert (kept[0], kept[1], kept[3]) == (body, "q", [("dp", b"3")])
+        assert time.monotonic() < kept[2] <= fresh_until + 1
+        assert [await shared.get(key) for key in (b"outage", b"large", b"stale")] == [None] * 3
+        garbage = store.key("resp", b"garbage".hex())
+        await store.attempt("test", lambda redis: redis.set(garbage, b"not json\n{}", px=5000))
+        assert await shared.get(b"garbage") is None
+    finally:
+        await store.close()

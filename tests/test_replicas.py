@@ -97,6 +97,20 @@ def test_a_read_cached_on_a_is_served_to_b_without_an_upstream_call(replicas):
     assert replicas.calls() == calls
 
 
+def test_a_response_cached_by_a_is_a_response_cache_hit_on_b_until_a_write(replicas):
+    first = replicas.a.data(ALIAS)
+    calls, hits = replicas.calls(), replicas.response_hits(replicas.b) or 0
+    # B never ran this query: its answer is A's body, from Redis, with no execution.
+    assert replicas.b.data(ALIAS) == first
+    assert replicas.calls() == calls
+    assert replicas.response_hits(replicas.b) == hits + 1
+    assert replicas.b.data(ALIAS) == first  # and B keeps it
+    assert replicas.response_hits(replicas.b) == hits + 2
+    replicas.a.data(rename("renamed on a"))
+    assert replicas.b.data(ALIAS) == {"server": {"alias": "renamed on a"}}
+    assert replicas.response_hits(replicas.b) == hits + 2
+
+
 @BOTH_CACHES
 def test_a_write_through_b_makes_the_next_read_through_a_fresh(replicas):
     assert replicas.a.data(ALIAS) == {"server": {"alias": "Load Balancer 01"}}
