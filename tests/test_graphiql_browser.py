@@ -20,8 +20,10 @@ import importlib.util
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -94,6 +96,23 @@ class BrowserRun:
     from_history: list[str] = field(default_factory=list)
 
 
+@contextmanager
+def browser_context(chromium: Path, gateway: str) -> Iterator[Any]:
+    """A headless Chromium context that can reach ``gateway`` and nothing else."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.route("**/*", offline(gateway))
+            yield context
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def demo_gateway() -> Iterator[str]:
     """The demo's backends and a gateway over them, as ``make run`` starts them; its URL."""
@@ -119,53 +138,41 @@ def chromium() -> Path:
 @pytest.fixture(scope="module")
 def run(chromium: Path, demo_gateway: str) -> BrowserRun:
     """Load GraphiQL in Chromium, press Ctrl+Enter in the query editor, record everything."""
-    from playwright.sync_api import sync_playwright
-
     run = BrowserRun(gateway=demo_gateway)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+    with browser_context(chromium, demo_gateway) as context:
+        page = context.new_page()
+        page.on("request", lambda request: run.requests.append(request.url))
+        page.on("requestfailed", lambda request: run.failed.append(request.url))
+        page.on(
+            "console",
+            lambda message: run.errors.append(message.text) if message.type == "error" else 0,
         )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route("**/*", offline(demo_gateway))
-            page = context.new_page()
-            page.on("request", lambda request: run.requests.append(request.url))
-            page.on("requestfailed", lambda request: run.failed.append(request.url))
-            page.on(
-                "console",
-                lambda message: run.errors.append(message.text) if message.type == "error" else 0,
-            )
-            page.on("pageerror", lambda error: run.errors.append(str(error)))
-            response = page.goto(f"{demo_gateway}/graphql", wait_until="networkidle")
-            assert response is not None and response.status == 200
-            # A page that needs another host stays blank: say why rather than time out.
-            assert run.failed == [], f"requests that failed (offline): {run.failed}"
-            query_editor = page.locator(".graphiql-query-editor .CodeMirror")
-            query_editor.wait_for(state="visible", timeout=30_000)
-            run.editors = page.evaluate(EDITOR_VALUES)
-            query_editor.click()
-            page.keyboard.press("Control+Enter")
-            page.locator(".result-window").get_by_text('"entriesTotalCount"').wait_for(
-                timeout=30_000
-            )
-            run.result = json.loads(page.evaluate(RESULT_VALUE))
-            # Polled from here: wait_for_function evaluates strings, which the page's CSP refuses.
-            for _ in range(300):
-                if page.evaluate(STORED):
-                    break
-                page.wait_for_timeout(100)
-            run.local_storage = page.evaluate(LOCAL_STORAGE)
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-            print(f"GraphiQL screenshot: {SCREENSHOT}")
-            page.reload(wait_until="networkidle")
-            page.get_by_role("button", name="Show History").click()
-            page.locator(".graphiql-history-item-label").first.click()
-            run.from_history = page.evaluate(EDITOR_VALUES)
-        finally:
-            browser.close()
+        page.on("pageerror", lambda error: run.errors.append(str(error)))
+        response = page.goto(f"{demo_gateway}/graphql", wait_until="networkidle")
+        assert response is not None and response.status == 200
+        # A page that needs another host stays blank: say why rather than time out.
+        assert run.failed == [], f"requests that failed (offline): {run.failed}"
+        query_editor = page.locator(".graphiql-query-editor .CodeMirror")
+        query_editor.wait_for(state="visible", timeout=30_000)
+        run.editors = page.evaluate(EDITOR_VALUES)
+        query_editor.click()
+        page.keyboard.press("Control+Enter")
+        page.locator(".result-window").get_by_text('"entriesTotalCount"').wait_for(timeout=30_000)
+        run.result = json.loads(page.evaluate(RESULT_VALUE))
+        # Polled from here: wait_for_function evaluates strings, which the page's CSP refuses.
+        for _ in range(300):
+            if page.evaluate(STORED):
+                break
+            page.wait_for_timeout(100)
+        run.local_storage = page.evaluate(LOCAL_STORAGE)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        print(f"GraphiQL screenshot: {SCREENSHOT}")
+        page.reload(wait_until="networkidle")
+        page.get_by_role("button", name="Show History").click()
+        page.locator(".graphiql-history-item-label").first.click()
+        run.from_history = page.evaluate(EDITOR_VALUES)
     return run
 
 
@@ -279,8 +286,6 @@ def _wait(page, condition, what: str) -> None:
 @pytest.fixture(scope="module")
 def subscription_run(chromium: Path, live_gateway: EmulatorServer) -> SubscriptionRun:
     """Run ``SUBSCRIPTION`` in GraphiQL, power a server off over HTTP, keep what the page shows."""
-    from playwright.sync_api import sync_playwright
-
     run = SubscriptionRun(gateway=live_gateway.url)
     feed = live_gateway.app.state.gateway.status_feed
 
@@ -291,47 +296,39 @@ def subscription_run(chromium: Path, live_gateway: EmulatorServer) -> Subscripti
         run.sockets.append(socket.url)
         socket.on("framesent", lambda payload: run.frames.append(json.loads(payload)))
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+    with browser_context(chromium, run.gateway) as context:
+        page = context.new_page()
+        page.on("requestfailed", lambda request: run.failed.append(request.url))
+        page.on(
+            "console",
+            lambda message: run.errors.append(message.text) if message.type == "error" else 0,
         )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route("**/*", offline(run.gateway))
-            page = context.new_page()
-            page.on("requestfailed", lambda request: run.failed.append(request.url))
-            page.on(
-                "console",
-                lambda message: run.errors.append(message.text) if message.type == "error" else 0,
+        page.on("pageerror", lambda error: run.errors.append(str(error)))
+        page.on("websocket", opened)
+        page.goto(f"{run.gateway}/graphql?{urlencode({'q': SUBSCRIPTION})}")
+        query_editor = page.locator(".graphiql-query-editor .CodeMirror")
+        query_editor.wait_for(state="visible", timeout=30_000)
+        run.query = page.evaluate(EDITOR_VALUES)[0]
+        query_editor.click()
+        page.keyboard.press("Control+Enter")
+        # The poller's first poll only records the statuses; a change after it is sent.
+        # An error in the result pane ends the wait too, to be reported by the tests.
+        _wait(
+            page,
+            lambda: result() or ("dp" in feed.pollers and feed.pollers["dp"].polls >= 1),
+            "the subscription's first poll",
+        )
+        if not result():
+            response = httpx.post(
+                f"{run.gateway}/graphql",
+                json={"query": POWER_OFF},
+                headers={"Authorization": f"Bearer {FULL}"},
             )
-            page.on("pageerror", lambda error: run.errors.append(str(error)))
-            page.on("websocket", opened)
-            page.goto(f"{run.gateway}/graphql?{urlencode({'q': SUBSCRIPTION})}")
-            query_editor = page.locator(".graphiql-query-editor .CodeMirror")
-            query_editor.wait_for(state="visible", timeout=30_000)
-            run.query = page.evaluate(EDITOR_VALUES)[0]
-            query_editor.click()
-            page.keyboard.press("Control+Enter")
-            # The poller's first poll only records the statuses; a change after it is sent.
-            # An error in the result pane ends the wait too, to be reported by the tests.
-            _wait(
-                page,
-                lambda: result() or ("dp" in feed.pollers and feed.pollers["dp"].polls >= 1),
-                "the subscription's first poll",
-            )
-            if not result():
-                response = httpx.post(
-                    f"{run.gateway}/graphql",
-                    json={"query": POWER_OFF},
-                    headers={"Authorization": f"Bearer {FULL}"},
-                )
-                assert "errors" not in response.json(), response.text
-                _wait(page, result, "the changed server in the result pane")
-            run.result = json.loads(result())
-            SUBSCRIPTION_SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SUBSCRIPTION_SCREENSHOT))
-        finally:
-            browser.close()
+            assert "errors" not in response.json(), response.text
+            _wait(page, result, "the changed server in the result pane")
+        run.result = json.loads(result())
+        SUBSCRIPTION_SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SUBSCRIPTION_SCREENSHOT))
     return run
 
 
@@ -378,46 +375,36 @@ class TwoPagesRun:
 @pytest.fixture(scope="module")
 def v0_run(chromium: Path, demo_gateway: str) -> TwoPagesRun:
     """Run each page's example with Ctrl+Enter, /graphql's first, in one browser context."""
-    from playwright.sync_api import sync_playwright
-
     run = TwoPagesRun(gateway=demo_gateway)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.route("**/*", offline(demo_gateway))
-            page = context.new_page()
-            for path in ("/graphql", "/v0/graphql"):
-                if path == "/v0/graphql":  # record the second page only
-                    page.on("requestfailed", lambda request: run.failed.append(request.url))
-                    page.on(
-                        "console",
-                        lambda m: run.errors.append(m.text) if m.type == "error" else 0,
-                    )
-                    page.on("pageerror", lambda error: run.errors.append(str(error)))
-                response = page.goto(f"{demo_gateway}{path}", wait_until="networkidle")
-                assert response is not None and response.status == 200
-                editor = page.locator(".graphiql-query-editor .CodeMirror")
-                editor.wait_for(state="visible", timeout=30_000)
-                run.editors = page.evaluate(EDITOR_VALUES)
-                editor.click()
-                page.keyboard.press("Control+Enter")
-                page.locator(".result-window").get_by_text('"entriesTotalCount"').wait_for(
-                    timeout=30_000
+    with browser_context(chromium, demo_gateway) as context:
+        page = context.new_page()
+        for path in ("/graphql", "/v0/graphql"):
+            if path == "/v0/graphql":  # record the second page only
+                page.on("requestfailed", lambda request: run.failed.append(request.url))
+                page.on(
+                    "console",
+                    lambda m: run.errors.append(m.text) if m.type == "error" else 0,
                 )
-                run.result = json.loads(page.evaluate(RESULT_VALUE))
-                stored = f"localStorage.getItem({json.dumps(V0_STORAGE + 'graphiql:queries')})"
-                for _ in range(300):
-                    if path == "/graphql" and page.evaluate(STORED):
-                        break
-                    if path == "/v0/graphql" and page.evaluate(stored):
-                        break
-                    page.wait_for_timeout(100)
-            run.local_storage = page.evaluate(LOCAL_STORAGE)
-        finally:
-            browser.close()
+                page.on("pageerror", lambda error: run.errors.append(str(error)))
+            response = page.goto(f"{demo_gateway}{path}", wait_until="networkidle")
+            assert response is not None and response.status == 200
+            editor = page.locator(".graphiql-query-editor .CodeMirror")
+            editor.wait_for(state="visible", timeout=30_000)
+            run.editors = page.evaluate(EDITOR_VALUES)
+            editor.click()
+            page.keyboard.press("Control+Enter")
+            page.locator(".result-window").get_by_text('"entriesTotalCount"').wait_for(
+                timeout=30_000
+            )
+            run.result = json.loads(page.evaluate(RESULT_VALUE))
+            stored = f"localStorage.getItem({json.dumps(V0_STORAGE + 'graphiql:queries')})"
+            for _ in range(300):
+                if path == "/graphql" and page.evaluate(STORED):
+                    break
+                if path == "/v0/graphql" and page.evaluate(stored):
+                    break
+                page.wait_for_timeout(100)
+        run.local_storage = page.evaluate(LOCAL_STORAGE)
     return run
 
 
