@@ -87,6 +87,7 @@ __all__ = [
     "negotiate",
     "parse_document",
     "select_operations",
+    "unexpected_error",
 ]
 
 log = logging.getLogger("fleetql.request")
@@ -686,6 +687,13 @@ def _locations(error: GraphQLError) -> list[dict[str, int]] | None:
     return [{"line": loc.line, "column": loc.column} for loc in error.locations]
 
 
+def unexpected_error(request_id: str) -> tuple[str, dict[str, Any]]:
+    """The message and extensions an unexpected error is answered with: its request id only
+    (what went wrong is logged, never sent)."""
+    message = f"Internal server error (request id {request_id})."
+    return message, {"code": InternalServerError.code, "requestId": request_id}
+
+
 def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[str, Any]:
     """One entry of ``errors``: message, locations, path and ``extensions.code``.
 
@@ -710,8 +718,7 @@ def format_error(error: GatewayError | GraphQLError, request_id: str) -> dict[st
             request_id,
             exc_info=original,
         )
-        message = f"Internal server error (request id {request_id})."
-        extensions = {"code": InternalServerError.code, "requestId": request_id}
+        message, extensions = unexpected_error(request_id)
     formatted: dict[str, Any] = {"message": message}
     if locations := _locations(error):
         formatted["locations"] = locations

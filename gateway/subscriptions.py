@@ -29,12 +29,16 @@ from errors import (
     BadRequest,
     GatewayError,
     GraphQLValidationFailed,
-    InternalServerError,
     NotAuthorized,
 )
 from errors.wording import graphql_js
 from gateway.auth import TokenEntry
-from gateway.graphql_http import format_error, parse_document, select_operations
+from gateway.graphql_http import (
+    format_error,
+    parse_document,
+    select_operations,
+    unexpected_error,
+)
 from gateway.limits import limits_refusal
 from resolvers.context import RequestContext
 
@@ -111,8 +115,7 @@ class _TransportHandler(BaseGraphQLTransportWSHandler):
             return
         request_id = self.context.request_id
         log.error("unexpected error in a subscription (request %s): %s", request_id, error)
-        error["message"] = f"Internal server error (request id {request_id})."
-        error["extensions"] = {"code": InternalServerError.code, "requestId": request_id}
+        error["message"], error["extensions"] = unexpected_error(request_id)
 
 
 class SubscriptionEndpoint(GraphQL):
