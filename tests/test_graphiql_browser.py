@@ -113,6 +113,16 @@ def browser_context(chromium: Path, gateway: str) -> Iterator[Any]:
             browser.close()
 
 
+def record_trouble(page: Any, failed: list[str], errors: list[str]) -> None:
+    """Append to ``failed`` each request of ``page`` that fails, to ``errors`` each console
+    error and uncaught exception."""
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else 0
+    )
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+
 @pytest.fixture(scope="module")
 def demo_gateway() -> Iterator[str]:
     """The demo's backends and a gateway over them, as ``make run`` starts them; its URL."""
@@ -143,12 +153,7 @@ def run(chromium: Path, demo_gateway: str) -> BrowserRun:
     with browser_context(chromium, demo_gateway) as context:
         page = context.new_page()
         page.on("request", lambda request: run.requests.append(request.url))
-        page.on("requestfailed", lambda request: run.failed.append(request.url))
-        page.on(
-            "console",
-            lambda message: run.errors.append(message.text) if message.type == "error" else 0,
-        )
-        page.on("pageerror", lambda error: run.errors.append(str(error)))
+        record_trouble(page, run.failed, run.errors)
         response = page.goto(f"{demo_gateway}/graphql", wait_until="networkidle")
         assert response is not None and response.status == 200
         # A page that needs another host stays blank: say why rather than time out.
@@ -298,12 +303,7 @@ def subscription_run(chromium: Path, live_gateway: EmulatorServer) -> Subscripti
 
     with browser_context(chromium, run.gateway) as context:
         page = context.new_page()
-        page.on("requestfailed", lambda request: run.failed.append(request.url))
-        page.on(
-            "console",
-            lambda message: run.errors.append(message.text) if message.type == "error" else 0,
-        )
-        page.on("pageerror", lambda error: run.errors.append(str(error)))
+        record_trouble(page, run.failed, run.errors)
         page.on("websocket", opened)
         page.goto(f"{run.gateway}/graphql?{urlencode({'q': SUBSCRIPTION})}")
         query_editor = page.locator(".graphiql-query-editor .CodeMirror")
@@ -380,12 +380,7 @@ def v0_run(chromium: Path, demo_gateway: str) -> TwoPagesRun:
         page = context.new_page()
         for path in ("/graphql", "/v0/graphql"):
             if path == "/v0/graphql":  # record the second page only
-                page.on("requestfailed", lambda request: run.failed.append(request.url))
-                page.on(
-                    "console",
-                    lambda m: run.errors.append(m.text) if m.type == "error" else 0,
-                )
-                page.on("pageerror", lambda error: run.errors.append(str(error)))
+                record_trouble(page, run.failed, run.errors)
             response = page.goto(f"{demo_gateway}{path}", wait_until="networkidle")
             assert response is not None and response.status == 200
             editor = page.locator(".graphiql-query-editor .CodeMirror")
